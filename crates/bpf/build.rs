@@ -1,0 +1,52 @@
+//! Compiles the BPF programs into libbpf-rs skeletons and generates the
+//! x86-64 syscall-number table used by the raw_syscalls fast path.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+
+use libbpf_cargo::SkeletonBuilder;
+
+const PROGRAMS: &[&str] = &["count"];
+const UNISTD: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    println!("cargo:rerun-if-changed=src/bpf");
+    for name in PROGRAMS {
+        let src = format!("src/bpf/{name}.bpf.c");
+        SkeletonBuilder::new()
+            .source(&src)
+            .clang_args([
+                "-O2",
+                "-g",
+                "-Wall",
+                "-Isrc/bpf",
+                "-idirafter",
+                "/usr/include/x86_64-linux-gnu",
+            ])
+            .build_and_generate(out.join(format!("{name}.skel.rs")))
+            .unwrap_or_else(|e| panic!("building {src}: {e:#}"));
+    }
+    write_syscall_table(&out);
+}
+
+/// Writes `syscalls.rs`: `(name, number)` for every `__NR_name` in the
+/// libc headers, so `t:syscalls:sys_enter_*` can map events to numbers.
+fn write_syscall_table(out: &std::path::Path) {
+    println!("cargo:rerun-if-changed={UNISTD}");
+    let text = fs::read_to_string(UNISTD)
+        .unwrap_or_else(|e| panic!("{UNISTD}: {e} (install linux-libc-dev)"));
+    let mut table = String::from("pub static SYSCALLS: &[(&str, u32)] = &[\n");
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if let (Some("#define"), Some(name), Some(nr)) = (words.next(), words.next(), words.next())
+        {
+            if let (Some(name), Ok(nr)) = (name.strip_prefix("__NR_"), nr.parse::<u32>()) {
+                table.push_str(&format!("    ({name:?}, {nr}),\n"));
+            }
+        }
+    }
+    table.push_str("];\n");
+    fs::write(out.join("syscalls.rs"), table).expect("write syscalls.rs");
+}

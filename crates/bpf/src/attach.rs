@@ -1,0 +1,660 @@
+//! Attach strategies (SPEC §3): every target gets the cheapest mechanism
+//! this kernel supports, with its slot as the BPF cookie.
+//!
+//! - tracepoints: one link each, or, for wide syscall wildcards, one
+//!   raw_syscalls program with a syscall-number table (attach and detach in
+//!   milliseconds instead of seconds);
+//! - kernel functions: kprobe-multi (one link for all), fentry/fexit (a
+//!   trampoline each), kprobe (one link each); `auto` tries them in that
+//!   order, `--backend` forces one;
+//! - user functions: one uprobe.multi link per binary, else a uprobe each;
+//! - USDT probes through libbpf's USDT support.
+//!
+//! A target that cannot be attached is skipped with a warning; only when
+//! nothing attaches is it an error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use libbpf_rs::{
+    KprobeMultiOpts, KprobeOpts, MapCore, MapFlags, MapMut, ProgramMut, RawTracepointOpts,
+    TracepointCategory, TracepointOpts, UprobeMultiOpts, UprobeOpts, UsdtOpts,
+};
+use rtools_core::spec::KernelFlavor;
+use rtools_core::targets::{Attach, Target};
+
+use crate::error::BpfError;
+use crate::links::{Attachment, Links};
+use crate::syscalls;
+use crate::system;
+use crate::tracing_progs::{self, KernelBtf};
+
+/// How kernel functions are attached (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    #[default]
+    Auto,
+    KprobeMulti,
+    Fentry,
+    Kprobe,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Auto => "auto",
+            Backend::KprobeMulti => "kprobe-multi",
+            Backend::Fentry => "fentry",
+            Backend::Kprobe => "kprobe",
+        })
+    }
+}
+
+/// Below this many syscall tracepoints, one link each costs less than a
+/// program on every syscall of the machine; at or above it the raw_syscalls
+/// table wins (one attach, one detach).
+pub const SYSCALL_TABLE_MIN: usize = 8;
+/// Must match SYSCALL_NR_MAX in count.h.
+pub const SYSCALL_NR_MAX: u32 = 1024;
+
+/// The programs a tool brings, one per attach kind; each reads its slot
+/// from the attach cookie. `tracing_template` is loaded code that fentry
+/// and fexit programs are cloned from.
+pub struct Programs<'a, 'obj> {
+    pub tracepoint: &'a ProgramMut<'obj>,
+    pub raw_tracepoint: &'a ProgramMut<'obj>,
+    pub sys_enter: &'a ProgramMut<'obj>,
+    pub sys_exit: &'a ProgramMut<'obj>,
+    pub syscall_slots: &'a MapMut<'obj>,
+    pub kprobe: &'a ProgramMut<'obj>,
+    pub kprobe_multi: &'a ProgramMut<'obj>,
+    pub tracing_template: &'a ProgramMut<'obj>,
+    pub uprobe: &'a ProgramMut<'obj>,
+    pub uprobe_multi: &'a ProgramMut<'obj>,
+    pub usdt: &'a ProgramMut<'obj>,
+}
+
+/// Which programs the targets need loaded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Needs {
+    pub tracepoint: bool,
+    pub raw_tracepoint: bool,
+    pub syscall_table: bool,
+    pub kernel: bool,
+    pub uprobe: bool,
+    pub uprobe_multi: bool,
+    pub usdt: bool,
+}
+
+impl Needs {
+    pub fn of(targets: &[Target]) -> Needs {
+        let mut needs = Needs {
+            syscall_table: syscall_table_entries(targets).len() >= SYSCALL_TABLE_MIN,
+            ..Needs::default()
+        };
+        for target in targets {
+            match &target.attach {
+                Attach::Tracepoint { .. } => needs.tracepoint = true,
+                Attach::RawTracepoint { .. } => needs.raw_tracepoint = true,
+                Attach::Kernel { .. } => needs.kernel = true,
+                Attach::Uprobe { .. } => needs.uprobe = true,
+                Attach::Usdt { .. } => needs.usdt = true,
+            }
+        }
+        needs.uprobe_multi = needs.uprobe && system::has_uprobe_multi();
+        needs
+    }
+}
+
+/// Options that change how targets attach.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttachOptions {
+    /// `-p`: uprobes and USDT probes fire only in this process.
+    pub pid: Option<u32>,
+    pub backend: Backend,
+}
+
+/// What got attached, how, and what was skipped.
+#[derive(Default)]
+pub struct Attached {
+    pub links: Links,
+    /// One line per target or group: `slot 3 vfs_read: kprobe-multi`.
+    pub plan: Vec<String>,
+    /// Targets skipped with the reason.
+    pub warnings: Vec<String>,
+    /// Slots that really attached.
+    pub attached_slots: usize,
+}
+
+impl Attached {
+    fn link(&mut self, a: Attachment) {
+        self.links.push(a);
+    }
+
+    fn planned(&mut self, slot: usize, target: &Target, how: impl fmt::Display) {
+        self.plan.push(format!(
+            "slot {slot} {} ({}): {how}",
+            target.name,
+            target.attach.kind()
+        ));
+        self.attached_slots += 1;
+    }
+
+    fn skipped(&mut self, target: &Target, reason: impl fmt::Display) {
+        self.warnings.push(format!(
+            "skipped {} ({}): {reason}",
+            target.name,
+            target.attach.kind()
+        ));
+    }
+}
+
+/// Attaches every target; fails only if none attaches.
+pub fn attach_all(
+    progs: &Programs<'_, '_>,
+    targets: &[Target],
+    opts: &AttachOptions,
+) -> Result<Attached, BpfError> {
+    let mut out = Attached::default();
+    let mut kernel: BTreeMap<(bool, FlavorKey), Vec<usize>> = BTreeMap::new();
+    let mut uprobes: BTreeMap<(PathBuf, bool), Vec<usize>> = BTreeMap::new();
+    let table = syscall_table_entries(targets);
+    let use_table = table.len() >= SYSCALL_TABLE_MIN;
+    if use_table {
+        attach_syscall_table(progs, targets, &table, &mut out)?;
+    }
+    for (slot, target) in targets.iter().enumerate() {
+        match &target.attach {
+            Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
+            Attach::Tracepoint { category, event } => {
+                let opts = TracepointOpts {
+                    cookie: slot as u64,
+                    ..Default::default()
+                };
+                let category = TracepointCategory::Custom(category.clone());
+                match progs
+                    .tracepoint
+                    .attach_tracepoint_with_opts(category, event, opts)
+                {
+                    Ok(link) => {
+                        out.link(Attachment::Libbpf(link));
+                        out.planned(slot, target, "tracepoint link");
+                    }
+                    Err(e) => out.skipped(target, why(&e)),
+                }
+            }
+            Attach::RawTracepoint { event } => {
+                let opts = RawTracepointOpts {
+                    cookie: slot as u64,
+                    ..Default::default()
+                };
+                match progs
+                    .raw_tracepoint
+                    .attach_raw_tracepoint_with_opts(event, opts)
+                {
+                    Ok(link) => {
+                        out.link(Attachment::Libbpf(link));
+                        out.planned(slot, target, "raw tracepoint link");
+                    }
+                    Err(e) => out.skipped(target, why(&e)),
+                }
+            }
+            Attach::Kernel { ret, flavor, .. } => {
+                kernel
+                    .entry((*ret, FlavorKey(*flavor)))
+                    .or_default()
+                    .push(slot);
+            }
+            Attach::Uprobe { binary, ret, .. } => {
+                uprobes
+                    .entry((binary.clone(), *ret))
+                    .or_default()
+                    .push(slot);
+            }
+            Attach::Usdt {
+                binary,
+                provider,
+                name,
+            } => {
+                let usdt_opts = UsdtOpts {
+                    cookie: slot as u64,
+                    ..Default::default()
+                };
+                let pid = opts.pid.map_or(-1, |p| p as i32);
+                match progs
+                    .usdt
+                    .attach_usdt_with_opts(pid, binary, provider, name, usdt_opts)
+                {
+                    Ok(link) => {
+                        out.link(Attachment::Libbpf(link));
+                        out.planned(slot, target, format_args!("usdt {provider}:{name}"));
+                    }
+                    Err(e) => out.skipped(target, why(&e)),
+                }
+            }
+        }
+    }
+    for ((ret, flavor), slots) in kernel {
+        attach_kernel(
+            progs,
+            targets,
+            &slots,
+            ret,
+            flavor.0,
+            opts.backend,
+            &mut out,
+        )?;
+    }
+    for ((binary, ret), slots) in uprobes {
+        attach_uprobes(progs, targets, &binary, ret, &slots, opts.pid, &mut out);
+    }
+    if out.links.is_empty() {
+        return Err(BpfError::NothingAttached {
+            what: "probe",
+            reasons: out.warnings.join("; "),
+        });
+    }
+    Ok(out)
+}
+
+/// Orders KernelFlavor in a BTreeMap key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FlavorKey(KernelFlavor);
+
+impl Ord for FlavorKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.0 as u8).cmp(&(other.0 as u8))
+    }
+}
+
+impl PartialOrd for FlavorKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A `syscalls:sys_{enter,exit}_NAME` target with a known syscall number.
+struct SyscallEntry {
+    slot: usize,
+    key: u32,
+}
+
+fn syscall_table_entries(targets: &[Target]) -> Vec<SyscallEntry> {
+    targets
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, t)| match &t.attach {
+            Attach::Tracepoint { category, event } if category == "syscalls" => {
+                let (base, name) = if let Some(n) = event.strip_prefix("sys_enter_") {
+                    (0, n)
+                } else {
+                    (SYSCALL_NR_MAX, event.strip_prefix("sys_exit_")?)
+                };
+                let nr = syscalls::number(name).filter(|&nr| nr < SYSCALL_NR_MAX)?;
+                Some(SyscallEntry {
+                    slot,
+                    key: base + nr,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn attach_syscall_table(
+    progs: &Programs<'_, '_>,
+    targets: &[Target],
+    table: &[SyscallEntry],
+    out: &mut Attached,
+) -> Result<(), BpfError> {
+    for entry in table {
+        let value = (entry.slot as u32 + 1).to_ne_bytes();
+        progs
+            .syscall_slots
+            .update(&entry.key.to_ne_bytes(), &value, MapFlags::ANY)
+            .map_err(|e| BpfError::Map {
+                map: "syscall_slots",
+                detail: e.to_string(),
+            })?;
+    }
+    let wants = |exit: bool| table.iter().any(|e| (e.key >= SYSCALL_NR_MAX) == exit);
+    for (exit, prog, tp) in [
+        (false, progs.sys_enter, "sys_enter"),
+        (true, progs.sys_exit, "sys_exit"),
+    ] {
+        if !wants(exit) {
+            continue;
+        }
+        let link = prog
+            .attach_raw_tracepoint(tp)
+            .map_err(|e| BpfError::NothingAttached {
+                what: "syscall tracepoint",
+                reasons: format!("raw_syscalls:{tp}: {}", why(&e)),
+            })?;
+        out.link(Attachment::Libbpf(link));
+    }
+    for entry in table {
+        out.planned(entry.slot, &targets[entry.slot], "raw_syscalls table");
+    }
+    Ok(())
+}
+
+/// The backends to try for one group of kernel functions, best first.
+fn kernel_backends(flavor: KernelFlavor, forced: Backend) -> Vec<Backend> {
+    match (forced, flavor) {
+        (Backend::Auto, KernelFlavor::Fentry) => vec![Backend::Fentry],
+        (Backend::Auto, KernelFlavor::Kprobe) => vec![Backend::KprobeMulti, Backend::Kprobe],
+        (Backend::Auto, KernelFlavor::Auto) => {
+            vec![Backend::KprobeMulti, Backend::Fentry, Backend::Kprobe]
+        }
+        (forced, _) => vec![forced],
+    }
+}
+
+/// Outcome of one backend on a group of functions.
+enum BackendResult {
+    /// Some or all attached; the rest were skipped individually.
+    Attached,
+    /// The backend does not work on this kernel at all.
+    Unsupported(String),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attach_kernel(
+    progs: &Programs<'_, '_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    flavor: KernelFlavor,
+    forced: Backend,
+    out: &mut Attached,
+) -> Result<(), BpfError> {
+    let mut failures = Vec::new();
+    for backend in kernel_backends(flavor, forced) {
+        let result = match backend {
+            Backend::KprobeMulti => kprobe_multi(progs.kprobe_multi, targets, slots, ret, out),
+            Backend::Fentry => fentry(progs.tracing_template, targets, slots, ret, out),
+            Backend::Kprobe | Backend::Auto => kprobe(progs.kprobe, targets, slots, ret, out),
+        };
+        match result {
+            BackendResult::Attached => {
+                if !failures.is_empty() {
+                    out.plan.push(format!(
+                        "kernel backends that failed first: {}",
+                        failures.join("; ")
+                    ));
+                }
+                return Ok(());
+            }
+            BackendResult::Unsupported(reason) => failures.push(format!("{backend}: {reason}")),
+        }
+    }
+    Err(BpfError::NothingAttached {
+        what: "kernel function",
+        reasons: failures.join("; "),
+    })
+}
+
+/// A libbpf error with its cause (the errno), on one line.
+fn why(e: &libbpf_rs::Error) -> String {
+    format!("{e:#}")
+}
+
+fn kernel_func(target: &Target) -> &str {
+    match &target.attach {
+        Attach::Kernel { func, .. } => func,
+        _ => unreachable!("kernel groups hold kernel targets"),
+    }
+}
+
+/// One link for all functions. A batch the kernel refuses is split in
+/// halves until the functions it refuses are found and skipped.
+fn kprobe_multi(
+    prog: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    let attach = |batch: &[usize]| {
+        let opts = KprobeMultiOpts {
+            symbols: batch
+                .iter()
+                .map(|&s| kernel_func(&targets[s]).to_string())
+                .collect(),
+            cookies: batch.iter().map(|&s| s as u64).collect(),
+            retprobe: ret,
+            ..Default::default()
+        };
+        prog.attach_kprobe_multi_with_opts(opts)
+    };
+    // Probe support with one function before splitting a failing batch.
+    let first_error = match attach(slots) {
+        Ok(link) => {
+            out.link(Attachment::Libbpf(link));
+            for &slot in slots {
+                out.planned(slot, &targets[slot], "kprobe-multi");
+            }
+            return BackendResult::Attached;
+        }
+        Err(e) => why(&e),
+    };
+    if slots.len() == 1 {
+        return BackendResult::Unsupported(first_error);
+    }
+    let before = out.attached_slots;
+    let mut pending = vec![slots.to_vec()];
+    let mut failed = Vec::new();
+    while let Some(batch) = pending.pop() {
+        match attach(&batch) {
+            Ok(link) => {
+                out.link(Attachment::Libbpf(link));
+                for &slot in &batch {
+                    out.planned(slot, &targets[slot], "kprobe-multi");
+                }
+            }
+            Err(e) if batch.len() == 1 => failed.push((batch[0], why(&e))),
+            Err(_) => {
+                let (a, b) = batch.split_at(batch.len() / 2);
+                pending.push(a.to_vec());
+                pending.push(b.to_vec());
+            }
+        }
+    }
+    if out.attached_slots == before {
+        return BackendResult::Unsupported(first_error);
+    }
+    for (slot, reason) in failed {
+        out.skipped(&targets[slot], reason);
+    }
+    BackendResult::Attached
+}
+
+fn fentry(
+    template: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    if !system::has_btf() {
+        return BackendResult::Unsupported(
+            "this kernel has no BTF (/sys/kernel/btf/vmlinux)".into(),
+        );
+    }
+    let btf = match KernelBtf::load() {
+        Ok(btf) => btf,
+        Err(e) => return BackendResult::Unsupported(e),
+    };
+    let how = if ret { "fexit" } else { "fentry" };
+    per_function(targets, slots, out, how, |slot, func| {
+        let (prog, link) = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
+        Ok(vec![Attachment::Fd(link), Attachment::Fd(prog)])
+    })
+}
+
+fn kprobe(
+    prog: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    if !system::has_kprobes() {
+        return BackendResult::Unsupported(
+            "this kernel has no kprobes (CONFIG_KPROBES is off)".into(),
+        );
+    }
+    let how = if ret { "kretprobe" } else { "kprobe" };
+    per_function(targets, slots, out, how, |slot, func| {
+        let opts = KprobeOpts {
+            cookie: slot as u64,
+            ..Default::default()
+        };
+        let link = prog
+            .attach_kprobe_with_opts(ret, func, opts)
+            .map_err(|e| why(&e))?;
+        Ok(vec![Attachment::Libbpf(link)])
+    })
+}
+
+/// Attaches function by function. If none attaches the backend counts as
+/// unsupported (so `auto` moves on); otherwise failures are skips.
+fn per_function(
+    targets: &[Target],
+    slots: &[usize],
+    out: &mut Attached,
+    how: &str,
+    mut attach: impl FnMut(usize, &str) -> Result<Vec<Attachment>, String>,
+) -> BackendResult {
+    let mut failed = Vec::new();
+    let mut attached = Vec::new();
+    for &slot in slots {
+        match attach(slot, kernel_func(&targets[slot])) {
+            Ok(links) => attached.push((slot, links)),
+            Err(e) => failed.push((slot, e)),
+        }
+    }
+    if attached.is_empty() {
+        let (_, first) = failed
+            .into_iter()
+            .next()
+            .unwrap_or((0, "no functions".into()));
+        return BackendResult::Unsupported(first);
+    }
+    for (slot, links) in attached {
+        links.into_iter().for_each(|l| out.link(l));
+        out.planned(slot, &targets[slot], how);
+    }
+    for (slot, reason) in failed {
+        out.skipped(&targets[slot], reason);
+    }
+    BackendResult::Attached
+}
+
+fn uprobe_offset(target: &Target) -> usize {
+    match &target.attach {
+        Attach::Uprobe { offset, .. } => *offset as usize,
+        _ => unreachable!("uprobe groups hold uprobe targets"),
+    }
+}
+
+/// One uprobe.multi link per binary where the kernel has them, else one
+/// uprobe per function.
+fn attach_uprobes(
+    progs: &Programs<'_, '_>,
+    targets: &[Target],
+    binary: &PathBuf,
+    ret: bool,
+    slots: &[usize],
+    pid: Option<u32>,
+    out: &mut Attached,
+) {
+    let pid = pid.map_or(-1, |p| p as i32);
+    let how = if ret { "uretprobe" } else { "uprobe" };
+    if system::has_uprobe_multi() {
+        let opts = UprobeMultiOpts {
+            offsets: slots.iter().map(|&s| uprobe_offset(&targets[s])).collect(),
+            cookies: slots.iter().map(|&s| s as u64).collect(),
+            retprobe: ret,
+            ..Default::default()
+        };
+        match progs
+            .uprobe_multi
+            .attach_uprobe_multi_with_opts(pid, binary, "", opts)
+        {
+            Ok(link) => {
+                out.link(Attachment::Libbpf(link));
+                for &slot in slots {
+                    out.planned(slot, &targets[slot], format_args!("{how}.multi"));
+                }
+                return;
+            }
+            Err(e) => out
+                .plan
+                .push(format!("{how}.multi failed ({}); one {how} each", why(&e))),
+        }
+    }
+    for &slot in slots {
+        let opts = UprobeOpts {
+            cookie: slot as u64,
+            retprobe: ret,
+            ..Default::default()
+        };
+        let offset = uprobe_offset(&targets[slot]);
+        match progs
+            .uprobe
+            .attach_uprobe_with_opts(pid, binary, offset, opts)
+        {
+            Ok(link) => {
+                out.link(Attachment::Libbpf(link));
+                out.planned(slot, &targets[slot], how);
+            }
+            Err(e) => out.skipped(&targets[slot], why(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(category: &str, event: &str) -> Target {
+        Target {
+            name: format!("{category}:{event}"),
+            attach: Attach::Tracepoint {
+                category: category.into(),
+                event: event.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn syscall_events_map_to_table_keys() {
+        let targets = [
+            tp("syscalls", "sys_enter_read"),
+            tp("sched", "sched_switch"),
+            tp("syscalls", "sys_exit_getppid"),
+            tp("syscalls", "sys_enter_not_a_syscall"),
+        ];
+        let entries = syscall_table_entries(&targets);
+        let got: Vec<_> = entries.iter().map(|e| (e.slot, e.key)).collect();
+        assert_eq!(got, [(0, 0), (2, SYSCALL_NR_MAX + 110)]);
+    }
+
+    #[test]
+    fn auto_tries_the_fastest_backend_first() {
+        use Backend::*;
+        assert_eq!(
+            kernel_backends(KernelFlavor::Auto, Auto),
+            [KprobeMulti, Fentry, Kprobe]
+        );
+        assert_eq!(
+            kernel_backends(KernelFlavor::Kprobe, Auto),
+            [KprobeMulti, Kprobe]
+        );
+        assert_eq!(kernel_backends(KernelFlavor::Fentry, Auto), [Fentry]);
+        assert_eq!(kernel_backends(KernelFlavor::Auto, Kprobe), [Kprobe]);
+    }
+}

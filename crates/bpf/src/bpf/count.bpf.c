@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Counts events per probe slot, optionally per process, thread or CPU.
+ *
+ * Every attachment carries its slot number as the BPF cookie, so one
+ * program serves any number of functions and a count is one per-CPU array
+ * increment: no atomics across CPUs, no lost updates.
+ */
+#include "common.bpf.h"
+#include <bpf/usdt.bpf.h>
+#include "count.h"
+
+const volatile __u32 filter_tgid = 0; /* 0: every process */
+const volatile __s32 filter_cpu = -1; /* -1: every CPU */
+const volatile __u32 group_by = GROUP_NONE;
+
+PERCPU_ARRAY(counts, __u32, __u64);
+PERCPU_HASH(group_counts, struct group_key, __u64);
+/* Events that found group_counts full: reported, never silently dropped. */
+PERCPU_ARRAY(lost, __u32, __u64);
+
+/* Syscall number -> slot + 1 (0: not traced), for whole-syscall wildcards
+ * served by one raw_syscalls program instead of hundreds of tracepoints.
+ * Entries [0, SYSCALL_NR_MAX) are sys_enter, the next ones sys_exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 2 * SYSCALL_NR_MAX);
+} syscall_slots SEC(".maps");
+
+static __always_inline void count_group(__u32 slot, __u64 pid_tgid)
+{
+	struct group_key key = { .slot = slot };
+	__u64 one = 1, *counter;
+	__u32 zero = 0;
+
+	switch (group_by) {
+	case GROUP_PID:
+		key.id = pid_tgid >> 32;
+		break;
+	case GROUP_TID:
+		key.id = (__u32)pid_tgid;
+		break;
+	case GROUP_CPU:
+		key.id = bpf_get_smp_processor_id();
+		break;
+	}
+	if (group_by != GROUP_CPU)
+		bpf_get_current_comm(key.comm, sizeof(key.comm));
+
+	counter = bpf_map_lookup_elem(&group_counts, &key);
+	if (counter) {
+		__sync_fetch_and_add(counter, 1);
+		return;
+	}
+	if (bpf_map_update_elem(&group_counts, &key, &one, BPF_NOEXIST) == 0)
+		return;
+	/* Another CPU may have inserted the key first; else the map is full. */
+	counter = bpf_map_lookup_elem(&group_counts, &key);
+	if (!counter)
+		counter = bpf_map_lookup_elem(&lost, &zero);
+	if (counter)
+		__sync_fetch_and_add(counter, 1);
+}
+
+static __always_inline int count_slot(__u32 slot, bool preemptible)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 *counter;
+
+	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
+		return 0;
+	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
+		return 0;
+	if (group_by != GROUP_NONE) {
+		count_group(slot, pid_tgid);
+		return 0;
+	}
+	counter = bpf_map_lookup_elem(&counts, &slot);
+	if (counter)
+		percpu_inc(counter, preemptible);
+	return 0;
+}
+
+static __always_inline int count_syscall(long nr, __u32 table)
+{
+	__u32 key, *slot;
+
+	if (nr < 0 || nr >= SYSCALL_NR_MAX)
+		return 0;
+	key = table + (__u32)nr;
+	slot = bpf_map_lookup_elem(&syscall_slots, &key);
+	if (!slot || !*slot)
+		return 0;
+	return count_slot(*slot - 1, false);
+}
+
+SEC("tp")
+int count_tracepoint(void *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), false);
+}
+
+SEC("raw_tp")
+int count_raw_tp(void *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), false);
+}
+
+/* raw_syscalls:sys_enter(struct pt_regs *regs, long id) */
+SEC("raw_tp")
+int count_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return count_syscall(ctx->args[1], 0);
+}
+
+/* raw_syscalls:sys_exit(struct pt_regs *regs, long ret) */
+SEC("raw_tp")
+int count_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = -1;
+
+	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
+	return count_syscall(nr, SYSCALL_NR_MAX);
+}
+
+SEC("kprobe")
+int count_kprobe(struct pt_regs *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), false);
+}
+
+SEC("kprobe.multi")
+int count_kprobe_multi(struct pt_regs *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), false);
+}
+
+/* Also the template of fentry/fexit programs: the loader clones its loaded
+ * code once per kernel function (see tracing_progs.rs). It reads nothing
+ * from ctx but the cookie, so the code is valid for either program type. */
+SEC("uprobe")
+int count_uprobe(struct pt_regs *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), true);
+}
+
+SEC("uprobe.multi")
+int count_uprobe_multi(struct pt_regs *ctx)
+{
+	return count_slot(bpf_get_attach_cookie(ctx), true);
+}
+
+SEC("usdt")
+int count_usdt(struct pt_regs *ctx)
+{
+	return count_slot(bpf_usdt_cookie(ctx), true);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

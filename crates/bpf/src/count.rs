@@ -1,0 +1,196 @@
+//! The counting program (count.bpf.c): load it, attach it to every target,
+//! read the totals.
+
+use std::collections::HashMap;
+use std::mem::MaybeUninit;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapMut, OpenObject};
+use rtools_core::count::{CountKey, GroupBy};
+use rtools_core::targets::Target;
+
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::error::BpfError;
+use crate::skel::count::{CountSkel, CountSkelBuilder};
+
+/// Distinct (probe, group) pairs the grouped counters hold before further
+/// ones are counted as lost.
+pub const MAX_GROUPS: u32 = 65536;
+
+/// Must match enum group_by in count.h.
+fn group_code(group_by: GroupBy) -> u32 {
+    match group_by {
+        GroupBy::None => 0,
+        GroupBy::Comm => 1,
+        GroupBy::Pid => 2,
+        GroupBy::Tid => 3,
+        GroupBy::Cpu => 4,
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CountConfig {
+    pub pid: Option<u32>,
+    pub cpu: Option<u32>,
+    pub group_by: GroupBy,
+    pub attach: AttachOptions,
+}
+
+/// A loaded and attached counting program.
+pub struct Counter<'obj> {
+    skel: CountSkel<'obj>,
+    attached: Attached,
+    slots: u32,
+    group_by: GroupBy,
+}
+
+impl<'obj> Counter<'obj> {
+    /// Loads the program for `targets` and attaches it to each of them.
+    pub fn start(
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        targets: &[Target],
+        config: &CountConfig,
+    ) -> Result<Counter<'obj>, BpfError> {
+        let load_err = |e: libbpf_rs::Error| BpfError::Load(e.to_string());
+        let mut open = CountSkelBuilder::default()
+            .open(storage)
+            .map_err(load_err)?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("count.bpf.c has rodata");
+        rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
+        rodata.group_by = group_code(config.group_by);
+        let slots = targets.len() as u32;
+        open.maps
+            .counts
+            .set_max_entries(slots.max(1))
+            .map_err(load_err)?;
+        let groups = if config.group_by == GroupBy::None {
+            1
+        } else {
+            MAX_GROUPS
+        };
+        open.maps
+            .group_counts
+            .set_max_entries(groups)
+            .map_err(load_err)?;
+
+        let needs = Needs::of(targets);
+        let progs = &mut open.progs;
+        progs.count_tracepoint.set_autoload(needs.tracepoint);
+        progs.count_raw_tp.set_autoload(needs.raw_tracepoint);
+        progs.count_sys_enter.set_autoload(needs.syscall_table);
+        progs.count_sys_exit.set_autoload(needs.syscall_table);
+        progs.count_kprobe.set_autoload(needs.kernel);
+        progs.count_kprobe_multi.set_autoload(needs.kernel);
+        // count_uprobe is also the fentry template.
+        progs
+            .count_uprobe
+            .set_autoload(needs.uprobe || needs.kernel);
+        progs.count_uprobe_multi.set_autoload(needs.uprobe_multi);
+        progs.count_usdt.set_autoload(needs.usdt);
+        let skel = open.load().map_err(load_err)?;
+
+        let p = &skel.progs;
+        let programs = Programs {
+            tracepoint: &p.count_tracepoint,
+            raw_tracepoint: &p.count_raw_tp,
+            sys_enter: &p.count_sys_enter,
+            sys_exit: &p.count_sys_exit,
+            syscall_slots: &skel.maps.syscall_slots,
+            kprobe: &p.count_kprobe,
+            kprobe_multi: &p.count_kprobe_multi,
+            tracing_template: &p.count_uprobe,
+            uprobe: &p.count_uprobe,
+            uprobe_multi: &p.count_uprobe_multi,
+            usdt: &p.count_usdt,
+        };
+        let attached = attach::attach_all(&programs, targets, &config.attach)?;
+        Ok(Counter {
+            skel,
+            attached,
+            slots,
+            group_by: config.group_by,
+        })
+    }
+
+    pub fn attached(&self) -> &Attached {
+        &self.attached
+    }
+
+    /// Every counter's total since attach.
+    pub fn totals(&self) -> Result<HashMap<CountKey, u64>, BpfError> {
+        if self.group_by == GroupBy::None {
+            self.slot_totals()
+        } else {
+            self.group_totals()
+        }
+    }
+
+    fn slot_totals(&self) -> Result<HashMap<CountKey, u64>, BpfError> {
+        let map = &self.skel.maps.counts;
+        (0..self.slots)
+            .map(|slot| {
+                let total = sum_percpu(map, &slot.to_ne_bytes(), "counts")?;
+                let key = CountKey {
+                    slot,
+                    id: 0,
+                    comm: String::new(),
+                };
+                Ok((key, total))
+            })
+            .collect()
+    }
+
+    fn group_totals(&self) -> Result<HashMap<CountKey, u64>, BpfError> {
+        let map = &self.skel.maps.group_counts;
+        let mut totals = HashMap::new();
+        for raw in map.keys() {
+            let total = sum_percpu(map, &raw, "group_counts")?;
+            *totals.entry(parse_group_key(&raw)).or_insert(0) += total;
+        }
+        Ok(totals)
+    }
+
+    /// Events that found the grouped counters full.
+    pub fn lost(&self) -> Result<u64, BpfError> {
+        sum_percpu(&self.skel.maps.lost, &0u32.to_ne_bytes(), "lost")
+    }
+
+    /// Detaches everything (in parallel) and unloads; returns the time the
+    /// detach took.
+    pub fn detach(self) -> std::time::Duration {
+        let took = self.attached.links.detach();
+        drop(self.skel);
+        took
+    }
+}
+
+fn sum_percpu(map: &MapMut<'_>, key: &[u8], name: &'static str) -> Result<u64, BpfError> {
+    let values = map
+        .lookup_percpu(key, MapFlags::ANY)
+        .map_err(|e| BpfError::Map {
+            map: name,
+            detail: e.to_string(),
+        })?
+        .unwrap_or_default();
+    Ok(values
+        .iter()
+        .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counters")))
+        .sum())
+}
+
+/// struct group_key { u32 slot; u32 id; char comm[16]; }
+fn parse_group_key(raw: &[u8]) -> CountKey {
+    let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().expect("group_key"));
+    let comm = &raw[8..24];
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    CountKey {
+        slot: word(0),
+        id: word(4),
+        comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+    }
+}

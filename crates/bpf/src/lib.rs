@@ -1,0 +1,19 @@
+//! rtools-bpf: loads rtools' BPF programs, attaches them with the best
+//! strategy this kernel supports, and reads what they collected.
+
+pub mod attach;
+pub mod count;
+pub mod error;
+pub mod links;
+pub mod syscalls;
+pub mod system;
+mod tracing_progs;
+
+mod skel {
+    pub mod count {
+        include!(concat!(env!("OUT_DIR"), "/count.skel.rs"));
+    }
+}
+
+pub use attach::{AttachOptions, Backend};
+pub use error::BpfError;

@@ -1,0 +1,56 @@
+//! Classifying errors into exit codes, and printing them on one line.
+
+use std::fmt;
+
+use rtools_core::pattern::PatternError;
+use rtools_core::spec::SpecError;
+use rtools_core::targets::ResolveError;
+
+use crate::exit;
+
+/// An error in what the user typed, as opposed to one the machine raised.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Shorthand for `Err(Usage(...).into())`.
+pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
+    Err(Usage(msg.into()).into())
+}
+
+/// The exit code an error deserves.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    let is_usage = err.chain().any(|cause| {
+        cause.is::<Usage>()
+            || cause.is::<SpecError>()
+            || cause.is::<PatternError>()
+            || cause
+                .downcast_ref::<ResolveError>()
+                .is_some_and(ResolveError::is_usage)
+    });
+    if is_usage {
+        exit::USAGE
+    } else {
+        exit::FAILURE
+    }
+}
+
+/// Prints `tool: error: cause: cause`, on one line, and for usage errors a
+/// pointer to --help.
+pub fn report(tool: &str, err: &anyhow::Error) -> i32 {
+    let code = exit_code(err);
+    let text = format!("{err:#}").replace('\n', " ");
+    if code == exit::USAGE {
+        eprintln!("{tool}: error: {text} (see '{tool} --help')");
+    } else {
+        eprintln!("{tool}: error: {text}");
+    }
+    code
+}

@@ -1,0 +1,15 @@
+//! rtools-cli: argument parsing, dispatch, and one module per tool.
+
+pub mod dispatch;
+mod error;
+pub mod exit;
+mod output;
+mod signals;
+mod tools;
+
+pub use dispatch::command;
+
+/// The entry point of the `rtools` binary.
+pub fn main() {
+    std::process::exit(dispatch::run(std::env::args_os().collect()));
+}

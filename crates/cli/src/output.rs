@@ -1,0 +1,36 @@
+//! Writing results: stdout for what users parse, stderr for the rest. A
+//! closed pipe (`rtools ... | head`) ends the tool quietly.
+
+use std::io::{self, Write};
+
+use crate::exit;
+
+/// Writes `text` to stdout and flushes it; exits quietly if the reader has
+/// gone away.
+pub fn stdout(text: &str) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            std::process::exit(exit::OK);
+        }
+        eprintln!("rtools: error: writing output: {e}");
+        std::process::exit(exit::FAILURE);
+    }
+}
+
+/// Local wall-clock time as HH:MM:SS (BCC's `strftime("%H:%M:%S")`), and
+/// Unix seconds.
+pub fn now() -> (String, f64) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since_epoch.as_secs() as libc::time_t;
+    // SAFETY: zeroed is a valid `tm`; localtime_r fills it from `secs`.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the call.
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    (
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec),
+        since_epoch.as_secs_f64(),
+    )
+}

@@ -1,0 +1,219 @@
+//! funccount: count calls of kernel and user functions, tracepoints and
+//! USDT probes (BCC's funccount, plus per-process rows, JSON and --top).
+
+use std::mem::MaybeUninit;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use rtools_bpf::count::{CountConfig, Counter};
+use rtools_bpf::AttachOptions;
+use rtools_core::count::{self, GroupBy, Tally};
+use rtools_core::render::{count_json, count_table};
+
+use crate::output;
+use crate::signals::{secs, StopSignal};
+use crate::tools::common::{self, BackendArg};
+
+const EXAMPLES: &str = "\
+Examples:
+    funccount 'vfs_*'                      kernel functions named vfs_*
+    funccount -r '^vfs_(read|write)$'      the same kind of match as a regex
+    funccount -T -i 5 't:sched:*'          scheduler tracepoints, every 5 s, timed
+    funccount -d 10 c:malloc               malloc() in libc, for 10 seconds
+    funccount -p 1234 'c:str*'             libc str* functions in process 1234
+    funccount -P 't:syscalls:sys_enter_*'  syscalls per process name and pid (+)
+    funccount --top 5 'c:*'                the five busiest libc functions (+)
+    funccount u:/usr/bin/python3:function__entry   a USDT probe
+    funccount ./app:handle_*               functions in a binary of your own
+    funccount --json -i 1 c:malloc         one JSON object per second (+)";
+
+/// `--by`: the key rows are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    /// Process name
+    Comm,
+    /// Process id (with its name)
+    Pid,
+    /// Thread id (with its name)
+    Tid,
+    /// CPU number
+    Cpu,
+}
+
+/// Count function calls, tracepoints and USDT probes.
+#[derive(Debug, Parser)]
+#[command(name = "funccount", version, after_help = EXAMPLES)]
+pub struct FunccountArgs {
+    /// Trace this PID only
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<u32>,
+    /// Summary interval, seconds
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    pub interval: Option<u64>,
+    /// Total duration of trace, seconds
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS")]
+    pub duration: Option<u64>,
+    /// Include timestamp on output
+    #[arg(short = 'T', long = "timestamp")]
+    pub timestamp: bool,
+    /// Use regular expressions. Default is "*" wildcards only.
+    #[arg(short = 'r', long = "regexp")]
+    pub regexp: bool,
+    /// Print the resolved attach plan before tracing (BCC: the BPF program)
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Trace this CPU only
+    #[arg(short = 'c', long = "cpu", value_name = "CPU")]
+    pub cpu: Option<u32>,
+    /// One row per process name and pid (+)
+    #[arg(short = 'P', long = "per-process", conflicts_with = "by")]
+    pub per_process: bool,
+    /// Group rows by this key as well as by function (+)
+    #[arg(long = "by", value_enum, value_name = "KEY")]
+    pub by: Option<ByArg>,
+    /// Show only the N most frequent rows (+)
+    #[arg(long = "top", value_name = "N")]
+    pub top: Option<usize>,
+    /// One JSON object per interval on stdout (+)
+    #[arg(long = "json")]
+    pub json: bool,
+    /// Print the attach plan, skipped targets and libbpf's messages (+)
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+    /// How to attach kernel functions (+)
+    #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
+    pub backend: BackendArg,
+    /// Search expression for events: func, lib:func, t:cat:event, u:lib:probe,
+    /// or a bpftrace probe (kprobe:func, uprobe:path:func, usdt:path:probe, ...)
+    #[arg(value_name = "PATTERN")]
+    pub pattern: String,
+}
+
+pub fn command() -> clap::Command {
+    FunccountArgs::command()
+}
+
+pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let args = FunccountArgs::from_arg_matches(matches)?;
+    rtools_bpf::system::set_libbpf_logging(args.verbose);
+    common::check_positive(args.interval, "-i/--interval")?;
+    common::check_positive(args.duration, "-d/--duration")?;
+    common::check_pid(args.pid)?;
+    common::check_cpu(args.cpu)?;
+    let group_by = group_by(&args);
+
+    let (_spec, targets) = common::resolve(&args.pattern, args.pid, args.regexp)?;
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+
+    let stop = StopSignal::install().context("installing signal handlers")?;
+    let config = CountConfig {
+        pid: args.pid,
+        cpu: args.cpu,
+        group_by,
+        attach: AttachOptions {
+            pid: args.pid,
+            backend: args.backend.into(),
+        },
+    };
+    let started = Instant::now();
+    let mut storage = MaybeUninit::uninit();
+    let counter = Counter::start(&mut storage, &targets, &config)
+        .with_context(|| format!("attaching to '{}'", args.pattern))?;
+    let attached = counter.attached();
+    common::report_attach(
+        "funccount",
+        &attached.plan,
+        &attached.warnings,
+        args.verbose,
+        args.debug,
+    );
+    if args.verbose {
+        eprintln!(
+            "funccount: attached {} probes in {:?}",
+            attached.attached_slots,
+            started.elapsed()
+        );
+    }
+    eprintln!(
+        "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
+        attached.attached_slots, args.pattern
+    );
+
+    // BCC: with -d and no -i, one summary at the end of the duration.
+    let interval = args.interval.or(args.duration).map(secs);
+    let end = args.duration.map(|d| Instant::now() + secs(d));
+    let mut tally = Tally::default();
+    let mut lost_before = 0;
+    let mut next = interval.map(|i| Instant::now() + i);
+    loop {
+        let deadline = match (next, end) {
+            (Some(n), Some(e)) => Some(n.min(e)),
+            (n, e) => n.or(e),
+        };
+        let stopped = stop.wait_until(deadline);
+        let finished = stopped || end.is_some_and(|e| Instant::now() >= e);
+        print_interval(
+            &args,
+            &counter,
+            &mut tally,
+            &mut lost_before,
+            &names,
+            group_by,
+        )?;
+        if finished {
+            break;
+        }
+        next = next.zip(interval).map(|(n, i)| n + i);
+    }
+    eprintln!("Detaching...");
+    let took = counter.detach();
+    if args.verbose {
+        eprintln!("funccount: detached in {took:?}");
+    }
+    Ok(())
+}
+
+fn group_by(args: &FunccountArgs) -> GroupBy {
+    match (args.per_process, args.by) {
+        (true, _) | (false, Some(ByArg::Pid)) => GroupBy::Pid,
+        (false, Some(ByArg::Comm)) => GroupBy::Comm,
+        (false, Some(ByArg::Tid)) => GroupBy::Tid,
+        (false, Some(ByArg::Cpu)) => GroupBy::Cpu,
+        (false, None) => GroupBy::None,
+    }
+}
+
+fn print_interval(
+    args: &FunccountArgs,
+    counter: &Counter<'_>,
+    tally: &mut Tally,
+    lost_before: &mut u64,
+    names: &[String],
+    group_by: GroupBy,
+) -> anyhow::Result<()> {
+    let totals = counter.totals()?;
+    let rows = count::rows(tally.interval(totals), names, group_by, args.top);
+    let lost_total = counter.lost()?;
+    let lost = lost_total - *lost_before;
+    *lost_before = lost_total;
+    let (time, timestamp) = output::now();
+    if args.json {
+        let info = count_json::IntervalInfo {
+            pattern: &args.pattern,
+            time: &time,
+            timestamp,
+            lost,
+        };
+        output::stdout(&(count_json::render(&rows, group_by, &info) + "\n"));
+    } else {
+        let time = args.timestamp.then_some(time.as_str());
+        output::stdout(&count_table::render(&rows, group_by, time));
+        if lost > 0 {
+            eprintln!(
+                "funccount: warning: {lost} events not counted: the per-process table is full"
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! One module per tool, each a short pipeline:
+//! parse -> resolve targets -> attach -> collect -> render.
+
+pub mod common;
+pub mod funccount;
+pub mod not_built;

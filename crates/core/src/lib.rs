@@ -1,0 +1,9 @@
+//! rtools-core: everything that needs neither libbpf nor root. Probe specs
+//! and their matching against this machine's functions, tracepoints and
+//! USDT probes; counting arithmetic; output formats.
+
+pub mod count;
+pub mod pattern;
+pub mod render;
+pub mod spec;
+pub mod targets;

@@ -1,0 +1,176 @@
+//! Finds the file behind a library or binary name the way BCC does:
+//! a path as given; `c` means libc, `pthread` libpthread (the traced
+//! process's own copy first with `-p`, then ld.so.cache, then the standard
+//! directories); a bare name that is no library is looked up in `$PATH`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Directories the dynamic loader searches when ld.so.cache has no entry.
+const STANDARD_DIRS: &[&str] = &[
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+];
+const LD_SO_CACHE: &str = "/etc/ld.so.cache";
+
+/// Resolves `name` to a file, or explains what was searched.
+pub fn resolve(name: &str, pid: Option<u32>) -> Result<PathBuf, String> {
+    if name.contains('/') {
+        let path = Path::new(name);
+        return if path.is_file() {
+            Ok(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+        } else {
+            Err(format!("no such file '{name}'"))
+        };
+    }
+    let prefix = so_prefix(name);
+    pid.and_then(|pid| from_process_maps(pid, &prefix))
+        .or_else(|| from_ld_so_cache(&prefix))
+        .or_else(|| from_standard_dirs(&prefix))
+        .or_else(|| from_path_env(name))
+        .ok_or_else(|| {
+            format!(
+                "no library '{prefix}*' (searched {}ld.so.cache and {}) and no '{name}' in $PATH",
+                if pid.is_some() {
+                    "the process's maps, "
+                } else {
+                    ""
+                },
+                STANDARD_DIRS.join(", ")
+            )
+        })
+}
+
+/// `c` -> `libc.so`, `libfoo` -> `libfoo.so`, `libc.so.6` stays.
+fn so_prefix(name: &str) -> String {
+    if name.contains(".so") {
+        name.to_string()
+    } else if name.starts_with("lib") {
+        format!("{name}.so")
+    } else {
+        format!("lib{name}.so")
+    }
+}
+
+fn file_name_matches(path: &str, prefix: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or(path);
+    file.starts_with(prefix)
+}
+
+fn from_process_maps(pid: u32, prefix: &str) -> Option<PathBuf> {
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    maps.lines()
+        .filter_map(|line| line.split_whitespace().nth(5))
+        .find(|path| path.starts_with('/') && file_name_matches(path, prefix))
+        .map(PathBuf::from)
+}
+
+fn from_ld_so_cache(prefix: &str) -> Option<PathBuf> {
+    let cache = fs::read(LD_SO_CACHE).ok()?;
+    ld_so_cache_entries(&cache)
+        .into_iter()
+        .find(|(key, path)| file_name_matches(key, prefix) && Path::new(path).is_file())
+        .map(|(_, path)| PathBuf::from(path))
+}
+
+/// `(soname, path)` pairs of the x86-64 libraries in an ld.so.cache in
+/// glibc's current format ("glibc-ld.so.cache1.1"), in the cache's order.
+pub fn ld_so_cache_entries(cache: &[u8]) -> Vec<(String, String)> {
+    const MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
+    const HEADER: usize = 48;
+    const ENTRY: usize = 24;
+    const X86_64_LIB64: i32 = 0x0300;
+    const ARCH_MASK: i32 = 0xff00;
+    if !cache.starts_with(MAGIC) {
+        return Vec::new();
+    }
+    let word = |at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(cache.get(at..at + 4)?.try_into().ok()?))
+    };
+    let string = |at: u32| -> Option<String> {
+        let rest = cache.get(at as usize..)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+    };
+    let count = word(MAGIC.len()).unwrap_or(0) as usize;
+    (0..count)
+        .filter_map(|i| {
+            let at = HEADER + i * ENTRY;
+            let flags = word(at)? as i32;
+            if flags & ARCH_MASK != X86_64_LIB64 {
+                return None;
+            }
+            Some((string(word(at + 4)?)?, string(word(at + 8)?)?))
+        })
+        .collect()
+}
+
+fn from_standard_dirs(prefix: &str) -> Option<PathBuf> {
+    STANDARD_DIRS.iter().find_map(|dir| {
+        let mut names: Vec<PathBuf> = fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && file_name_matches(&p.to_string_lossy(), prefix))
+            .collect();
+        // `libfoo.so` itself before versioned names.
+        names.sort_by_key(|p| p.as_os_str().len());
+        names.into_iter().next()
+    })
+}
+
+fn from_path_env(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_follow_bcc() {
+        assert_eq!(so_prefix("c"), "libc.so");
+        assert_eq!(so_prefix("pthread"), "libpthread.so");
+        assert_eq!(so_prefix("libc"), "libc.so");
+        assert_eq!(so_prefix("libc.so.6"), "libc.so.6");
+    }
+
+    #[test]
+    fn libc_resolves_through_the_loader_cache() {
+        let path = resolve("c", None).unwrap();
+        assert!(path.to_string_lossy().contains("libc.so"), "{path:?}");
+        let entries = ld_so_cache_entries(&fs::read(LD_SO_CACHE).unwrap());
+        assert!(entries.iter().any(|(k, _)| k == "libc.so.6"), "{entries:?}");
+    }
+
+    #[test]
+    fn own_process_maps_name_libc() {
+        let path = from_process_maps(std::process::id(), "libc.so").unwrap();
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn bare_binary_names_come_from_path() {
+        assert!(resolve("sh", None).unwrap().is_file());
+    }
+
+    #[test]
+    fn misses_explain_the_search() {
+        let err = resolve("no_such_library_xyz", None).unwrap_err();
+        assert!(
+            err.contains("libno_such_library_xyz.so*") && err.contains("$PATH"),
+            "{err}"
+        );
+        assert_eq!(
+            resolve("./nope/x", None).unwrap_err(),
+            "no such file './nope/x'"
+        );
+    }
+}

@@ -1,0 +1,457 @@
+//! Turns a probe specification into the concrete things to attach to, by
+//! matching its patterns against what this machine really has (SPEC §2).
+
+pub mod elf_funcs;
+pub mod kernel;
+pub mod libpath;
+pub mod tracefs;
+pub mod usdt_notes;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::pattern::{Matcher, PatternError};
+use crate::spec::{KernelFlavor, ProbeSpec};
+
+/// One concrete attach point. Its index in the resolved list is its slot:
+/// the BPF cookie that names it in the counters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// What the tools print: `vfs_read`, `sched:sched_switch`, `malloc`.
+    pub name: String,
+    pub attach: Attach,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attach {
+    Kernel {
+        func: String,
+        module: Option<String>,
+        ret: bool,
+        flavor: KernelFlavor,
+    },
+    Tracepoint {
+        category: String,
+        event: String,
+    },
+    RawTracepoint {
+        event: String,
+    },
+    Uprobe {
+        binary: PathBuf,
+        offset: u64,
+        func: String,
+        ret: bool,
+    },
+    Usdt {
+        binary: PathBuf,
+        provider: String,
+        name: String,
+    },
+}
+
+impl Attach {
+    /// A short name of the attach kind, for plans and messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Attach::Kernel { ret: false, .. } => "kernel function",
+            Attach::Kernel { ret: true, .. } => "kernel function return",
+            Attach::Tracepoint { .. } => "tracepoint",
+            Attach::RawTracepoint { .. } => "raw tracepoint",
+            Attach::Uprobe { ret: false, .. } => "uprobe",
+            Attach::Uprobe { ret: true, .. } => "uretprobe",
+            Attach::Usdt { .. } => "USDT probe",
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Pattern(#[from] PatternError),
+    #[error("no {what} matches '{pattern}' (looked in {place})")]
+    NoMatch {
+        what: &'static str,
+        pattern: String,
+        place: String,
+    },
+    #[error("cannot find library or binary '{name}': {detail}")]
+    Binary { name: String, detail: String },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot read the symbols of {path}: {detail}")]
+    Symbols { path: PathBuf, detail: String },
+    #[error(
+        "tracefs is not mounted: mount it with 'mount -t tracefs tracefs /sys/kernel/tracing'"
+    )]
+    NoTracefs,
+}
+
+impl ResolveError {
+    /// True when the user's input is at fault (an unknown name, a bad
+    /// pattern), false when the machine is (a file it could not read).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ResolveError::Pattern(_) | ResolveError::NoMatch { .. } | ResolveError::Binary { .. }
+        )
+    }
+}
+
+/// What matching needs besides the spec.
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    /// `-p`: look for libraries in this process's maps first.
+    pub pid: Option<u32>,
+    /// `-r`: patterns are regular expressions.
+    pub use_regex: bool,
+    /// The tracefs mount point, when there is one.
+    pub tracefs: Option<PathBuf>,
+}
+
+impl Resolver {
+    /// All targets matching `spec`, in a stable order. No match is an error
+    /// that names the pattern and where it looked.
+    pub fn resolve(&self, spec: &ProbeSpec) -> Result<Vec<Target>, ResolveError> {
+        let targets = match spec {
+            ProbeSpec::Kernel {
+                ret,
+                flavor,
+                module,
+                func,
+            } => self.kernel(*ret, *flavor, module.as_deref(), func)?,
+            ProbeSpec::Tracepoint { category, event } => self.tracepoints(category, event)?,
+            ProbeSpec::RawTracepoint { event } => self.raw_tracepoints(event)?,
+            ProbeSpec::User { ret, binary, func } => self.user(*ret, binary, func)?,
+            ProbeSpec::Usdt {
+                binary,
+                provider,
+                probe,
+            } => self.usdt(binary, provider.as_deref(), probe)?,
+        };
+        Ok(targets)
+    }
+
+    fn matcher(&self, pattern: &str) -> Result<Matcher, PatternError> {
+        Matcher::new(pattern, self.use_regex)
+    }
+
+    fn tracefs(&self) -> Result<&Path, ResolveError> {
+        self.tracefs.as_deref().ok_or(ResolveError::NoTracefs)
+    }
+
+    fn kernel(
+        &self,
+        ret: bool,
+        flavor: KernelFlavor,
+        module: Option<&str>,
+        func: &str,
+    ) -> Result<Vec<Target>, ResolveError> {
+        let matcher = self.matcher(func)?;
+        let module_matcher = module.map(Matcher::glob);
+        let tracefs = self.tracefs()?;
+        let list = tracefs.join("available_filter_functions");
+        let (mut funcs, place) = match fs::read_to_string(&list) {
+            Ok(text) => (kernel::parse_filter_functions(&text), list),
+            Err(_) => {
+                let kallsyms = PathBuf::from("/proc/kallsyms");
+                let text = read(&kallsyms)?;
+                (kernel::parse_kallsyms(&text), kallsyms)
+            }
+        };
+        for blacklist in [
+            tracefs.join("../debug/kprobes/blacklist"),
+            PathBuf::from("/sys/kernel/debug/kprobes/blacklist"),
+        ] {
+            if let Ok(text) = fs::read_to_string(blacklist) {
+                let banned = kernel::parse_blacklist(&text);
+                funcs.retain(|f| !banned.contains(&f.name));
+                break;
+            }
+        }
+        let targets: Vec<Target> = funcs
+            .into_iter()
+            .filter(|f| matcher.is_match(&f.name))
+            .filter(|f| match (&module_matcher, &f.module) {
+                (None, _) => true,
+                (Some(m), Some(name)) => m.is_match(name),
+                (Some(m), None) => m.is_match("vmlinux"),
+            })
+            .map(|f| Target {
+                name: f.name.clone(),
+                attach: Attach::Kernel {
+                    func: f.name,
+                    module: f.module,
+                    ret,
+                    flavor,
+                },
+            })
+            .collect();
+        non_empty(
+            targets,
+            "kernel function",
+            func,
+            place.display().to_string(),
+        )
+    }
+
+    fn available_events(&self) -> Result<(Vec<(String, String)>, PathBuf), ResolveError> {
+        let path = self.tracefs()?.join("available_events");
+        let text = read(&path)?;
+        Ok((tracefs::parse_available_events(&text), path))
+    }
+
+    fn tracepoints(&self, category: &str, event: &str) -> Result<Vec<Target>, ResolveError> {
+        let (cat_m, event_m) = (self.matcher(category)?, self.matcher(event)?);
+        let (events, place) = self.available_events()?;
+        let mut targets: Vec<Target> = events
+            .into_iter()
+            .filter(|(c, e)| cat_m.is_match(c) && event_m.is_match(e))
+            .map(|(category, event)| Target {
+                name: format!("{category}:{event}"),
+                attach: Attach::Tracepoint { category, event },
+            })
+            .collect();
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        let pattern = format!("{category}:{event}");
+        non_empty(targets, "tracepoint", &pattern, place.display().to_string())
+    }
+
+    fn raw_tracepoints(&self, event: &str) -> Result<Vec<Target>, ResolveError> {
+        let matcher = self.matcher(event)?;
+        let (events, place) = self.available_events()?;
+        let mut names: Vec<String> = events
+            .into_iter()
+            .map(|(_, e)| e)
+            .filter(|e| matcher.is_match(e))
+            .collect();
+        names.sort();
+        names.dedup();
+        let targets = names
+            .into_iter()
+            .map(|event| Target {
+                name: event.clone(),
+                attach: Attach::RawTracepoint { event },
+            })
+            .collect();
+        non_empty(
+            targets,
+            "raw tracepoint",
+            event,
+            place.display().to_string(),
+        )
+    }
+
+    fn binary(&self, name: &str) -> Result<PathBuf, ResolveError> {
+        libpath::resolve(name, self.pid).map_err(|detail| ResolveError::Binary {
+            name: name.to_string(),
+            detail,
+        })
+    }
+
+    fn user(&self, ret: bool, binary: &str, func: &str) -> Result<Vec<Target>, ResolveError> {
+        let matcher = self.matcher(func)?;
+        let path = self.binary(binary)?;
+        let funcs = elf_funcs::functions(&path, |name| matcher.is_match(name)).map_err(|e| {
+            ResolveError::Symbols {
+                path: path.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        let targets = funcs
+            .into_iter()
+            .map(|f| Target {
+                name: f.name.clone(),
+                attach: Attach::Uprobe {
+                    binary: path.clone(),
+                    offset: f.file_offset,
+                    func: f.name,
+                    ret,
+                },
+            })
+            .collect();
+        let place = format!("the symbol tables of {}", path.display());
+        non_empty(targets, "function", func, place)
+    }
+
+    fn usdt(
+        &self,
+        binary: &str,
+        provider: Option<&str>,
+        probe: &str,
+    ) -> Result<Vec<Target>, ResolveError> {
+        let probe_m = self.matcher(probe)?;
+        let provider_m = provider.map(|p| self.matcher(p)).transpose()?;
+        let path = self.binary(binary)?;
+        let bytes = read_bytes(&path)?;
+        let probes = usdt_notes::parse(&bytes).map_err(|detail| ResolveError::Symbols {
+            path: path.clone(),
+            detail: detail.to_string(),
+        })?;
+        let targets = probes
+            .into_iter()
+            .filter(|p| probe_m.is_match(&p.name))
+            .filter(|p| provider_m.as_ref().is_none_or(|m| m.is_match(&p.provider)))
+            .map(|p| Target {
+                name: p.name.clone(),
+                attach: Attach::Usdt {
+                    binary: path.clone(),
+                    provider: p.provider,
+                    name: p.name,
+                },
+            })
+            .collect();
+        let pattern = match provider {
+            Some(p) => format!("{p}:{probe}"),
+            None => probe.to_string(),
+        };
+        let place = format!("the .note.stapsdt notes of {}", path.display());
+        non_empty(targets, "USDT probe", &pattern, place)
+    }
+}
+
+fn non_empty(
+    targets: Vec<Target>,
+    what: &'static str,
+    pattern: &str,
+    place: String,
+) -> Result<Vec<Target>, ResolveError> {
+    if targets.is_empty() {
+        Err(ResolveError::NoMatch {
+            what,
+            pattern: pattern.to_string(),
+            place,
+        })
+    } else {
+        Ok(targets)
+    }
+}
+
+fn read(path: &Path) -> Result<String, ResolveError> {
+    fs::read_to_string(path).map_err(|source| ResolveError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ResolveError> {
+    fs::read(path).map_err(|source| ResolveError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::parse;
+
+    fn fake_tracefs() -> tempfile::TempDir {
+        let dir = tempfile::TempDir::new().unwrap();
+        fs::write(
+            dir.path().join("available_events"),
+            "sched:sched_switch\nsched:sched_wakeup\nsyscalls:sys_enter_read\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("available_filter_functions"),
+            "vfs_read\nvfs_write\nvfs_readv\nfoo.cold\next4_read [ext4]\n",
+        )
+        .unwrap();
+        dir
+    }
+
+    fn names(r: &Resolver, spec: &str) -> Result<Vec<String>, String> {
+        r.resolve(&parse(spec).unwrap())
+            .map(|t| t.into_iter().map(|t| t.name).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn kernel_functions_by_glob_regex_and_module() {
+        let dir = fake_tracefs();
+        let mut r = Resolver {
+            tracefs: Some(dir.path().to_path_buf()),
+            ..Resolver::default()
+        };
+        assert_eq!(names(&r, "vfs_read*").unwrap(), ["vfs_read", "vfs_readv"]);
+        assert_eq!(names(&r, "kprobe:ext4:*").unwrap(), ["ext4_read"]);
+        assert_eq!(names(&r, "kprobe:vmlinux:*read").unwrap(), ["vfs_read"]);
+        r.use_regex = true;
+        assert_eq!(
+            names(&r, "^vfs_(read|write)$").unwrap(),
+            ["vfs_read", "vfs_write"]
+        );
+        let err = names(&r, "nope").unwrap_err();
+        assert!(
+            err.starts_with("no kernel function matches 'nope' (looked in "),
+            "{err}"
+        );
+        assert!(err.contains("available_filter_functions"), "{err}");
+    }
+
+    #[test]
+    fn tracepoints_are_named_category_event() {
+        let dir = fake_tracefs();
+        let r = Resolver {
+            tracefs: Some(dir.path().to_path_buf()),
+            ..Resolver::default()
+        };
+        assert_eq!(
+            names(&r, "t:sched:*").unwrap(),
+            ["sched:sched_switch", "sched:sched_wakeup"]
+        );
+        assert_eq!(
+            names(&r, "t:*:sys_enter_read").unwrap(),
+            ["syscalls:sys_enter_read"]
+        );
+        assert_eq!(
+            names(&r, "rawtracepoint:sched_s*").unwrap(),
+            ["sched_switch"]
+        );
+        let err = names(&r, "t:sched:nope").unwrap_err();
+        assert!(
+            err.starts_with("no tracepoint matches 'sched:nope'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_tracefs_is_explained() {
+        let err = names(&Resolver::default(), "t:a:b").unwrap_err();
+        assert!(err.contains("mount -t tracefs"), "{err}");
+    }
+
+    #[test]
+    fn libc_functions_dedup_aliases() {
+        let r = Resolver::default();
+        let malloc = r.resolve(&parse("c:malloc").unwrap()).unwrap();
+        assert_eq!(malloc.len(), 1);
+        let Attach::Uprobe { offset, ret, .. } = &malloc[0].attach else {
+            panic!("{malloc:?}");
+        };
+        assert!(*offset > 0 && !ret);
+        let err = names(&r, "c:no_such_function_xyz").unwrap_err();
+        assert!(
+            err.contains("no function matches 'no_such_function_xyz'"),
+            "{err}"
+        );
+        let err = names(&r, "nosuchlib_xyz:f").unwrap_err();
+        assert!(
+            err.starts_with("cannot find library or binary 'nosuchlib_xyz'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn usdt_misses_name_the_notes_searched() {
+        // Debian's glibc is built without USDT notes; the test target's
+        // probes are covered by the integration tests.
+        let err = names(&Resolver::default(), "u:c:setjmp").unwrap_err();
+        assert!(err.starts_with("no USDT probe matches 'setjmp'"), "{err}");
+        assert!(err.contains(".note.stapsdt notes of /"), "{err}");
+    }
+}

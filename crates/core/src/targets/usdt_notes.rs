@@ -1,0 +1,157 @@
+//! USDT probes from an ELF file's `.note.stapsdt` section.
+//!
+//! Only the probe names are needed here (libbpf reads the argument specs
+//! itself when it attaches), so this reads just the section headers and the
+//! notes, for 64-bit little-endian ELF.
+
+use std::collections::BTreeSet;
+
+/// A USDT probe: provider and name. One probe may have many call sites.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UsdtProbe {
+    pub provider: String,
+    pub name: String,
+}
+
+const NT_STAPSDT: u32 = 3;
+
+/// The distinct USDT probes in an ELF image, sorted.
+pub fn parse(elf: &[u8]) -> Result<Vec<UsdtProbe>, &'static str> {
+    if elf.get(..4) != Some(b"\x7fELF") {
+        return Err("not an ELF file");
+    }
+    if elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
+        return Err("not a 64-bit little-endian ELF file");
+    }
+    let shoff = u64_at(elf, 0x28)? as usize;
+    let shentsize = u16_at(elf, 0x3a)? as usize;
+    let shnum = u16_at(elf, 0x3c)? as usize;
+    let shstrndx = u16_at(elf, 0x3e)? as usize;
+    let section = |i: usize| -> Result<(u32, u32, usize, usize), &'static str> {
+        let at = shoff + i * shentsize;
+        Ok((
+            u32_at(elf, at)?,
+            u32_at(elf, at + 4)?,
+            u64_at(elf, at + 0x18)? as usize,
+            u64_at(elf, at + 0x20)? as usize,
+        ))
+    };
+    let (_, _, strtab, strtab_size) = section(shstrndx)?;
+    let names = elf
+        .get(strtab..strtab + strtab_size)
+        .ok_or("bad section-name table")?;
+    let mut probes = BTreeSet::new();
+    for i in 0..shnum {
+        let (name_off, _kind, offset, size) = section(i)?;
+        if cstr(names, name_off as usize) != Some(".note.stapsdt") {
+            continue;
+        }
+        let notes = elf
+            .get(offset..offset + size)
+            .ok_or("truncated .note.stapsdt")?;
+        read_notes(notes, &mut probes)?;
+    }
+    Ok(probes.into_iter().collect())
+}
+
+fn read_notes(mut notes: &[u8], probes: &mut BTreeSet<UsdtProbe>) -> Result<(), &'static str> {
+    while notes.len() >= 12 {
+        let namesz = u32_at(notes, 0)? as usize;
+        let descsz = u32_at(notes, 4)? as usize;
+        let kind = u32_at(notes, 8)?;
+        let desc_at = 12 + align4(namesz);
+        let desc = notes
+            .get(desc_at..desc_at + descsz)
+            .ok_or("truncated USDT note")?;
+        if kind == NT_STAPSDT && cstr(notes, 12) == Some("stapsdt") {
+            // pc, base and semaphore addresses, then three strings.
+            let provider = cstr(desc, 24).ok_or("bad USDT provider")?;
+            let name = cstr(desc, 24 + provider.len() + 1).ok_or("bad USDT name")?;
+            probes.insert(UsdtProbe {
+                provider: provider.to_string(),
+                name: name.to_string(),
+            });
+        }
+        notes = notes.get(desc_at + align4(descsz)..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn align4(n: usize) -> usize {
+    (n + 3) & !3
+}
+
+fn cstr(bytes: &[u8], at: usize) -> Option<&str> {
+    let rest = bytes.get(at..)?;
+    let end = rest.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
+fn u16_at(b: &[u8], at: usize) -> Result<u16, &'static str> {
+    Ok(u16::from_le_bytes(
+        b.get(at..at + 2)
+            .ok_or("truncated ELF")?
+            .try_into()
+            .unwrap(),
+    ))
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32, &'static str> {
+    Ok(u32::from_le_bytes(
+        b.get(at..at + 4)
+            .ok_or("truncated ELF")?
+            .try_into()
+            .unwrap(),
+    ))
+}
+
+fn u64_at(b: &[u8], at: usize) -> Result<u64, &'static str> {
+    Ok(u64::from_le_bytes(
+        b.get(at..at + 8)
+            .ok_or("truncated ELF")?
+            .try_into()
+            .unwrap(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One stapsdt note for `provider:name`.
+    fn note(provider: &str, name: &str) -> Vec<u8> {
+        let mut desc = vec![0u8; 24];
+        for s in [provider, name, "-4@%edi"] {
+            desc.extend_from_slice(s.as_bytes());
+            desc.push(0);
+        }
+        let mut n = Vec::new();
+        n.extend_from_slice(&8u32.to_le_bytes());
+        n.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        n.extend_from_slice(&NT_STAPSDT.to_le_bytes());
+        n.extend_from_slice(b"stapsdt\0");
+        n.extend_from_slice(&desc);
+        n.resize(align4(n.len()), 0);
+        n
+    }
+
+    #[test]
+    fn reads_notes_and_dedups_probe_sites() {
+        let mut notes = note("myapp", "tick");
+        notes.extend(note("myapp", "tick"));
+        notes.extend(note("libc", "setjmp"));
+        let mut probes = BTreeSet::new();
+        read_notes(&notes, &mut probes).unwrap();
+        let got: Vec<_> = probes
+            .into_iter()
+            .map(|p| format!("{}:{}", p.provider, p.name))
+            .collect();
+        assert_eq!(got, ["libc:setjmp", "myapp:tick"]);
+    }
+
+    #[test]
+    fn rejects_non_elf() {
+        assert_eq!(parse(b"hello"), Err("not an ELF file"));
+        assert!(parse(b"\x7fELF\x01\x01").is_err());
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    rtools_cli::main()
+}
