@@ -1,0 +1,169 @@
+//! The command line without BPF: dispatch, help, version, usage errors.
+
+use std::os::unix::fs::symlink;
+use std::process::Command;
+
+use super::support::{rtools_bin, run};
+
+#[test]
+fn list_names_every_tool() {
+    let done = run(&["--list"]);
+    assert_eq!(done.code, Some(0));
+    for tool in ["funccount", "stackcount", "trace", "funclatency"] {
+        assert!(
+            done.stdout.lines().any(|l| l.starts_with(tool)),
+            "{done:#?}"
+        );
+    }
+}
+
+#[test]
+fn version_of_rtools_and_of_a_tool() {
+    let done = run(&["--version"]);
+    assert_eq!(
+        done.stdout.trim(),
+        format!("rtools {}", env!("CARGO_PKG_VERSION"))
+    );
+    let done = run(&["funccount", "--version"]);
+    assert_eq!(
+        done.stdout.trim(),
+        format!("funccount {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn symlink_named_after_a_tool_runs_it_and_other_names_run_rtools() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("funccount");
+    symlink(rtools_bin(), &link).unwrap();
+    let out = Command::new(&link).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("funccount {}", env!("CARGO_PKG_VERSION"))
+    );
+    let renamed = dir.path().join("rtools-1.2");
+    symlink(rtools_bin(), &renamed).unwrap();
+    let out = Command::new(&renamed).arg("--list").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("funccount"));
+}
+
+#[test]
+fn help_shows_bcc_options() {
+    let done = run(&["funccount", "--help"]);
+    assert_eq!(done.code, Some(0));
+    for flag in [
+        "-p, --pid",
+        "-i, --interval",
+        "-d, --duration",
+        "-T, --timestamp",
+        "-r, --regexp",
+        "-D, --debug",
+        "-c, --cpu",
+        "-P, --per-process",
+        "--json",
+        "--top",
+    ] {
+        assert!(
+            done.stdout.contains(flag),
+            "{flag} missing:\n{}",
+            done.stdout
+        );
+    }
+}
+
+fn assert_usage_error(args: &[&str], needle: &str) {
+    let done = run(args);
+    assert_eq!(done.code, Some(2), "{args:?}: {done:#?}");
+    let lines: Vec<&str> = done.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line expected: {done:#?}");
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: {needle:?} not in {:?}",
+        lines[0]
+    );
+    assert!(
+        lines[0].contains("--help"),
+        "{args:?}: no pointer to --help: {}",
+        lines[0]
+    );
+    assert!(!done.stderr.contains("panicked"));
+}
+
+#[test]
+fn usage_errors_are_one_line_with_exit_2() {
+    assert_usage_error(&["funccount"], "required arguments were not provided");
+    assert_usage_error(
+        &["funccount", "--bogus", "x"],
+        "unexpected argument '--bogus'",
+    );
+    assert_usage_error(&["funccount", "-p", "abc", "x"], "invalid value 'abc'");
+    assert_usage_error(&["funccount", "x:a:b"], "unknown type 'x'");
+    assert_usage_error(&["funccount", "c:"], "empty function");
+    assert_usage_error(&["funccount", "-r", "vfs_(", "x"], "unexpected argument");
+    assert_usage_error(
+        &["funccount", "-r", "vfs_("],
+        "unclosed group at position 4",
+    );
+    assert_usage_error(
+        &["funccount", "-i", "0", "x"],
+        "-i/--interval must be at least 1 second",
+    );
+    assert_usage_error(
+        &["funccount", "-p", "999999999", "x"],
+        "no process with pid 999999999",
+    );
+    assert_usage_error(&["funccount", "-c", "4096", "x"], "no CPU 4096");
+    assert_usage_error(
+        &["funccount", "-P", "--by", "cpu", "x"],
+        "cannot be used with",
+    );
+    assert_usage_error(&["funccount", "--by", "nope", "x"], "invalid value 'nope'");
+    assert_usage_error(&["nosuchtool"], "unrecognized subcommand 'nosuchtool'");
+}
+
+#[test]
+fn no_tool_is_a_usage_error() {
+    let done = run(&[]);
+    assert_eq!(done.code, Some(2));
+    assert!(done.stderr.contains("rtools --list"), "{done:#?}");
+}
+
+#[test]
+fn tools_not_built_yet_say_so() {
+    for tool in ["stackcount", "trace", "funclatency"] {
+        let done = run(&[tool, "-p", "1", "x"]);
+        assert_eq!(done.code, Some(1), "{done:#?}");
+        assert!(
+            done.stderr.contains(&format!("{tool} is not built yet")),
+            "{done:#?}"
+        );
+    }
+}
+
+#[test]
+fn not_root_is_explained() {
+    if !super::support::is_root() {
+        let done = run(&["funccount", "t:sched:sched_switch"]);
+        assert_eq!(done.code, Some(1));
+        assert!(
+            done.stderr
+                .contains("needs root, or the CAP_BPF and CAP_PERFMON"),
+            "{done:#?}"
+        );
+        return;
+    }
+    // As root, drop to nobody for the run.
+    use std::os::unix::process::CommandExt;
+    let out = Command::new(rtools_bin())
+        .args(["funccount", "t:sched:sched_switch"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "funccount: error: rtools needs root, or the CAP_BPF and CAP_PERFMON capabilities: run it with sudo"
+    );
+}

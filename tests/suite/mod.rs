@@ -1,0 +1,5 @@
+mod support;
+
+mod cli;
+mod root_funccount;
+mod root_funccount_errors;

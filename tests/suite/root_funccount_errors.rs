@@ -1,0 +1,105 @@
+//! funccount's errors that need root to reach: unknown names, zero
+//! matches, kernel features this machine lacks. One line each, with the
+//! exit code of SPEC §5.
+
+use std::path::Path;
+
+use super::support::{require_root, run, testprog_path, Tracer};
+
+fn assert_error(args: &[&str], code: i32, needle: &str) {
+    let done = run(args);
+    assert_eq!(done.code, Some(code), "{args:?}: {done:#?}");
+    let lines: Vec<&str> = done.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line expected: {done:#?}");
+    assert!(lines[0].starts_with("funccount: error: "), "{lines:?}");
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: {needle:?} not in {:?}",
+        lines[0]
+    );
+    assert!(
+        !done.stderr.contains("libbpf:"),
+        "libbpf noise without -v: {done:#?}"
+    );
+}
+
+#[test]
+fn root_unknown_names_are_usage_errors() {
+    require_root!();
+    assert_error(
+        &["funccount", "t:sched:no_such_event"],
+        2,
+        "no tracepoint matches 'sched:no_such_event' (looked in /sys/kernel/tracing/available_events)",
+    );
+    assert_error(
+        &["funccount", "no_such_kernel_function_xyz"],
+        2,
+        "no kernel function matches 'no_such_kernel_function_xyz'",
+    );
+    assert_error(
+        &["funccount", "nosuchlib_xyz:malloc"],
+        2,
+        "cannot find library or binary 'nosuchlib_xyz'",
+    );
+    assert_error(
+        &["funccount", "c:no_such_function_xyz"],
+        2,
+        "no function matches 'no_such_function_xyz' (looked in the symbol tables of /",
+    );
+    let spec = format!("u:{}:no_such_probe", testprog_path());
+    assert_error(
+        &["funccount", &spec],
+        2,
+        "no USDT probe matches 'no_such_probe'",
+    );
+    assert_error(
+        &["funccount", "-r", "t:sched:^zzz"],
+        2,
+        "no tracepoint matches",
+    );
+    assert_error(
+        &["funccount", "/no/such/binary:f"],
+        2,
+        "no such file '/no/such/binary'",
+    );
+}
+
+#[test]
+fn root_kernel_functions_without_kprobes_or_fentry_are_explained() {
+    require_root!();
+    if Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+        // A kernel with kprobes: the backend works (the VM tests count).
+        let tracer = Tracer::start(&["funccount", "--backend", "kprobe", "vfs_read"]);
+        assert_eq!(tracer.stop().code, Some(0));
+        return;
+    }
+    assert_error(
+        &["funccount", "--backend", "kprobe", "vfs_read"],
+        1,
+        "cannot attach to any kernel function: kprobe: this kernel has no kprobes (CONFIG_KPROBES is off)",
+    );
+    // auto tries every backend and reports why each failed.
+    let done = run(&["funccount", "vfs_read"]);
+    assert_eq!(done.code, Some(1), "{done:#?}");
+    for backend in ["kprobe-multi: ", "fentry: ", "kprobe: "] {
+        assert!(
+            done.stderr.contains(backend),
+            "{backend} missing: {}",
+            done.stderr
+        );
+    }
+}
+
+#[test]
+fn root_verbose_shows_the_plan() {
+    require_root!();
+    let tracer = Tracer::start(&["funccount", "-v", "t:sched:sched_switch"]);
+    let done = tracer.stop();
+    assert!(
+        done.stderr
+            .contains("plan: slot 0 sched:sched_switch (tracepoint): tracepoint link"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("detached in"), "{}", done.stderr);
+}

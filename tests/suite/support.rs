@@ -1,0 +1,281 @@
+//! Running rtools and the test workload, and reading rtools' tables.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub fn rtools_bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_rtools"))
+}
+
+/// The test workload, built once per test run (it is a workspace member,
+/// not a binary of this package).
+pub fn testprog_bin() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--package", "rtools-testprog"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building rtools-testprog failed");
+        // target/debug/deps/tests-HASH -> target/debug/rtools-testprog
+        let exe = std::env::current_exe().unwrap();
+        exe.parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("rtools-testprog")
+    })
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Skips (loudly) a test that loads BPF programs when not run as root.
+macro_rules! require_root {
+    () => {
+        if !$crate::suite::support::is_root() {
+            eprintln!(
+                "SKIPPED {}: loading BPF programs needs root",
+                module_path!()
+            );
+            return;
+        }
+    };
+}
+pub(crate) use require_root;
+
+/// A finished rtools run.
+#[derive(Debug)]
+pub struct Finished {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: Option<i32>,
+}
+
+impl Finished {
+    /// The count tables printed, each as `row key -> count`, where the key
+    /// is every column but the count, joined by single spaces.
+    pub fn tables(&self) -> Vec<BTreeMap<String, u64>> {
+        parse_tables(&self.stdout)
+    }
+
+    /// The only table printed.
+    pub fn table(&self) -> BTreeMap<String, u64> {
+        let tables = self.tables();
+        assert_eq!(tables.len(), 1, "expected one table:\n{self:#?}");
+        tables.into_iter().next().unwrap()
+    }
+}
+
+pub fn parse_tables(stdout: &str) -> Vec<BTreeMap<String, u64>> {
+    let mut tables = Vec::new();
+    for line in stdout.lines() {
+        if line.starts_with("FUNC ") {
+            tables.push(BTreeMap::new());
+            continue;
+        }
+        let (Some(table), Some((key, count))) =
+            (tables.last_mut(), line.trim_end().rsplit_once(' '))
+        else {
+            continue;
+        };
+        if let Ok(count) = count.parse::<u64>() {
+            let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
+            table.insert(key, count);
+        }
+    }
+    tables
+}
+
+/// Runs rtools to completion.
+pub fn run(args: &[&str]) -> Finished {
+    let out = Command::new(rtools_bin())
+        .args(args)
+        .output()
+        .expect("run rtools");
+    Finished {
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.status.code(),
+    }
+}
+
+/// rtools running in the background, attached and counting.
+pub struct Tracer {
+    child: Child,
+    stderr: Receiver<String>,
+    stderr_seen: Vec<String>,
+    stdout: thread::JoinHandle<String>,
+}
+
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Tracer {
+    /// Starts `rtools ARGS` and returns once it printed its banner.
+    pub fn start(args: &[&str]) -> Tracer {
+        let mut child = Command::new(rtools_bin())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rtools");
+        let mut out = child.stdout.take().unwrap();
+        let stdout = thread::spawn(move || {
+            let mut s = String::new();
+            out.read_to_string(&mut s).unwrap();
+            s
+        });
+        let (tx, rx) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut tracer = Tracer {
+            child,
+            stderr: rx,
+            stderr_seen: Vec::new(),
+            stdout,
+        };
+        let deadline = Instant::now() + ATTACH_TIMEOUT;
+        loop {
+            match tracer
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
+                Ok(line) => {
+                    let ready = line.starts_with("Tracing ");
+                    tracer.stderr_seen.push(line);
+                    if ready {
+                        return tracer;
+                    }
+                }
+                Err(_) => {
+                    let done = tracer.finish();
+                    panic!("rtools {args:?} did not start tracing:\n{done:#?}");
+                }
+            }
+        }
+    }
+
+    /// Sends `signal`, then collects the output.
+    pub fn signal(self, signal: i32) -> Finished {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        self.finish()
+    }
+
+    /// Ctrl-C: the final summary, then exit.
+    pub fn stop(self) -> Finished {
+        self.signal(libc::SIGINT)
+    }
+
+    /// Waits for rtools to exit by itself (-d).
+    pub fn finish(mut self) -> Finished {
+        let status = self.child.wait().expect("wait for rtools");
+        let stdout = self.stdout.join().unwrap();
+        let mut stderr = self.stderr_seen.join("\n");
+        for line in self.stderr.iter() {
+            stderr.push('\n');
+            stderr.push_str(&line);
+        }
+        Finished {
+            stdout,
+            stderr,
+            code: status.code(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// The test workload: started, waiting for `go`.
+pub struct Workload {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    pub pid: u32,
+}
+
+impl Workload {
+    /// `rtools-testprog ARGS`; returns once it is ready.
+    pub fn start(args: &[&str]) -> Workload {
+        let mut child = Command::new(testprog_bin())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn rtools-testprog");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let pid = line
+            .strip_prefix("ready ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("testprog said {line:?}"));
+        Workload {
+            child,
+            stdin,
+            stdout,
+            pid,
+        }
+    }
+
+    /// Does the work and returns when it is done; the process stays alive.
+    pub fn run(&mut self) {
+        let stdin = self.stdin.as_mut().expect("workload still open");
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "done", "testprog failed");
+    }
+
+    /// Lets the process exit and reaps it.
+    pub fn exit(mut self) {
+        drop(self.stdin.take());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "testprog exited with {status}");
+    }
+
+    pub fn pid_str(&self) -> String {
+        self.pid.to_string()
+    }
+}
+
+/// Starts the workload, traces it with `rtools ARGS` (`{pid}` in an
+/// argument is replaced by its pid), runs it, stops rtools with Ctrl-C.
+pub fn trace_workload(workload_args: &[&str], rtools_args: &[&str]) -> Finished {
+    let mut workload = Workload::start(workload_args);
+    let pid = workload.pid_str();
+    let args: Vec<String> = rtools_args
+        .iter()
+        .map(|a| a.replace("{pid}", &pid))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tracer = Tracer::start(&args);
+    workload.run();
+    let done = tracer.stop();
+    workload.exit();
+    assert_eq!(done.code, Some(0), "rtools failed:\n{done:#?}");
+    done
+}
+
+pub fn testprog_path() -> String {
+    testprog_bin().to_string_lossy().into_owned()
+}

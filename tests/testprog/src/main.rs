@@ -1,0 +1,128 @@
+//! A workload with known call counts, for rtools' BPF tests.
+//!
+//! `rtools-testprog [--name COMM] [--cpu N] MODE COUNT...`
+//!
+//! It prints `ready PID`, waits for a line on stdin, does the work, prints
+//! `done`, then waits for stdin to close before it exits, so a test decides
+//! whether the process is still alive when rtools reads or symbolizes.
+//!
+//! Modes:
+//! - `getppid N`: the getppid syscall, N times;
+//! - `getcpu N`: the raw getcpu syscall (nothing else on the machine makes
+//!   it), N times;
+//! - `libc-getpid N`: libc's getpid(), N times;
+//! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
+//! - `usdt N`: the USDT probe rtools:tick, N times;
+//! - `syscall-numbers`: syscalls newer than Debian 12's headers, with
+//!   invalid arguments (harmless): cachestat 3, mseal 5, uname 7,
+//!   file_getattr 11 times.
+
+use std::hint::black_box;
+use std::io::{self, BufRead, Write};
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtools_test_one(x: u64) -> u64 {
+    black_box(x.wrapping_add(1))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtools_test_two(x: u64) -> u64 {
+    black_box(x.wrapping_add(2))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtools_test_three(x: u64) -> u64 {
+    black_box(x.wrapping_add(3))
+}
+
+fn raw_syscall(nr: libc::c_long, a: libc::c_long, b: libc::c_long) {
+    // SAFETY: every caller passes arguments the kernel rejects or that
+    // only read into nothing (null pointers with zero sizes).
+    unsafe { libc::syscall(nr, a, b, 0, 0, 0) };
+}
+
+fn work(mode: &str, counts: &[u64]) -> Result<(), String> {
+    let n = |i: usize| -> Result<u64, String> {
+        counts
+            .get(i)
+            .copied()
+            .ok_or(format!("{mode} needs {} count(s)", i + 1))
+    };
+    match mode {
+        "getppid" => (0..n(0)?).for_each(|_| raw_syscall(libc::SYS_getppid, 0, 0)),
+        "getcpu" => (0..n(0)?).for_each(|_| raw_syscall(libc::SYS_getcpu, 0, 0)),
+        "libc-getpid" => (0..n(0)?).for_each(|_| {
+            // SAFETY: getpid has no preconditions.
+            black_box(unsafe { libc::getpid() });
+        }),
+        "funcs" => {
+            (0..n(0)?).for_each(|i| drop(rtools_test_one(i)));
+            (0..n(1)?).for_each(|i| drop(rtools_test_two(i)));
+            (0..n(2)?).for_each(|i| drop(rtools_test_three(i)));
+        }
+        "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "syscall-numbers" => {
+            (0..3).for_each(|_| raw_syscall(451, -1, 0)); // cachestat(-1, ...)
+            (0..5).for_each(|_| raw_syscall(462, 1, 0)); // mseal(1, 0): EINVAL
+            (0..7).for_each(|_| raw_syscall(libc::SYS_uname, 0, 0)); // EFAULT
+            (0..11).for_each(|_| raw_syscall(468, -1, 0)); // file_getattr(-1, ...)
+        }
+        _ => return Err(format!("unknown mode '{mode}'")),
+    }
+    Ok(())
+}
+
+fn set_name(name: &str) {
+    let name = std::ffi::CString::new(name).expect("name without NUL");
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of up to 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0, 0, 0) };
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is empty; CPU_SET and sched_setaffinity
+    // get valid pointers to it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    while args.first().is_some_and(|a| a.starts_with("--")) {
+        let flag = args.remove(0);
+        let value = if args.is_empty() {
+            String::new()
+        } else {
+            args.remove(0)
+        };
+        match flag.as_str() {
+            "--name" => set_name(&value),
+            "--cpu" => pin_to_cpu(value.parse().expect("--cpu N")),
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    let mode = args.first().cloned().unwrap_or_default();
+    let counts: Vec<u64> = args[1.min(args.len())..]
+        .iter()
+        .map(|c| c.parse().expect("counts are numbers"))
+        .collect();
+
+    let stdin = io::stdin();
+    let mut lines = stdin.lock().lines();
+    println!("ready {}", std::process::id());
+    io::stdout().flush().unwrap();
+    lines.next();
+    if let Err(e) = work(&mode, &counts) {
+        eprintln!("rtools-testprog: {e}");
+        std::process::exit(2);
+    }
+    println!("done");
+    io::stdout().flush().unwrap();
+    // Stay alive until the test closes stdin.
+    for _ in lines {}
+}
