@@ -132,6 +132,40 @@ fn root_uprobe_glob_gives_each_function_its_row() {
 }
 
 #[test]
+fn root_unattachable_match_is_skipped_and_the_rest_counted() {
+    require_root!();
+    // rtools_test_unprobeable refuses uprobes; one bad match used to sink
+    // the whole uprobe.multi link and fall back to slow per-function links
+    // (226 s to detach all of libc).
+    let spec = format!("{}:rtools_test_*", testprog_path());
+    let done = trace_workload(
+        &["funcs", "4999", "3001", "1009"],
+        &["funccount", "-D", &spec],
+    );
+    assert_eq!(done.table().len(), 3, "{done:#?}");
+    assert_eq!(done.table()["rtools_test_one"], 4999);
+    let warnings: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.contains("warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", done.stderr);
+    assert!(warnings[0].contains("1 target(s) could not be attached and were skipped (skipped rtools_test_unprobeable (uprobe)"), "{}", warnings[0]);
+    assert!(
+        done.stderr.contains("Tracing 3 functions for"),
+        "{}",
+        done.stderr
+    );
+    // The others still share multi links rather than one uprobe each.
+    assert!(
+        done.stderr
+            .contains("rtools_test_one (uprobe): uprobe.multi"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
 fn root_libc_function_by_library_name() {
     require_root!();
     let done = trace_workload(

@@ -408,8 +408,65 @@ fn kernel_func(target: &Target) -> &str {
     }
 }
 
-/// One link for all functions. A batch the kernel refuses is split in
-/// halves until the functions it refuses are found and skipped.
+/// Links made by [`attach_split`], each with the slots it covers, and the
+/// slots no link would take.
+struct Split {
+    links: Vec<(libbpf_rs::Link, Vec<usize>)>,
+    refused: Vec<(usize, String)>,
+}
+
+/// Attaches `slots` through one multi link (kprobe.multi, uprobe.multi).
+/// The kernel refuses a whole link for one bad target, so a refused batch
+/// is split in halves until the bad targets are found; the rest still get
+/// few links. Fails when the mechanism itself is missing: EOPNOTSUPP, or
+/// no target attached at all.
+fn attach_split(
+    slots: &[usize],
+    attach: impl Fn(&[usize]) -> libbpf_rs::Result<libbpf_rs::Link>,
+) -> Result<Split, String> {
+    let mut split = Split {
+        links: Vec::new(),
+        refused: Vec::new(),
+    };
+    let mut first_error = None;
+    let mut pending = vec![slots.to_vec()];
+    while let Some(batch) = pending.pop() {
+        match attach(&batch) {
+            Ok(link) => split.links.push((link, batch)),
+            Err(e) if e.kind() == libbpf_rs::ErrorKind::Unsupported => return Err(why(&e)),
+            Err(e) if batch.len() == 1 => {
+                first_error.get_or_insert_with(|| why(&e));
+                split.refused.push((batch[0], why(&e)));
+            }
+            Err(e) => {
+                first_error.get_or_insert_with(|| why(&e));
+                let (a, b) = batch.split_at(batch.len() / 2);
+                pending.push(b.to_vec());
+                pending.push(a.to_vec());
+            }
+        }
+    }
+    if split.links.is_empty() {
+        return Err(first_error.unwrap_or_else(|| "nothing to attach".into()));
+    }
+    Ok(split)
+}
+
+impl Attached {
+    /// Records the links and refusals of [`attach_split`].
+    fn split(&mut self, targets: &[Target], split: Split, how: &str) {
+        for (link, slots) in split.links {
+            self.link(Attachment::Libbpf(link));
+            for slot in slots {
+                self.planned(slot, &targets[slot], how);
+            }
+        }
+        for (slot, reason) in split.refused {
+            self.skipped(&targets[slot], reason);
+        }
+    }
+}
+
 fn kprobe_multi(
     prog: &ProgramMut<'_>,
     targets: &[Target],
@@ -417,7 +474,7 @@ fn kprobe_multi(
     ret: bool,
     out: &mut Attached,
 ) -> BackendResult {
-    let attach = |batch: &[usize]| {
+    let split = attach_split(slots, |batch| {
         let opts = KprobeMultiOpts {
             symbols: batch
                 .iter()
@@ -428,47 +485,22 @@ fn kprobe_multi(
             ..Default::default()
         };
         prog.attach_kprobe_multi_with_opts(opts)
-    };
-    // Probe support with one function before splitting a failing batch.
-    let first_error = match attach(slots) {
-        Ok(link) => {
-            out.link(Attachment::Libbpf(link));
-            for &slot in slots {
-                out.planned(slot, &targets[slot], "kprobe-multi");
-            }
-            return BackendResult::Attached;
+    });
+    match split {
+        Ok(split) => {
+            out.split(
+                targets,
+                split,
+                if ret {
+                    "kretprobe-multi"
+                } else {
+                    "kprobe-multi"
+                },
+            );
+            BackendResult::Attached
         }
-        Err(e) => why(&e),
-    };
-    if slots.len() == 1 {
-        return BackendResult::Unsupported(first_error);
+        Err(reason) => BackendResult::Unsupported(reason),
     }
-    let before = out.attached_slots;
-    let mut pending = vec![slots.to_vec()];
-    let mut failed = Vec::new();
-    while let Some(batch) = pending.pop() {
-        match attach(&batch) {
-            Ok(link) => {
-                out.link(Attachment::Libbpf(link));
-                for &slot in &batch {
-                    out.planned(slot, &targets[slot], "kprobe-multi");
-                }
-            }
-            Err(e) if batch.len() == 1 => failed.push((batch[0], why(&e))),
-            Err(_) => {
-                let (a, b) = batch.split_at(batch.len() / 2);
-                pending.push(a.to_vec());
-                pending.push(b.to_vec());
-            }
-        }
-    }
-    if out.attached_slots == before {
-        return BackendResult::Unsupported(first_error);
-    }
-    for (slot, reason) in failed {
-        out.skipped(&targets[slot], reason);
-    }
-    BackendResult::Attached
 }
 
 fn fentry(
@@ -574,26 +606,22 @@ fn attach_uprobes(
     let pid = pid.map_or(-1, |p| p as i32);
     let how = if ret { "uretprobe" } else { "uprobe" };
     if system::has_uprobe_multi() {
-        let opts = UprobeMultiOpts {
-            offsets: slots.iter().map(|&s| uprobe_offset(&targets[s])).collect(),
-            cookies: slots.iter().map(|&s| s as u64).collect(),
-            retprobe: ret,
-            ..Default::default()
-        };
-        match progs
-            .uprobe_multi
-            .attach_uprobe_multi_with_opts(pid, binary, "", opts)
-        {
-            Ok(link) => {
-                out.link(Attachment::Libbpf(link));
-                for &slot in slots {
-                    out.planned(slot, &targets[slot], format_args!("{how}.multi"));
-                }
-                return;
-            }
+        let split = attach_split(slots, |batch| {
+            let opts = UprobeMultiOpts {
+                offsets: batch.iter().map(|&s| uprobe_offset(&targets[s])).collect(),
+                cookies: batch.iter().map(|&s| s as u64).collect(),
+                retprobe: ret,
+                ..Default::default()
+            };
+            progs
+                .uprobe_multi
+                .attach_uprobe_multi_with_opts(pid, binary, "", opts)
+        });
+        match split {
+            Ok(split) => return out.split(targets, split, &format!("{how}.multi")),
             Err(e) => out
                 .plan
-                .push(format!("{how}.multi failed ({}); one {how} each", why(&e))),
+                .push(format!("{how}.multi failed ({e}); one {how} each")),
         }
     }
     for &slot in slots {

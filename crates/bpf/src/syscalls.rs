@@ -76,10 +76,17 @@ mod tests {
 
     #[test]
     fn every_syscall_event_of_this_kernel_has_a_number() {
-        let Ok(dir) = std::fs::read_dir("/sys/kernel/tracing/events/syscalls") else {
-            eprintln!("SKIPPED: tracefs is not mounted (needs root)");
+        let Some(tracefs) = crate::system::ensure_tracefs() else {
+            // SAFETY: geteuid cannot fail.
+            assert_ne!(
+                unsafe { libc::geteuid() },
+                0,
+                "root could not mount tracefs"
+            );
+            eprintln!("SKIPPED: reading tracefs needs root");
             return;
         };
+        let dir = std::fs::read_dir(tracefs.join("events/syscalls")).expect("syscall events");
         let missing: Vec<String> = dir
             .filter_map(|e| e.ok())
             .filter_map(|e| {

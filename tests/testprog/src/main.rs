@@ -38,6 +38,15 @@ pub extern "C" fn rtools_test_three(x: u64) -> u64 {
     black_box(x.wrapping_add(3))
 }
 
+/// Starts with a lock-prefixed instruction, which x86 uprobes refuse
+/// (ENOTSUPP): the one bad match in `rtools_test_*` that must not stop the
+/// others from being counted.
+#[unsafe(naked)]
+#[no_mangle]
+pub unsafe extern "C" fn rtools_test_unprobeable(counter: *mut u64) {
+    core::arch::naked_asm!("lock inc qword ptr [rdi]", "ret")
+}
+
 fn raw_syscall(nr: libc::c_long, a: libc::c_long, b: libc::c_long) {
     // SAFETY: every caller passes arguments the kernel rejects or that
     // only read into nothing (null pointers with zero sizes).
@@ -59,9 +68,19 @@ fn work(mode: &str, counts: &[u64]) -> Result<(), String> {
             black_box(unsafe { libc::getpid() });
         }),
         "funcs" => {
-            (0..n(0)?).for_each(|i| drop(rtools_test_one(i)));
-            (0..n(1)?).for_each(|i| drop(rtools_test_two(i)));
-            (0..n(2)?).for_each(|i| drop(rtools_test_three(i)));
+            (0..n(0)?).for_each(|i| {
+                black_box(rtools_test_one(i));
+            });
+            (0..n(1)?).for_each(|i| {
+                black_box(rtools_test_two(i));
+            });
+            (0..n(2)?).for_each(|i| {
+                black_box(rtools_test_three(i));
+            });
+            // Once, so the linker keeps it; it is never counted.
+            let mut counter = 0u64;
+            // SAFETY: the pointer is to a live local.
+            unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
         "syscall-numbers" => {

@@ -42,6 +42,28 @@ pub enum ByArg {
 }
 
 /// Count function calls, tracepoints and USDT probes.
+///
+/// funccount attaches to every function, tracepoint or USDT probe that
+/// PATTERN matches and counts how often each fires, exactly (per-CPU
+/// counters, no sampling). It prints one table when tracing ends (Ctrl-C,
+/// SIGTERM or -d), or one per -i interval, ascending by count, as BCC's
+/// funccount does. Banners and warnings go to stderr, tables and JSON to
+/// stdout.
+///
+/// PATTERN takes BCC's forms: 'func' or 'p::func' (kernel function),
+/// 'lib:func' or 'p:lib:func' (user function; 'c' is libc, a path or a
+/// program in $PATH also works), 't:category:event' (tracepoint),
+/// 'u:lib:probe' or 'u:lib:provider:probe' (USDT probe). It also takes
+/// bpftrace's: kprobe:, kretprobe:, fentry:/kfunc:, fexit:/kretfunc:,
+/// tracepoint:, rawtracepoint:, uprobe:PATH:func, uretprobe:PATH:func,
+/// usdt:PATH[:provider]:probe. Where the two conventions clash, BCC wins:
+/// 'u:' is a USDT probe, not bpftrace's uprobe shorthand. Names match as
+/// '*'/'?' globs, or with -r as regular expressions anchored at the start.
+///
+/// Kernel functions attach through kprobe-multi, fentry or kprobe, the
+/// fastest the kernel supports (--backend forces one). Whole-syscall
+/// wildcards such as 't:syscalls:sys_enter_*' are served by one
+/// raw_syscalls program, so they attach and detach in milliseconds.
 #[derive(Debug, Parser)]
 #[command(name = "funccount", version, after_help = EXAMPLES)]
 pub struct FunccountArgs {

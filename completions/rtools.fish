@@ -1,0 +1,66 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rtools_global_optspecs
+    string join \n list h/help V/version
+end
+
+function __fish_rtools_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rtools_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rtools_using_subcommand
+    set -l cmd (__fish_rtools_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rtools -n "__fish_rtools_needs_command" -l list -d 'List the tools'
+complete -c rtools -n "__fish_rtools_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rtools -n "__fish_rtools_needs_command" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "funccount" -d 'Count function calls, tracepoints and USDT probes'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "stackcount" -d 'Count the call stacks that lead to events'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "funclatency" -d 'Time functions and print latency histograms'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s p -l pid -d 'Trace this PID only' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s i -l interval -d 'Summary interval, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s d -l duration -d 'Total duration of trace, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s c -l cpu -d 'Trace this CPU only' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l by -d 'Group rows by this key as well as by function (+)' -r -f -a "comm\t'Process name'
+pid\t'Process id (with its name)'
+tid\t'Thread id (with its name)'
+cpu\t'CPU number'"
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l top -d 'Show only the N most frequent rows (+)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
+kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
+fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
+kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s T -l timestamp -d 'Include timestamp on output'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s D -l debug -d 'Print the resolved attach plan before tracing (BCC: the BPF program)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s P -l per-process -d 'One row per process name and pid (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l json -d 'One JSON object per interval on stdout (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s h -l help -d 'Print help'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "funccount" -d 'Count function calls, tracepoints and USDT probes'
+complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "stackcount" -d 'Count the call stacks that lead to events'
+complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "trace" -d 'Print a line for each event, with arguments'
+complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "funclatency" -d 'Time functions and print latency histograms'
+complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
