@@ -157,7 +157,7 @@ pub fn attach_all(
     opts: &AttachOptions,
 ) -> Result<Attached, BpfError> {
     let mut out = Attached::default();
-    let mut kernel: BTreeMap<(bool, FlavorKey), Vec<usize>> = BTreeMap::new();
+    let mut kernel: BTreeMap<(bool, KernelFlavor), Vec<usize>> = BTreeMap::new();
     let mut uprobes: BTreeMap<(PathBuf, bool), Vec<usize>> = BTreeMap::new();
     let table = syscall_table_entries(targets);
     let use_table = table.len() >= SYSCALL_TABLE_MIN;
@@ -201,10 +201,7 @@ pub fn attach_all(
                 }
             }
             Attach::Kernel { ret, flavor, .. } => {
-                kernel
-                    .entry((*ret, FlavorKey(*flavor)))
-                    .or_default()
-                    .push(slot);
+                kernel.entry((*ret, *flavor)).or_default().push(slot);
             }
             Attach::Uprobe { binary, ret, .. } => {
                 uprobes
@@ -236,15 +233,7 @@ pub fn attach_all(
         }
     }
     for ((ret, flavor), slots) in kernel {
-        attach_kernel(
-            progs,
-            targets,
-            &slots,
-            ret,
-            flavor.0,
-            opts.backend,
-            &mut out,
-        )?;
+        attach_kernel(progs, targets, &slots, ret, flavor, opts.backend, &mut out)?;
     }
     for ((binary, ret), slots) in uprobes {
         attach_uprobes(progs, targets, &binary, ret, &slots, opts.pid, &mut out);
@@ -256,22 +245,6 @@ pub fn attach_all(
         });
     }
     Ok(out)
-}
-
-/// Orders KernelFlavor in a BTreeMap key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FlavorKey(KernelFlavor);
-
-impl Ord for FlavorKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.0 as u8).cmp(&(other.0 as u8))
-    }
-}
-
-impl PartialOrd for FlavorKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 /// A `syscalls:sys_{enter,exit}_NAME` target with a known syscall number.

@@ -11,7 +11,7 @@ use std::fmt;
 use thiserror::Error;
 
 /// How a kernel-function probe asked to be attached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum KernelFlavor {
     /// BCC forms: the loader picks the fastest backend.
     Auto,
