@@ -7,6 +7,9 @@ packages=(
   clang llvm            # compiles the BPF programs
   libelf-dev zlib1g-dev # linked statically into rtools by libbpf-sys
   pkg-config make gcc linux-libc-dev
+  # The kernel-function tests boot Debian's 6.1 and 6.12 kernels in qemu.
+  qemu-system-x86 busybox-static xz-utils binutils
+  linux-image-amd64 linux-image-6.12-amd64
 )
 
 missing=()

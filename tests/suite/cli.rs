@@ -71,6 +71,42 @@ fn help_shows_bcc_options() {
     }
 }
 
+#[test]
+fn stackcount_help_shows_bcc_options() {
+    let done = run(&["stackcount", "--help"]);
+    assert_eq!(done.code, Some(0));
+    for flag in [
+        "-p, --pid",
+        "-c, --cpu",
+        "-i, --interval",
+        "-D, --duration",
+        "-T, --timestamp",
+        "-r, --regexp",
+        "-s, --offset",
+        "-P, --perpid",
+        "-K, --kernel-stacks-only",
+        "-U, --user-stacks-only",
+        "-v, --verbose",
+        "-d, --delimited",
+        "-f, --folded",
+        "--flamegraph",
+        "--stack-storage-size",
+        "--max-depth",
+        "--json",
+    ] {
+        assert!(
+            done.stdout.contains(flag),
+            "{flag} missing:\n{}",
+            done.stdout
+        );
+    }
+    assert_usage_error(&["stackcount", "-K", "-U", "x"], "cannot be used with");
+    assert_usage_error(
+        &["stackcount", "--max-depth", "0", "x"],
+        "--max-depth must be 1 to 127",
+    );
+}
+
 fn assert_usage_error(args: &[&str], needle: &str) {
     let done = run(args);
     assert_eq!(done.code, Some(2), "{args:?}: {done:#?}");
@@ -130,7 +166,7 @@ fn no_tool_is_a_usage_error() {
 
 #[test]
 fn tools_not_built_yet_say_so() {
-    for tool in ["stackcount", "trace", "funclatency"] {
+    for tool in ["trace", "funclatency"] {
         let done = run(&[tool, "-p", "1", "x"]);
         assert_eq!(done.code, Some(1), "{done:#?}");
         assert!(

@@ -3,3 +3,6 @@ mod support;
 mod cli;
 mod root_funccount;
 mod root_funccount_errors;
+mod root_stackcount;
+mod vm;
+mod vm_funccount;

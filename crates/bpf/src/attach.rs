@@ -494,8 +494,8 @@ fn fentry(
     };
     let how = if ret { "fexit" } else { "fentry" };
     per_function(targets, slots, out, how, |slot, func| {
-        let (prog, link) = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
-        Ok(vec![Attachment::Fd(link), Attachment::Fd(prog)])
+        let link = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
+        Ok(vec![Attachment::Fd(link)])
     })
 }
 

@@ -5,6 +5,9 @@ pub mod attach;
 pub mod count;
 pub mod error;
 pub mod links;
+pub mod proc_maps;
+pub mod stack;
+pub mod symbolize;
 pub mod syscalls;
 pub mod system;
 mod tracing_progs;
@@ -12,6 +15,9 @@ mod tracing_progs;
 mod skel {
     pub mod count {
         include!(concat!(env!("OUT_DIR"), "/count.skel.rs"));
+    }
+    pub mod stack {
+        include!(concat!(env!("OUT_DIR"), "/stack.skel.rs"));
     }
 }
 

@@ -80,6 +80,24 @@ pub fn has_uprobe_multi() -> bool {
     kernel_version() >= (6, 6)
 }
 
+/// Raises the open-file limit to its hard maximum: every kprobe or fentry
+/// link is a file descriptor or two, and a thousand functions would
+/// exceed the usual soft limit of 1024.
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid rlimit for both calls.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 /// libbpf prints warnings on its own; rtools shows them only with -v.
 pub fn set_libbpf_logging(verbose: bool) {
     if verbose {
@@ -90,5 +108,6 @@ pub fn set_libbpf_logging(verbose: bool) {
 }
 
 fn print_libbpf(_level: libbpf_rs::PrintLevel, msg: String) {
-    eprint!("libbpf: {msg}");
+    // libbpf starts its messages with "libbpf: " itself.
+    eprint!("{msg}");
 }

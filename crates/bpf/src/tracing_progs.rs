@@ -46,14 +46,15 @@ impl Drop for KernelBtf {
 }
 
 /// Loads `template`'s code as an fentry (or, with `ret`, fexit) program on
-/// `func` and links it with `cookie`. Returns (program fd, link fd).
+/// `func` and links it with `cookie`. Returns the link; it holds the
+/// program, whose own fd is closed here (one fd per function, not two).
 pub fn attach(
     btf: &KernelBtf,
     template: &ProgramMut<'_>,
     func: &str,
     ret: bool,
     cookie: u64,
-) -> Result<(OwnedFd, OwnedFd), String> {
+) -> Result<OwnedFd, String> {
     let attach_type = if ret {
         sys::BPF_TRACE_FEXIT
     } else {
@@ -89,8 +90,7 @@ pub fn attach(
     link_opts.__bindgen_anon_1.tracing.cookie = cookie;
     // SAFETY: prog is a valid program fd; link_opts is initialized.
     let fd = unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, &link_opts) };
-    let link = owned(fd).map_err(|e| format!("attaching: {e}"))?;
-    Ok((prog, link))
+    owned(fd).map_err(|e| format!("attaching: {e}"))
 }
 
 /// libbpf returns a new fd, or -errno.

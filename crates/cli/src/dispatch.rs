@@ -10,7 +10,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::error;
 use crate::exit;
-use crate::tools::{funccount, not_built};
+use crate::tools::{funccount, not_built, stackcount};
 
 pub struct Tool {
     pub name: &'static str,
@@ -26,8 +26,8 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "stackcount",
-        command: || not_built::command("stackcount", "Count the call stacks that lead to events"),
-        run: |_| not_built::not_built("stackcount"),
+        command: stackcount::command,
+        run: stackcount::run,
     },
     Tool {
         name: "trace",

@@ -2,7 +2,7 @@
 //! detach, a second exits at once with 130 (SPEC §5).
 
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,28 +41,48 @@ impl StopSignal {
     /// Sleeps until `deadline` (forever with None) or a stop signal.
     /// Returns true if a stop was requested.
     pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        while !self.requested() {
+        self.wait(deadline, None) == Wake::Stop
+    }
+
+    /// Sleeps until `deadline`, a stop signal, or `also` is readable.
+    pub fn wait(&self, deadline: Option<Instant>, also: Option<RawFd>) -> Wake {
+        loop {
+            if self.requested() {
+                return Wake::Stop;
+            }
             let timeout = match deadline {
                 Some(d) => {
                     let left = d.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return false;
+                        return Wake::Deadline;
                     }
                     // Round up so the wait does not end a hair early.
                     left.as_millis().min(i32::MAX as u128) as i32 + 1
                 }
                 None => -1,
             };
-            let mut fds = libc::pollfd {
-                fd: self.wake.as_raw_fd(),
+            let poll_fd = |fd| libc::pollfd {
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             };
-            // SAFETY: `fds` is one valid pollfd for the duration of the call.
-            unsafe { libc::poll(&mut fds, 1, timeout) };
+            let mut fds = [poll_fd(self.wake.as_raw_fd()), poll_fd(also.unwrap_or(-1))];
+            // SAFETY: `fds` holds valid pollfds (fd -1 is ignored by poll).
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            if fds[1].revents & libc::POLLIN != 0 && !self.requested() {
+                return Wake::Ready;
+            }
         }
-        true
     }
+}
+
+/// Why a wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    Stop,
+    Deadline,
+    /// The extra fd is readable.
+    Ready,
 }
 
 /// Seconds as a Duration, for interval arithmetic.

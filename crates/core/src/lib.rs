@@ -6,4 +6,5 @@ pub mod count;
 pub mod pattern;
 pub mod render;
 pub mod spec;
+pub mod stacks;
 pub mod targets;

@@ -1,10 +1,13 @@
 //! A workload with known call counts, for rtools' BPF tests.
 //!
-//! `rtools-testprog [--name COMM] [--cpu N] MODE COUNT...`
+//! `rtools-testprog [--name COMM] [--cpu N] [--wait-signal] MODE COUNT...`
 //!
 //! It prints `ready PID`, waits for a line on stdin, does the work, prints
 //! `done`, then waits for stdin to close before it exits, so a test decides
 //! whether the process is still alive when rtools reads or symbolizes.
+//! With `--wait-signal` (the VM tests, driven by a shell) it waits for
+//! SIGUSR1 instead, makes no other system call before the work, and exits
+//! right after it.
 //!
 //! Modes:
 //! - `getppid N`: the getppid syscall, N times;
@@ -13,12 +16,20 @@
 //! - `libc-getpid N`: libc's getpid(), N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
 //! - `usdt N`: the USDT probe rtools:tick, N times;
+//! - `stacks A D`: gamma through alpha and beta A times, through delta D
+//!   times;
+//! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
+//!   writes to /dev/null (vfs_read N, vfs_write M times);
+//! - `loop-ctl N`: N LOOP_CTL_GET_FREE ioctls on /dev/loop-control (the
+//!   loop module's loop_control_ioctl, N times);
 //! - `syscall-numbers`: syscalls newer than Debian 12's headers, with
 //!   invalid arguments (harmless): cachestat 3, mseal 5, uname 7,
 //!   file_getattr 11 times.
 
+use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, Read, Write};
+use std::os::fd::AsRawFd;
 
 #[no_mangle]
 #[inline(never)]
@@ -38,6 +49,32 @@ pub extern "C" fn rtools_test_three(x: u64) -> u64 {
     black_box(x.wrapping_add(3))
 }
 
+/// The leaf that stackcount tests probe; reached as main -> alpha -> beta
+/// -> gamma and as main -> delta -> gamma.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn gamma(x: u64) -> u64 {
+    black_box(x.wrapping_mul(3))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn beta(x: u64) -> u64 {
+    black_box(gamma(black_box(x)).wrapping_add(1))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn alpha(x: u64) -> u64 {
+    black_box(beta(black_box(x)).wrapping_add(1))
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn delta(x: u64) -> u64 {
+    black_box(gamma(black_box(x)).wrapping_add(2))
+}
+
 /// Starts with a lock-prefixed instruction, which x86 uprobes refuse
 /// (ENOTSUPP): the one bad match in `rtools_test_*` that must not stop the
 /// others from being counted.
@@ -53,7 +90,39 @@ fn raw_syscall(nr: libc::c_long, a: libc::c_long, b: libc::c_long) {
     unsafe { libc::syscall(nr, a, b, 0, 0, 0) };
 }
 
-fn work(mode: &str, counts: &[u64]) -> Result<(), String> {
+/// Files a mode needs, opened before the work starts.
+struct Files {
+    zero: Option<File>,
+    null: Option<File>,
+    loop_control: Option<File>,
+}
+
+impl Files {
+    fn open(mode: &str) -> Result<Files, String> {
+        let open = |path: &str, write: bool| {
+            std::fs::OpenOptions::new()
+                .read(!write)
+                .write(write)
+                .open(path)
+                .map_err(|e| format!("{path}: {e}"))
+        };
+        Ok(Files {
+            zero: (mode == "read-write")
+                .then(|| open("/dev/zero", false))
+                .transpose()?,
+            null: (mode == "read-write")
+                .then(|| open("/dev/null", true))
+                .transpose()?,
+            loop_control: (mode == "loop-ctl")
+                .then(|| open("/dev/loop-control", false))
+                .transpose()?,
+        })
+    }
+}
+
+const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+
+fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
     let n = |i: usize| -> Result<u64, String> {
         counts
             .get(i)
@@ -83,6 +152,34 @@ fn work(mode: &str, counts: &[u64]) -> Result<(), String> {
             unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "stacks" => {
+            (0..n(0)?).for_each(|i| {
+                black_box(alpha(i));
+            });
+            (0..n(1)?).for_each(|i| {
+                black_box(delta(i));
+            });
+        }
+        "read-write" => {
+            let mut byte = [0u8; 1];
+            let zero = files.zero.as_mut().expect("opened");
+            for _ in 0..n(0)? {
+                zero.read_exact(&mut byte).map_err(|e| e.to_string())?;
+            }
+            let null = files.null.as_mut().expect("opened");
+            for _ in 0..n(1)? {
+                null.write_all(&byte).map_err(|e| e.to_string())?;
+            }
+        }
+        "loop-ctl" => {
+            let fd = files.loop_control.as_ref().expect("opened").as_raw_fd();
+            for _ in 0..n(0)? {
+                // SAFETY: LOOP_CTL_GET_FREE takes no argument.
+                if unsafe { libc::ioctl(fd, LOOP_CTL_GET_FREE) } < 0 {
+                    return Err(format!("LOOP_CTL_GET_FREE: {}", io::Error::last_os_error()));
+                }
+            }
+        }
         "syscall-numbers" => {
             (0..3).for_each(|_| raw_syscall(451, -1, 0)); // cachestat(-1, ...)
             (0..5).for_each(|_| raw_syscall(462, 1, 0)); // mseal(1, 0): EINVAL
@@ -110,10 +207,31 @@ fn pin_to_cpu(cpu: usize) {
     }
 }
 
+/// Blocks SIGUSR1 (so it stays pending), says ready, and waits for it.
+fn wait_for_sigusr1() {
+    // SAFETY: the set is initialized by sigemptyset before use, and every
+    // call gets valid pointers.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGUSR1);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        println!("ready {}", std::process::id());
+        io::stdout().flush().unwrap();
+        let mut signal = 0;
+        libc::sigwait(&set, &mut signal);
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut wait_signal = false;
     while args.first().is_some_and(|a| a.starts_with("--")) {
         let flag = args.remove(0);
+        if flag == "--wait-signal" {
+            wait_signal = true;
+            continue;
+        }
         let value = if args.is_empty() {
             String::new()
         } else {
@@ -131,15 +249,22 @@ fn main() {
         .map(|c| c.parse().expect("counts are numbers"))
         .collect();
 
+    let fail = |e: String| -> ! {
+        eprintln!("rtools-testprog: {e}");
+        std::process::exit(2);
+    };
+    let mut files = Files::open(&mode).unwrap_or_else(|e| fail(e));
+    if wait_signal {
+        wait_for_sigusr1();
+        work(&mode, &counts, &mut files).unwrap_or_else(|e| fail(e));
+        return;
+    }
     let stdin = io::stdin();
     let mut lines = stdin.lock().lines();
     println!("ready {}", std::process::id());
     io::stdout().flush().unwrap();
     lines.next();
-    if let Err(e) = work(&mode, &counts) {
-        eprintln!("rtools-testprog: {e}");
-        std::process::exit(2);
-    }
+    work(&mode, &counts, &mut files).unwrap_or_else(|e| fail(e));
     println!("done");
     io::stdout().flush().unwrap();
     // Stay alive until the test closes stdin.

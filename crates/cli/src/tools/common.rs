@@ -75,6 +75,7 @@ pub fn resolve(
 ) -> anyhow::Result<(ProbeSpec, Vec<Target>)> {
     let spec = spec::parse(pattern)?;
     system::check_privileges()?;
+    system::raise_fd_limit();
     let resolver = Resolver {
         pid,
         use_regex,

@@ -4,3 +4,4 @@
 pub mod common;
 pub mod funccount;
 pub mod not_built;
+pub mod stackcount;

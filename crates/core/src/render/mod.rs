@@ -2,3 +2,10 @@
 
 pub mod count_json;
 pub mod count_table;
+pub mod flamegraph;
+pub mod stack_folded;
+pub mod stack_json;
+pub mod stack_text;
+
+#[cfg(test)]
+mod golden;

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Counts the distinct kernel and user stacks that lead to an event.
+ *
+ * Stacks go to a stack-trace map; a stack that cannot be stored is counted
+ * as lost by reason, never counted as an empty stack. The first event of
+ * every process is announced on a ring buffer, so the loader can read the
+ * process's memory map while it is alive and symbolize it later.
+ */
+#include "common.bpf.h"
+#include <bpf/usdt.bpf.h>
+#include "stack.h"
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+#ifndef ENOMEM
+#define ENOMEM 12
+#endif
+
+const volatile __u32 filter_tgid = 0;
+const volatile __s32 filter_cpu = -1;
+const volatile bool kernel_stacks = true;
+const volatile bool user_stacks = true;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct stack_key);
+	__type(value, __u64);
+	__uint(max_entries, 1); /* set by the loader */
+} counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64)); /* set by the loader */
+	__uint(max_entries, 1);                  /* set by the loader */
+} stack_traces SEC(".maps");
+
+PERCPU_ARRAY(lost, __u32, __u64);
+
+/* Processes already announced. LRU: a long run sees many short-lived pids. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, 65536);
+} seen_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} new_pids SEC(".maps");
+
+/* As in count.bpf.c: syscall number -> slot + 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 2 * SYSCALL_NR_MAX);
+} syscall_slots SEC(".maps");
+
+static __always_inline void lose(__u32 reason)
+{
+	__u64 *counter = bpf_map_lookup_elem(&lost, &reason);
+
+	if (counter)
+		__sync_fetch_and_add(counter, 1);
+}
+
+static __always_inline void lose_stack(long err)
+{
+	if (err == -EEXIST)
+		lose(LOST_STACK_COLLISION);
+	else if (err == -ENOMEM)
+		lose(LOST_STACK_FULL);
+	else
+		lose(LOST_STACK_FAULT);
+}
+
+static __always_inline void announce(__u32 tgid)
+{
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST) == 0)
+		bpf_ringbuf_output(&new_pids, &tgid, sizeof(tgid), 0);
+}
+
+/* `sp`: for uprobes at a function's entry, the stack pointer (0 else). */
+static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct stack_key key = { .slot = slot, .tgid = pid_tgid >> 32 };
+	__u64 one = 1, *counter;
+
+	if (filter_tgid && key.tgid != filter_tgid)
+		return 0;
+	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
+		return 0;
+
+	key.kernel_stack_id = -1;
+	key.user_stack_id = -1;
+	if (kernel_stacks) {
+		key.kernel_stack_id = bpf_get_stackid(ctx, &stack_traces, 0);
+		if (key.kernel_stack_id < 0 && key.kernel_stack_id != -EFAULT) {
+			lose_stack(key.kernel_stack_id);
+			return 0;
+		}
+	}
+	if (user_stacks && key.tgid != 0) {
+		key.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
+		/* -EFAULT: a kernel thread or an unreadable stack; no user part. */
+		if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT) {
+			lose_stack(key.user_stack_id);
+			return 0;
+		}
+		if (sp)
+			bpf_probe_read_user(&key.entry_return, sizeof(key.entry_return), (void *)sp);
+	}
+	if (key.kernel_stack_id < 0 && key.user_stack_id < 0) {
+		lose(LOST_STACK_FAULT);
+		return 0;
+	}
+	bpf_get_current_comm(key.comm, sizeof(key.comm));
+	if (key.tgid)
+		announce(key.tgid);
+
+	counter = bpf_map_lookup_elem(&counts, &key);
+	if (counter) {
+		__sync_fetch_and_add(counter, 1);
+		return 0;
+	}
+	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0)
+		return 0;
+	counter = bpf_map_lookup_elem(&counts, &key);
+	if (counter)
+		__sync_fetch_and_add(counter, 1);
+	else
+		lose(LOST_COUNTS_FULL);
+	return 0;
+}
+
+static __always_inline int stack_syscall(void *ctx, long nr, __u32 table)
+{
+	__u32 key, *slot;
+
+	if (nr < 0 || nr >= SYSCALL_NR_MAX)
+		return 0;
+	key = table + (__u32)nr;
+	slot = bpf_map_lookup_elem(&syscall_slots, &key);
+	if (!slot || !*slot)
+		return 0;
+	return count_stack(ctx, *slot - 1, 0);
+}
+
+SEC("tp")
+int stack_tracepoint(void *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
+SEC("raw_tp")
+int stack_raw_tp(void *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
+SEC("raw_tp")
+int stack_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	return stack_syscall(ctx, ctx->args[1], 0);
+}
+
+SEC("raw_tp")
+int stack_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = -1;
+
+	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
+	return stack_syscall(ctx, nr, SYSCALL_NR_MAX);
+}
+
+SEC("kprobe")
+int stack_kprobe(struct pt_regs *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
+SEC("kprobe.multi")
+int stack_kprobe_multi(struct pt_regs *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
+/* The fentry/fexit template (see tracing_progs.rs): reads only the cookie
+ * from ctx. */
+SEC("kprobe")
+int stack_tracing(void *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
+/* Uprobes sit on a function's first instruction (rtools attaches at
+ * symbol addresses); the return address is at the stack pointer. */
+SEC("uprobe")
+int stack_uprobe(struct pt_regs *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
+}
+
+SEC("uprobe.multi")
+int stack_uprobe_multi(struct pt_regs *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
+}
+
+SEC("usdt")
+int stack_usdt(struct pt_regs *ctx)
+{
+	return count_stack(ctx, bpf_usdt_cookie(ctx), 0);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by stack.bpf.c and the Rust loader (stack.rs). */
+#ifndef RTOOLS_STACK_H
+#define RTOOLS_STACK_H
+
+#include "count.h"
+
+/* Key of the stack counts: which probe, which process, which stacks. */
+struct stack_key {
+	__u32 slot;
+	__u32 tgid;
+	__s32 kernel_stack_id; /* < 0: none, or -errno of bpf_get_stackid */
+	__s32 user_stack_id;
+	/* At a uprobe on a function's first instruction, the return address
+	 * at the stack pointer: the caller that frame-pointer unwinding
+	 * misses there. 0 elsewhere. */
+	__u64 entry_return;
+	char comm[COMM_LEN];
+};
+
+/* Indexes of the `lost` counters. */
+enum lost_reason {
+	LOST_STACK_COLLISION = 0, /* -EEXIST: another stack hashed to the slot */
+	LOST_STACK_FULL = 1,      /* -ENOMEM: the stack map is full */
+	LOST_STACK_FAULT = 2,     /* -EFAULT: the stack could not be read */
+	LOST_COUNTS_FULL = 3,     /* the counts table is full */
+	LOST_REASONS = 4,
+};
+
+#endif

@@ -1,0 +1,268 @@
+//! The stack-counting program (stack.bpf.c): load, attach, read the
+//! counted stacks as raw addresses.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::mem::MaybeUninit;
+use std::rc::Rc;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+use rtools_core::targets::Target;
+
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::error::BpfError;
+use crate::skel::stack::{StackSkel, StackSkelBuilder};
+
+/// BCC's default stack map size.
+pub const DEFAULT_STACK_STORAGE: u32 = 16384;
+/// The most frames the kernel will unwind (PERF_MAX_STACK_DEPTH).
+pub const MAX_DEPTH: u32 = 127;
+/// Distinct (probe, process, stacks) keys counted before further ones are
+/// reported lost.
+const MAX_KEYS: u32 = 65536;
+
+#[derive(Debug, Clone, Copy)]
+pub struct StackConfig {
+    pub pid: Option<u32>,
+    pub cpu: Option<u32>,
+    pub kernel: bool,
+    pub user: bool,
+    pub storage_size: u32,
+    pub max_depth: u32,
+    pub attach: AttachOptions,
+}
+
+/// One counted stack, before symbolization; frames leaf first.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RawStack {
+    pub slot: u32,
+    pub tgid: u32,
+    pub comm: String,
+    pub kernel: Vec<u64>,
+    pub user: Vec<u64>,
+    /// The return address at the stack pointer of an entry uprobe.
+    pub entry_return: u64,
+}
+
+/// Stacks not counted, by reason (enum lost_reason in stack.h).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lost {
+    pub collisions: u64,
+    pub map_full: u64,
+    pub unreadable: u64,
+    pub table_full: u64,
+}
+
+impl Lost {
+    pub fn total(&self) -> u64 {
+        self.collisions + self.map_full + self.unreadable + self.table_full
+    }
+}
+
+pub struct StackCounter<'obj> {
+    skel: StackSkel<'obj>,
+    attached: Attached,
+}
+
+impl<'obj> StackCounter<'obj> {
+    pub fn start(
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        targets: &[Target],
+        config: &StackConfig,
+    ) -> Result<StackCounter<'obj>, BpfError> {
+        let load_err = |e: libbpf_rs::Error| BpfError::Load(format!("{e:#}"));
+        let mut open = StackSkelBuilder::default()
+            .open(storage)
+            .map_err(load_err)?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("stack.bpf.c has rodata");
+        rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
+        rodata.kernel_stacks = config.kernel;
+        rodata.user_stacks = config.user;
+        open.maps
+            .counts
+            .set_max_entries(MAX_KEYS)
+            .map_err(load_err)?;
+        let traces = &mut open.maps.stack_traces;
+        traces
+            .set_max_entries(config.storage_size)
+            .map_err(load_err)?;
+        traces
+            .set_value_size(config.max_depth.clamp(1, MAX_DEPTH) * 8)
+            .map_err(load_err)?;
+        open.maps.lost.set_max_entries(4).map_err(load_err)?;
+
+        let needs = Needs::of(targets);
+        let progs = &mut open.progs;
+        progs.stack_tracepoint.set_autoload(needs.tracepoint);
+        progs.stack_raw_tp.set_autoload(needs.raw_tracepoint);
+        progs.stack_sys_enter.set_autoload(needs.syscall_table);
+        progs.stack_sys_exit.set_autoload(needs.syscall_table);
+        progs.stack_kprobe.set_autoload(needs.kernel);
+        progs.stack_kprobe_multi.set_autoload(needs.kernel);
+        progs.stack_tracing.set_autoload(needs.kernel);
+        progs.stack_uprobe.set_autoload(needs.uprobe);
+        progs.stack_uprobe_multi.set_autoload(needs.uprobe_multi);
+        progs.stack_usdt.set_autoload(needs.usdt);
+        let skel = open.load().map_err(load_err)?;
+
+        let p = &skel.progs;
+        let programs = Programs {
+            tracepoint: &p.stack_tracepoint,
+            raw_tracepoint: &p.stack_raw_tp,
+            sys_enter: &p.stack_sys_enter,
+            sys_exit: &p.stack_sys_exit,
+            syscall_slots: &skel.maps.syscall_slots,
+            kprobe: &p.stack_kprobe,
+            kprobe_multi: &p.stack_kprobe_multi,
+            tracing_template: &p.stack_tracing,
+            uprobe: &p.stack_uprobe,
+            uprobe_multi: &p.stack_uprobe_multi,
+            usdt: &p.stack_usdt,
+        };
+        let attached = attach::attach_all(&programs, targets, &config.attach)?;
+        Ok(StackCounter { skel, attached })
+    }
+
+    pub fn attached(&self) -> &Attached {
+        &self.attached
+    }
+
+    /// A ring buffer that hands every process the program sees for the
+    /// first time to `seen`, so its maps can be read while it lives.
+    pub fn new_pids(&self, seen: Rc<RefCell<Vec<u32>>>) -> Result<RingBuffer<'_>, BpfError> {
+        let map_err = |e: libbpf_rs::Error| BpfError::Map {
+            map: "new_pids",
+            detail: format!("{e:#}"),
+        };
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&self.skel.maps.new_pids, move |data: &[u8]| {
+                if let Ok(pid) = data[..4].try_into().map(u32::from_ne_bytes) {
+                    seen.borrow_mut().push(pid);
+                }
+                0
+            })
+            .map_err(map_err)?;
+        builder.build().map_err(map_err)
+    }
+
+    /// Every counted stack with its total since attach.
+    pub fn totals(&self) -> Result<HashMap<RawStack, u64>, BpfError> {
+        let map_err = |map: &'static str| {
+            move |e: libbpf_rs::Error| BpfError::Map {
+                map,
+                detail: format!("{e:#}"),
+            }
+        };
+        let counts = &self.skel.maps.counts;
+        let mut stacks: HashMap<i32, Vec<u64>> = HashMap::new();
+        let mut totals = HashMap::new();
+        for raw in counts.keys() {
+            let Some(value) = counts
+                .lookup(&raw, MapFlags::ANY)
+                .map_err(map_err("counts"))?
+            else {
+                continue;
+            };
+            let count = u64::from_ne_bytes(value[..8].try_into().expect("8-byte count"));
+            let key = parse_key(&raw);
+            let mut frames = |id: i32| -> Result<Vec<u64>, BpfError> {
+                if id < 0 {
+                    return Ok(Vec::new());
+                }
+                if let Some(found) = stacks.get(&id) {
+                    return Ok(found.clone());
+                }
+                let addrs = self
+                    .skel
+                    .maps
+                    .stack_traces
+                    .lookup(&id.to_ne_bytes(), MapFlags::ANY)
+                    .map_err(map_err("stack_traces"))?
+                    .map(|bytes| {
+                        bytes
+                            .chunks_exact(8)
+                            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+                            .take_while(|&a| a != 0)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                stacks.insert(id, addrs);
+                Ok(stacks[&id].clone())
+            };
+            let stack = RawStack {
+                slot: key.slot,
+                tgid: key.tgid,
+                comm: key.comm,
+                kernel: frames(key.kernel_stack_id)?,
+                user: frames(key.user_stack_id)?,
+                entry_return: key.entry_return,
+            };
+            *totals.entry(stack).or_insert(0) += count;
+        }
+        Ok(totals)
+    }
+
+    /// Stacks not counted since attach, by reason.
+    pub fn lost(&self) -> Result<Lost, BpfError> {
+        let reason = |index: u32| -> Result<u64, BpfError> {
+            let values = self
+                .skel
+                .maps
+                .lost
+                .lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+                .map_err(|e| BpfError::Map {
+                    map: "lost",
+                    detail: format!("{e:#}"),
+                })?
+                .unwrap_or_default();
+            Ok(values
+                .iter()
+                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
+                .sum())
+        };
+        Ok(Lost {
+            collisions: reason(0)?,
+            map_full: reason(1)?,
+            unreadable: reason(2)?,
+            table_full: reason(3)?,
+        })
+    }
+
+    pub fn detach(self) -> std::time::Duration {
+        let took = self.attached.links.detach();
+        drop(self.skel);
+        took
+    }
+}
+
+struct Key {
+    slot: u32,
+    tgid: u32,
+    kernel_stack_id: i32,
+    user_stack_id: i32,
+    entry_return: u64,
+    comm: String,
+}
+
+/// struct stack_key { u32 slot; u32 tgid; s32 kernel_stack_id;
+/// s32 user_stack_id; u64 entry_return; char comm[16]; }
+fn parse_key(raw: &[u8]) -> Key {
+    let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
+    let comm = &raw[24..40];
+    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    Key {
+        slot: u32_at(0),
+        tgid: u32_at(4),
+        kernel_stack_id: u32_at(8) as i32,
+        user_stack_id: u32_at(12) as i32,
+        entry_return: u64::from_ne_bytes(raw[16..24].try_into().unwrap()),
+        comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+    }
+}

@@ -1,0 +1,262 @@
+//! stackcount on this machine's kernel: the workload calls gamma through
+//! main -> alpha -> beta 3001 times and through main -> delta 1009 times.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::support::{require_root, testprog_path, Finished, Tracer, Workload};
+
+const VIA_BETA: u64 = 3001;
+const VIA_DELTA: u64 = 1009;
+
+/// One printed stack: frames as printed (leaf first), the `comm [pid]`
+/// line if any, the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Printed {
+    frames: Vec<String>,
+    process: Option<String>,
+    count: u64,
+}
+
+/// Parses BCC's multi-line stack output.
+fn stacks(stdout: &str) -> Vec<Printed> {
+    let mut out = Vec::new();
+    let mut block: Vec<&str> = Vec::new();
+    for line in stdout.lines().chain([""]) {
+        if !line.trim().is_empty() {
+            block.push(line);
+            continue;
+        }
+        if let Some((last, rest)) = block.split_last() {
+            let count = last.trim().parse().expect("count line");
+            let mut frames = Vec::new();
+            let mut process = None;
+            for l in rest {
+                if l.starts_with("    ") {
+                    if l.trim() != "--" {
+                        process = Some(l.trim().to_string());
+                    } else {
+                        frames.push("--".to_string());
+                    }
+                } else {
+                    frames.push(l.trim().to_string());
+                }
+            }
+            out.push(Printed {
+                frames,
+                process,
+                count,
+            });
+        }
+        block.clear();
+    }
+    out
+}
+
+fn gamma_spec() -> String {
+    format!("{}:gamma", testprog_path())
+}
+
+/// The two stacks of the workload, by their first frames.
+fn assert_two_gamma_stacks(printed: &[Printed]) {
+    assert_eq!(printed.len(), 2, "{printed:#?}");
+    let by_caller: BTreeMap<&str, &Printed> =
+        printed.iter().map(|p| (p.frames[1].as_str(), p)).collect();
+    let beta = by_caller
+        .get("beta")
+        .unwrap_or_else(|| panic!("no beta path: {printed:#?}"));
+    assert_eq!(&beta.frames[..3], ["gamma", "beta", "alpha"], "{beta:#?}");
+    assert_eq!(beta.count, VIA_BETA);
+    let delta = by_caller
+        .get("delta")
+        .unwrap_or_else(|| panic!("no delta path: {printed:#?}"));
+    assert_eq!(&delta.frames[..2], ["gamma", "delta"], "{delta:#?}");
+    assert_ne!(delta.frames[2], "delta", "caller duplicated: {delta:#?}");
+    assert_eq!(delta.count, VIA_DELTA);
+    for p in printed {
+        assert!(
+            p.frames.iter().any(|f| f == "rtools_testprog::main"),
+            "{p:#?}"
+        );
+        assert!(!p.frames.iter().any(|f| f == "[unknown]"), "{p:#?}");
+    }
+    // Ascending by count, as BCC prints.
+    assert!(printed[0].count < printed[1].count);
+}
+
+/// Runs the workload under `stackcount ARGS`; with `exit_first` the
+/// workload exits before rtools prints its summary.
+fn trace_gamma(args: &[&str], exit_first: bool) -> (Finished, u32) {
+    let mut w = Workload::start(&["stacks", "3001", "1009"]);
+    let pid = w.pid;
+    let spec = gamma_spec();
+    let mut all: Vec<&str> = vec!["stackcount"];
+    all.extend_from_slice(args);
+    all.push(&spec);
+    let tracer = Tracer::start(&all);
+    w.run();
+    let done = if exit_first {
+        w.exit();
+        tracer.stop()
+    } else {
+        let done = tracer.stop();
+        w.exit();
+        done
+    };
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    (done, pid)
+}
+
+#[test]
+fn root_uprobe_stacks_are_exact_and_named() {
+    require_root!();
+    let (done, _) = trace_gamma(&[], false);
+    assert_two_gamma_stacks(&stacks(&done.stdout));
+    assert!(
+        done.stderr.trim_end().ends_with("Detaching..."),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn root_stacks_of_an_exited_process_are_still_named() {
+    require_root!();
+    let (done, _) = trace_gamma(&[], true);
+    assert_two_gamma_stacks(&stacks(&done.stdout));
+}
+
+#[test]
+fn root_per_process_stacks_show_comm_and_pid() {
+    require_root!();
+    let (done, pid) = trace_gamma(&["-P"], false);
+    let printed = stacks(&done.stdout);
+    assert_two_gamma_stacks(&printed);
+    for p in &printed {
+        assert_eq!(
+            p.process.as_deref(),
+            Some(format!("rtools-testprog [{pid}]").as_str()),
+            "{p:#?}"
+        );
+    }
+}
+
+#[test]
+fn root_folded_stacks() {
+    require_root!();
+    let (done, _) = trace_gamma(&["-f"], true);
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", done.stdout);
+    let count = |suffix: &str| -> u64 {
+        let line = lines
+            .iter()
+            .find(|l| l.rsplit_once(' ').unwrap().0.ends_with(suffix))
+            .unwrap();
+        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+    };
+    assert!(
+        lines.iter().all(|l| l.starts_with("rtools-testprog;")),
+        "{lines:?}"
+    );
+    assert_eq!(count(";rtools_testprog::work;alpha;beta;gamma"), VIA_BETA);
+    assert_eq!(count(";rtools_testprog::work;delta;gamma"), VIA_DELTA);
+}
+
+#[test]
+fn root_flamegraph_svg_names_gamma() {
+    require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("out.svg");
+    let (done, _) = trace_gamma(&["--flamegraph", svg.to_str().unwrap()], false);
+    assert_two_gamma_stacks(&stacks(&done.stdout));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<?xml") && text.contains("<svg"),
+        "not an SVG"
+    );
+    assert!(
+        text.contains(">gamma<") || text.contains("gamma ("),
+        "gamma missing"
+    );
+    assert!(text.contains("beta") && text.contains("delta"));
+    assert!(text.trim_end().ends_with("</svg>"));
+}
+
+#[test]
+fn root_json_stacks() {
+    require_root!();
+    let (done, _) = trace_gamma(&["--json"], false);
+    let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    let stacks = v["stacks"].as_array().unwrap();
+    assert_eq!(stacks.len(), 2, "{v}");
+    let via =
+        |caller: &str| stacks.iter().find(|s| s["user"][1] == caller).unwrap()["count"].as_u64();
+    assert_eq!(via("beta"), Some(VIA_BETA));
+    assert_eq!(via("delta"), Some(VIA_DELTA));
+    assert_eq!(v["lost"], 0);
+}
+
+#[test]
+fn root_lost_stacks_are_reported_not_shown() {
+    require_root!();
+    // Room for one stack: the other path's stacks cannot be stored.
+    let (done, _) = trace_gamma(&["--stack-storage-size", "1"], false);
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 1, "{printed:#?}");
+    let shown = printed[0].count;
+    let lost = if shown == VIA_BETA {
+        VIA_DELTA
+    } else {
+        VIA_BETA
+    };
+    assert!(printed[0].frames.len() >= 3, "{printed:#?}");
+    let warning = done
+        .stderr
+        .lines()
+        .find(|l| l.contains("stacks lost"))
+        .unwrap_or_else(|| panic!("{}", done.stderr));
+    assert!(
+        warning.starts_with(&format!("stackcount: warning: {lost} stacks lost")),
+        "{warning}"
+    );
+}
+
+#[test]
+fn root_tracepoint_stacks_have_kernel_and_user_frames() {
+    require_root!();
+    let mut w = Workload::start(&["getppid", "1013"]);
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&[
+        "stackcount",
+        "-d",
+        "-p",
+        &pid,
+        "t:syscalls:sys_enter_getppid",
+    ]);
+    w.run();
+    let done = tracer.stop();
+    w.exit();
+    let printed = stacks(&done.stdout);
+    let total: u64 = printed.iter().map(|p| p.count).sum();
+    assert_eq!(total, 1013, "{printed:#?}");
+    let main = printed.iter().max_by_key(|p| p.count).unwrap();
+    let split = main
+        .frames
+        .iter()
+        .position(|f| f == "--")
+        .unwrap_or_else(|| panic!("no delimiter: {main:#?}"));
+    let (kernel, user) = (&main.frames[..split], &main.frames[split + 1..]);
+    assert!(
+        kernel.iter().any(|f| f.contains("syscall")),
+        "kernel frames: {kernel:?}"
+    );
+    assert!(
+        !kernel.is_empty() && kernel.iter().all(|f| f != "[unknown]"),
+        "{kernel:?}"
+    );
+    assert!(
+        user.iter().any(|f| f == "rtools_testprog::work"),
+        "user frames: {user:?}"
+    );
+}

@@ -1,0 +1,67 @@
+//! A minimal writer of the "newc" cpio format the kernel unpacks as an
+//! initramfs: directories, regular files and symlinks.
+
+const S_IFDIR: u32 = 0o040000;
+const S_IFREG: u32 = 0o100000;
+const S_IFLNK: u32 = 0o120000;
+
+#[derive(Default)]
+pub struct Cpio {
+    out: Vec<u8>,
+    ino: u32,
+}
+
+impl Cpio {
+    pub fn dir(&mut self, path: &str) {
+        self.entry(path, S_IFDIR | 0o755, &[]);
+    }
+
+    pub fn file(&mut self, path: &str, mode: u32, data: &[u8]) {
+        self.entry(path, S_IFREG | mode, data);
+    }
+
+    pub fn symlink(&mut self, path: &str, target: &str) {
+        self.entry(path, S_IFLNK | 0o777, target.as_bytes());
+    }
+
+    pub fn finish(mut self) -> Vec<u8> {
+        self.entry("TRAILER!!!", 0, &[]);
+        self.out
+    }
+
+    fn entry(&mut self, path: &str, mode: u32, data: &[u8]) {
+        self.ino += 1;
+        let name = path.trim_start_matches('/');
+        let fields = [
+            self.ino,
+            mode,
+            0, // uid
+            0, // gid
+            1, // nlink
+            0, // mtime
+            data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name.len() as u32 + 1,
+            0, // check
+        ];
+        self.out.extend_from_slice(b"070701");
+        for field in fields {
+            self.out
+                .extend_from_slice(format!("{field:08x}").as_bytes());
+        }
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(0);
+        self.pad();
+        self.out.extend_from_slice(data);
+        self.pad();
+    }
+
+    fn pad(&mut self) {
+        while self.out.len() % 4 != 0 {
+            self.out.push(0);
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Boots a Debian kernel under qemu (software emulation: KVM does not work
+//! on these machines) with an initramfs that carries rtools, the test
+//! workload and busybox, runs a batch of cases and returns each one's exit
+//! code and output.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::cpio::Cpio;
+use crate::suite::support::{rtools_bin, testprog_bin};
+
+/// A kernel installed under /boot.
+pub struct Kernel {
+    pub release: String,
+    pub vmlinuz: PathBuf,
+}
+
+/// The newest installed kernel of a series ("6.1", "6.12"), found by glob
+/// so that kernel updates need no change here.
+pub fn kernel(series: &str) -> Kernel {
+    let mut releases: Vec<String> = fs::read_dir("/boot")
+        .expect("read /boot")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|name| name.strip_prefix("vmlinuz-").map(str::to_string))
+        .filter(|release| {
+            release
+                .strip_prefix(series)
+                .is_some_and(|rest| rest.starts_with(['.', '-']))
+        })
+        .collect();
+    releases.sort_by_key(|r| version_key(r));
+    let release = releases.pop().unwrap_or_else(|| {
+        panic!("no Linux {series} kernel in /boot: scripts/deps.sh installs the VM kernels")
+    });
+    Kernel {
+        vmlinuz: PathBuf::from(format!("/boot/vmlinuz-{release}")),
+        release,
+    }
+}
+
+fn version_key(release: &str) -> Vec<u64> {
+    release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// One thing to run in the guest.
+pub struct Case {
+    pub name: &'static str,
+    /// rtools-testprog arguments (it waits for SIGUSR1), or None.
+    pub workload: Option<&'static str>,
+    /// rtools arguments; `{pid}` is the workload's pid. Without a workload
+    /// rtools must end by itself (-d).
+    pub rtools: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The workload's exit code ("none" without one) and output.
+    pub workload: String,
+}
+
+const INIT: &str = r#"#!/bin/sh
+/bin/busybox --install -s /bin
+set -f  # rtools patterns are not file globs
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t bpf bpf /sys/fs/bpf
+insmod /modules/loop.ko
+echo "@@BOOTED $(uname -r)"
+
+# run_case NAME WORKLOAD RTOOLS_ARGS: runs the workload (waiting for
+# SIGUSR1) and rtools; once rtools is tracing, lets the workload run, then
+# stops rtools with Ctrl-C.
+run_case() {
+  name=$1; work=$2; shift 2
+  # Old output must not be mistaken for the new run's ("ready",
+  # "Tracing"): the shell can read a file before the new process has
+  # truncated it.
+  rm -f /tmp/work.out /tmp/out /tmp/err
+  wrc=none
+  if [ -n "$work" ]; then
+    /testprog --wait-signal $work > /tmp/work.out 2>&1 &
+    W=$!
+    while ! grep -q ready /tmp/work.out 2>/dev/null && kill -0 $W 2>/dev/null; do sleep 0.05; done
+    set -- $(echo "$*" | sed "s/{pid}/$W/g")
+  fi
+  /rtools "$@" > /tmp/out 2> /tmp/err &
+  R=$!
+  if [ -n "$work" ]; then
+    while ! grep -q '^Tracing' /tmp/err 2>/dev/null && kill -0 $R 2>/dev/null; do sleep 0.05; done
+    kill -USR1 $W
+    wait $W
+    wrc=$?
+    kill -INT $R 2>/dev/null
+  fi
+  wait $R
+  rc=$?
+  echo "@@BEGIN $name rc=$rc"
+  cat /tmp/out
+  echo "@@STDERR"
+  cat /tmp/err
+  echo "@@WORKLOAD rc=$wrc"
+  cat /tmp/work.out 2>/dev/null
+  echo "@@END"
+}
+. /cases.sh
+echo "@@DONE"
+poweroff -f
+"#;
+
+/// Boots `kernel`, runs `cases` in order, returns their results by name.
+pub fn run(kernel: &Kernel, cases: &[Case]) -> BTreeMap<String, CaseResult> {
+    let dir = tempfile::tempdir().unwrap();
+    let initramfs = dir.path().join("initramfs.cpio");
+    fs::write(&initramfs, image(kernel, cases)).unwrap();
+    let mut qemu = Command::new("qemu-system-x86_64")
+        .args([
+            "-accel", "tcg", "-M", "q35", "-cpu", "max", "-smp", "2", "-m", "2048",
+        ])
+        .args(["-nographic", "-no-reboot", "-kernel"])
+        .arg(&kernel.vmlinuz)
+        .arg("-initrd")
+        .arg(&initramfs)
+        .args([
+            "-append",
+            "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run qemu-system-x86_64 (scripts/deps.sh installs it)");
+    let mut console = String::new();
+    let reader = {
+        let mut out = qemu.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = out.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    while qemu.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = qemu.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    console.push_str(&reader.join().unwrap());
+    assert!(
+        console.contains("@@DONE"),
+        "guest {} did not finish:\n{console}",
+        kernel.release
+    );
+    parse_console(&console)
+}
+
+fn parse_console(console: &str) -> BTreeMap<String, CaseResult> {
+    let mut results = BTreeMap::new();
+    let mut lines = console.lines();
+    while let Some(line) = lines.next() {
+        let Some(head) = line.strip_prefix("@@BEGIN ") else {
+            continue;
+        };
+        let (name, code) = head.rsplit_once(" rc=").expect("BEGIN line");
+        let mut result = CaseResult {
+            code: code.trim().parse().expect("rc"),
+            stdout: String::new(),
+            stderr: String::new(),
+            workload: String::new(),
+        };
+        let mut section = 0;
+        for line in lines.by_ref() {
+            if line == "@@END" {
+                break;
+            }
+            if line == "@@STDERR" || line.starts_with("@@WORKLOAD ") {
+                section += 1;
+            }
+            let out = match section {
+                0 => &mut result.stdout,
+                1 => &mut result.stderr,
+                _ => &mut result.workload,
+            };
+            if !line.starts_with("@@") || section == 2 {
+                out.push_str(line.trim_start_matches("@@WORKLOAD "));
+                out.push('\n');
+            }
+        }
+        results.insert(name.to_string(), result);
+    }
+    results
+}
+
+fn image(kernel: &Kernel, cases: &[Case]) -> Vec<u8> {
+    let mut cpio = Cpio::default();
+    for dir in [
+        "bin",
+        "lib",
+        "lib64",
+        "lib/x86_64-linux-gnu",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "modules",
+    ] {
+        cpio.dir(dir);
+    }
+    cpio.file(
+        "bin/busybox",
+        0o755,
+        &fs::read("/bin/busybox").expect("busybox-static"),
+    );
+    cpio.symlink("bin/sh", "busybox");
+    cpio.file("init", 0o755, INIT.as_bytes());
+    cpio.file("cases.sh", 0o644, script(cases).as_bytes());
+    cpio.file("rtools", 0o755, &stripped(rtools_bin()));
+    // The workload keeps its symbols: uprobes and stacks need them.
+    cpio.file("testprog", 0o755, &fs::read(testprog_bin()).unwrap());
+    for lib in shared_libraries(&[rtools_bin(), testprog_bin()]) {
+        let path = lib.to_string_lossy().trim_start_matches('/').to_string();
+        cpio.file(&path, 0o755, &fs::read(&lib).unwrap());
+    }
+    cpio.file(
+        "modules/loop.ko",
+        0o644,
+        &module(kernel, "kernel/drivers/block/loop.ko"),
+    );
+    cpio.finish()
+}
+
+/// `run_case` lines. Every rtools word is single-quoted (regexes hold
+/// shell syntax); words themselves never hold spaces or quotes.
+fn script(cases: &[Case]) -> String {
+    cases
+        .iter()
+        .map(|c| {
+            let words: Vec<String> = c
+                .rtools
+                .split_whitespace()
+                .map(|w| format!("'{w}'"))
+                .collect();
+            format!(
+                "run_case '{}' '{}' {}\n",
+                c.name,
+                c.workload.unwrap_or(""),
+                words.join(" ")
+            )
+        })
+        .collect()
+}
+
+/// A copy of `bin` without debug information (the debug build of rtools
+/// is ~60 MB; the guest would spend its time unpacking it).
+fn stripped(bin: &Path) -> Vec<u8> {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new("strip")
+        .arg("--strip-debug")
+        .arg(bin)
+        .arg("-o")
+        .arg(out.path())
+        .status()
+        .expect("run strip");
+    assert!(status.success());
+    fs::read(out.path()).unwrap()
+}
+
+/// The shared libraries `bins` load, as ldd resolves them on this host.
+fn shared_libraries(bins: &[&Path]) -> Vec<PathBuf> {
+    let mut libs = Vec::new();
+    for bin in bins {
+        let out = Command::new("ldd").arg(bin).output().expect("run ldd");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = line.split_whitespace().find(|w| w.starts_with('/'));
+            if let Some(path) = path.map(PathBuf::from) {
+                if !libs.contains(&path) {
+                    libs.push(path);
+                }
+            }
+        }
+    }
+    libs
+}
+
+/// A module of `kernel`, decompressed if it is shipped as .ko.xz.
+fn module(kernel: &Kernel, relative: &str) -> Vec<u8> {
+    let base = PathBuf::from(format!("/lib/modules/{}", kernel.release)).join(relative);
+    if base.exists() {
+        return fs::read(&base).unwrap();
+    }
+    let xz = base.with_extension("ko.xz");
+    let out = Command::new("xz")
+        .arg("-dc")
+        .arg(&xz)
+        .output()
+        .expect("run xz");
+    assert!(out.status.success(), "xz -dc {}", xz.display());
+    out.stdout
+}

@@ -1,0 +1,258 @@
+//! funccount on kernel functions, in qemu guests running Debian's 6.1
+//! (kprobes and fentry; no kprobe-multi, CONFIG_FPROBE is off) and 6.12
+//! (kprobe-multi) kernels. Counts are exact: the workload makes 1009 reads
+//! of /dev/zero and 503 writes to /dev/null, and rtools filters on its pid.
+//! Each kernel boots once and runs every case.
+
+use std::collections::BTreeMap;
+
+use super::vm::guest::{self, Case, CaseResult};
+
+const READS: u64 = 1009;
+const WRITES: u64 = 503;
+const RW: &str = "read-write 1009 503";
+const LOOP_CTL: &str = "loop-ctl 7";
+/// About a thousand kernel functions (1196 on the development kernel).
+const WIDE: &str = "^(tcp|udp|inet|ip|sock|sk)_";
+
+fn case(name: &'static str, workload: Option<&'static str>, rtools: impl Into<String>) -> Case {
+    Case {
+        name,
+        workload,
+        rtools: rtools.into(),
+    }
+}
+
+/// The cases both kernels run.
+fn common_cases() -> Vec<Case> {
+    vec![
+        case("auto", Some(RW), "funccount -v -p {pid} vfs_read"),
+        case("glob", Some(RW), "funccount -p {pid} vfs_*"),
+        case(
+            "regex",
+            Some(RW),
+            "funccount -p {pid} -r ^vfs_(read|write)$",
+        ),
+        case(
+            "kprobe",
+            Some(RW),
+            "funccount -v --backend kprobe -p {pid} vfs_read",
+        ),
+        case(
+            "fentry",
+            Some(RW),
+            "funccount -v --backend fentry -p {pid} vfs_read",
+        ),
+        case(
+            "kprobe_multi",
+            Some(RW),
+            "funccount -v --backend kprobe-multi -p {pid} vfs_read",
+        ),
+        case("bcc_return", Some(RW), "funccount -v -p {pid} r::vfs_write"),
+        case(
+            "kretprobe",
+            Some(RW),
+            "funccount -v -p {pid} kretprobe:vfs_write",
+        ),
+        case("fexit", Some(RW), "funccount -v -p {pid} fexit:vfs_write"),
+        case(
+            "module",
+            Some(LOOP_CTL),
+            "funccount -v -p {pid} kprobe:loop:loop_control_ioctl",
+        ),
+    ]
+}
+
+/// Attach and detach of ~1000 functions with each backend, for the times.
+fn wide_cases(backends: &[&'static str]) -> Vec<Case> {
+    backends
+        .iter()
+        .map(|&backend| {
+            let name: &'static str = Box::leak(format!("wide_{backend}").into_boxed_str());
+            case(
+                name,
+                None,
+                format!("funccount -v -d 1 --backend {backend} -r {WIDE}"),
+            )
+        })
+        .collect()
+}
+
+fn table(result: &CaseResult) -> BTreeMap<String, u64> {
+    let tables = super::support::parse_tables(&result.stdout);
+    assert_eq!(tables.len(), 1, "{result:#?}");
+    tables.into_iter().next().unwrap()
+}
+
+fn assert_ok(results: &BTreeMap<String, CaseResult>, name: &str) -> BTreeMap<String, u64> {
+    let result = &results[name];
+    assert_eq!(result.code, 0, "{name}: {result:#?}");
+    assert!(
+        result.workload.starts_with("rc=0") || result.workload.starts_with("rc=none"),
+        "{name}: {result:#?}"
+    );
+    table(result)
+}
+
+fn assert_plan(results: &BTreeMap<String, CaseResult>, name: &str, needle: &str) {
+    let stderr = &results[name].stderr;
+    assert!(
+        stderr.contains(needle),
+        "{name}: {needle:?} not in:\n{stderr}"
+    );
+}
+
+/// The exact counts every kernel must give.
+fn assert_common(results: &BTreeMap<String, CaseResult>) {
+    assert_eq!(
+        assert_ok(results, "auto"),
+        BTreeMap::from([("vfs_read".into(), READS)])
+    );
+    let glob = assert_ok(results, "glob");
+    assert_eq!(glob.get("vfs_read"), Some(&READS), "{glob:?}");
+    assert_eq!(glob.get("vfs_write"), Some(&WRITES), "{glob:?}");
+    let regex = assert_ok(results, "regex");
+    assert_eq!(
+        regex,
+        BTreeMap::from([("vfs_read".into(), READS), ("vfs_write".into(), WRITES)])
+    );
+    for (name, how) in [("kprobe", ": kprobe"), ("fentry", ": fentry")] {
+        assert_eq!(
+            assert_ok(results, name),
+            BTreeMap::from([("vfs_read".into(), READS)]),
+            "{name}"
+        );
+        assert_plan(
+            results,
+            name,
+            &format!("slot 0 vfs_read (kernel function){how}\n"),
+        );
+    }
+    for name in ["bcc_return", "kretprobe", "fexit"] {
+        assert_eq!(
+            assert_ok(results, name),
+            BTreeMap::from([("vfs_write".into(), WRITES)]),
+            "{name}"
+        );
+    }
+    assert_plan(results, "kretprobe", "(kernel function return): kretprobe");
+    assert_plan(results, "fexit", "(kernel function return): fexit");
+    assert_eq!(
+        assert_ok(results, "module"),
+        BTreeMap::from([("loop_control_ioctl".into(), 7)])
+    );
+}
+
+/// One warning line for the skipped matches, and exact counts for the rest.
+fn assert_skips(results: &BTreeMap<String, CaseResult>, name: &str, skipped: usize) {
+    assert_eq!(
+        assert_ok(results, name),
+        BTreeMap::from([("vfs_read".into(), READS)])
+    );
+    let stderr = &results[name].stderr;
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains(&format!(
+            "{skipped} target(s) could not be attached and were skipped"
+        )),
+        "{}",
+        warnings[0]
+    );
+}
+
+/// Prints the attach and detach times of the wide cases, and checks that
+/// ~1000 functions attached.
+fn report_wide(kernel: &str, results: &BTreeMap<String, CaseResult>) {
+    for (name, result) in results.iter().filter(|(n, _)| n.starts_with("wide_")) {
+        assert_eq!(result.code, 0, "{name}: {result:#?}");
+        let line = |prefix: &str| {
+            result
+                .stderr
+                .lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("{name}: no {prefix:?} in {}", result.stderr))
+                .to_string()
+        };
+        let attached = line("funccount: attached ");
+        let probes: usize = attached.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!(probes >= 800, "{name}: only {probes} functions attached");
+        eprintln!(
+            "TIMES linux {kernel} {name}: {} | {}",
+            attached.trim_start_matches("funccount: "),
+            line("funccount: detached ").trim_start_matches("funccount: ")
+        );
+    }
+}
+
+#[test]
+fn vm_linux_6_1_kernel_functions() {
+    let kernel = guest::kernel("6.1");
+    let mut cases = common_cases();
+    // fentry refuses these two (ENOTSUPP) on 6.1; auto uses fentry there.
+    cases.push(case(
+        "skips",
+        Some(RW),
+        "funccount -p {pid} -r ^(vfs_read|tcp_inbound_md5_hash|tcp_collapse)$",
+    ));
+    cases.extend(wide_cases(&["fentry", "kprobe"]));
+    let results = guest::run(&kernel, &cases);
+    assert_common(&results);
+    // No kprobe-multi: forced, a clear error; auto, a fallback said by -v.
+    let forced = &results["kprobe_multi"];
+    assert_eq!(forced.code, 1, "{forced:#?}");
+    assert!(
+        forced
+            .stderr
+            .contains("kprobe-multi: failed to attach kprobe multi: Operation not supported"),
+        "{forced:#?}"
+    );
+    assert_plan(
+        &results,
+        "auto",
+        "slot 0 vfs_read (kernel function): fentry",
+    );
+    assert_plan(
+        &results,
+        "auto",
+        "kernel backends that failed first: kprobe-multi:",
+    );
+    assert_skips(&results, "skips", 2);
+    report_wide(&kernel.release, &results);
+}
+
+#[test]
+fn vm_linux_6_12_kernel_functions() {
+    let kernel = guest::kernel("6.12");
+    let mut cases = common_cases();
+    // fentry refuses these two (EINVAL) on 6.12.
+    cases.push(case(
+        "skips",
+        Some(RW),
+        "funccount --backend fentry -p {pid} -r ^(vfs_read|tcp_v4_init_seq_and_ts_off|tcp_v6_send_response)$",
+    ));
+    cases.extend(wide_cases(&["kprobe-multi", "fentry", "kprobe"]));
+    let results = guest::run(&kernel, &cases);
+    assert_common(&results);
+    assert_eq!(
+        assert_ok(&results, "kprobe_multi"),
+        BTreeMap::from([("vfs_read".into(), READS)])
+    );
+    assert_plan(
+        &results,
+        "kprobe_multi",
+        "slot 0 vfs_read (kernel function): kprobe-multi",
+    );
+    assert_plan(
+        &results,
+        "auto",
+        "slot 0 vfs_read (kernel function): kprobe-multi",
+    );
+    assert_plan(
+        &results,
+        "bcc_return",
+        "(kernel function return): kretprobe-multi",
+    );
+    assert_skips(&results, "skips", 2);
+    report_wide(&kernel.release, &results);
+}
