@@ -53,7 +53,29 @@ complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l json -d 'One
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s V -l version -d 'Print version'
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d 'Trace this CPU only' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s i -l interval -d 'Summary interval, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s D -l duration -d 'Total duration of trace, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
+kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
+fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
+kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s T -l timestamp -d 'Include timestamp on output'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s s -l offset -d 'Show address offsets'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s P -l perpid -d 'Display stacks separately for each process'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s K -l kernel-stacks-only -d 'Kernel stack only'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s U -l user-stacks-only -d 'User stack only'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s v -l verbose -d 'Show raw addresses (and, on stderr, the attach plan)'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s d -l delimited -d 'Insert delimiter between kernel/user stacks'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s f -l folded -d 'Output folded format'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l debug -d 'Print the resolved attach plan before tracing'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l json -d 'One JSON object per interval on stdout (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'

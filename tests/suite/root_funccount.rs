@@ -11,7 +11,7 @@ const GETPPID: u64 = 7919;
 
 #[test]
 fn root_tracepoint_count_is_exact_for_a_pid() {
-    require_root!();
+    let _bpf = require_root!();
     let count = GETPPID.to_string();
     let done = trace_workload(
         &["getppid", &count],
@@ -32,7 +32,7 @@ fn root_tracepoint_count_is_exact_for_a_pid() {
 
 #[test]
 fn root_tracepoint_count_without_pid_includes_everyone() {
-    require_root!();
+    let _bpf = require_root!();
     let done = trace_workload(
         &["getppid", "7919"],
         &["funccount", "tracepoint:syscalls:sys_enter_getppid"],
@@ -43,7 +43,7 @@ fn root_tracepoint_count_without_pid_includes_everyone() {
 
 #[test]
 fn root_syscall_wildcard_uses_the_table_and_counts_exactly() {
-    require_root!();
+    let _bpf = require_root!();
     // 360 tracepoints: served by one raw_syscalls program and a table.
     let done = trace_workload(
         &["getppid", "7919"],
@@ -66,7 +66,7 @@ fn root_syscall_wildcard_uses_the_table_and_counts_exactly() {
 
 #[test]
 fn root_syscall_numbers_match_the_kernel() {
-    require_root!();
+    let _bpf = require_root!();
     // Syscalls newer than the build headers, and one whose event has
     // another name (uname is sys_enter_newuname), each a distinct prime
     // number of times: a wrong number in the table moves a count.
@@ -91,7 +91,7 @@ fn root_syscall_numbers_match_the_kernel() {
 
 #[test]
 fn root_uprobe_count_is_exact() {
-    require_root!();
+    let _bpf = require_root!();
     let spec = format!("{}:rtools_test_one", testprog_path());
     let done = trace_workload(&["funcs", "4999", "0", "0"], &["funccount", &spec]);
     assert_eq!(
@@ -102,7 +102,7 @@ fn root_uprobe_count_is_exact() {
 
 #[test]
 fn root_uprobe_glob_gives_each_function_its_row() {
-    require_root!();
+    let _bpf = require_root!();
     let spec = format!("{}:rtools_test_*", testprog_path());
     let done = trace_workload(
         &["funcs", "4999", "3001", "1009"],
@@ -133,7 +133,7 @@ fn root_uprobe_glob_gives_each_function_its_row() {
 
 #[test]
 fn root_unattachable_match_is_skipped_and_the_rest_counted() {
-    require_root!();
+    let _bpf = require_root!();
     // rtools_test_unprobeable refuses uprobes; one bad match used to sink
     // the whole uprobe.multi link and fall back to slow per-function links
     // (226 s to detach all of libc).
@@ -167,7 +167,7 @@ fn root_unattachable_match_is_skipped_and_the_rest_counted() {
 
 #[test]
 fn root_libc_function_by_library_name() {
-    require_root!();
+    let _bpf = require_root!();
     let done = trace_workload(
         &["libc-getpid", "2003"],
         &["funccount", "-p", "{pid}", "c:getpid"],
@@ -182,7 +182,7 @@ fn root_libc_function_by_library_name() {
 
 #[test]
 fn root_usdt_probe_count_is_exact() {
-    require_root!();
+    let _bpf = require_root!();
     let spec = format!("u:{}:tick", testprog_path());
     let done = trace_workload(&["usdt", "1013"], &["funccount", &spec]);
     assert_eq!(done.table(), BTreeMap::from([("tick".into(), 1013)]));
@@ -193,7 +193,7 @@ fn root_usdt_probe_count_is_exact() {
 
 #[test]
 fn root_per_process_rows_for_two_children() {
-    require_root!();
+    let _bpf = require_root!();
     let mut first = Workload::start(&["--name", "rt_first", "getppid", "1021"]);
     let mut second = Workload::start(&["--name", "rt_second", "getppid", "2027"]);
     let tracer = Tracer::start(&["funccount", "-P", "t:syscalls:sys_enter_getppid"]);
@@ -217,7 +217,7 @@ fn root_per_process_rows_for_two_children() {
 
 #[test]
 fn root_group_by_comm_tid_and_cpu() {
-    require_root!();
+    let _bpf = require_root!();
     let done = trace_workload(
         &["--name", "rt_grouped", "getppid", "1031"],
         &["funccount", "--by", "comm", "t:syscalls:sys_enter_getppid"],
@@ -260,7 +260,7 @@ fn root_group_by_comm_tid_and_cpu() {
 
 #[test]
 fn root_cpu_filter() {
-    require_root!();
+    let _bpf = require_root!();
     let done = trace_workload(
         &["--cpu", "1", "getppid", "1049"],
         &[
@@ -289,7 +289,7 @@ fn root_cpu_filter() {
 
 #[test]
 fn root_intervals_reset_counts() {
-    require_root!();
+    let _bpf = require_root!();
     let mut w = Workload::start(&["getppid", "1051"]);
     let pid = w.pid_str();
     let tracer = Tracer::start(&[
@@ -324,7 +324,7 @@ fn root_intervals_reset_counts() {
 
 #[test]
 fn root_json_carries_the_same_numbers() {
-    require_root!();
+    let _bpf = require_root!();
     let spec = format!("{}:rtools_test_*", testprog_path());
     let done = trace_workload(
         &["funcs", "4999", "3001", "1009"],
@@ -353,7 +353,7 @@ fn root_json_carries_the_same_numbers() {
 
 #[test]
 fn root_top_keeps_the_busiest_rows() {
-    require_root!();
+    let _bpf = require_root!();
     let spec = format!("{}:rtools_test_*", testprog_path());
     let done = trace_workload(
         &["funcs", "4999", "3001", "1009"],
@@ -368,7 +368,7 @@ fn root_top_keeps_the_busiest_rows() {
 
 #[test]
 fn root_two_processes_on_both_cpus_lose_no_counts() {
-    require_root!();
+    let _bpf = require_root!();
     const N: u64 = 100_003;
     let n = N.to_string();
     // A tracepoint (plain per-CPU increments) and a uprobe (preemptible
@@ -418,7 +418,7 @@ fn root_two_processes_on_both_cpus_lose_no_counts() {
 
 #[test]
 fn root_sigterm_prints_the_summary() {
-    require_root!();
+    let _bpf = require_root!();
     let mut w = Workload::start(&["getppid", "1061"]);
     let pid = w.pid_str();
     let tracer = Tracer::start(&["funccount", "-p", &pid, "t:syscalls:sys_enter_getppid"]);
@@ -431,7 +431,7 @@ fn root_sigterm_prints_the_summary() {
 
 #[test]
 fn root_second_signal_exits_at_once_with_130() {
-    require_root!();
+    let _bpf = require_root!();
     let tracer = Tracer::start(&["funccount", "t:syscalls:sys_enter_getppid"]);
     let pid = tracer.pid() as i32;
     // Two different signals, so the kernel cannot merge them into one.
@@ -446,7 +446,7 @@ fn root_second_signal_exits_at_once_with_130() {
 
 #[test]
 fn root_closed_stdout_ends_quietly() {
-    require_root!();
+    let _bpf = require_root!();
     use std::process::{Command, Stdio};
     let mut child = Command::new(super::support::rtools_bin())
         .args([

@@ -25,7 +25,7 @@ fn assert_error(args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn root_unknown_names_are_usage_errors() {
-    require_root!();
+    let _bpf = require_root!();
     assert_error(
         &["funccount", "t:sched:no_such_event"],
         2,
@@ -66,7 +66,7 @@ fn root_unknown_names_are_usage_errors() {
 
 #[test]
 fn root_kernel_functions_without_kprobes_or_fentry_are_explained() {
-    require_root!();
+    let _bpf = require_root!();
     if Path::new("/sys/bus/event_source/devices/kprobe").exists() {
         // A kernel with kprobes: the backend works (the VM tests count).
         let tracer = Tracer::start(&["funccount", "--backend", "kprobe", "vfs_read"]);
@@ -92,7 +92,7 @@ fn root_kernel_functions_without_kprobes_or_fentry_are_explained() {
 
 #[test]
 fn root_verbose_shows_the_plan() {
-    require_root!();
+    let _bpf = require_root!();
     let tracer = Tracer::start(&["funccount", "-v", "t:sched:sched_switch"]);
     let done = tracer.stop();
     assert!(

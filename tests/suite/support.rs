@@ -39,10 +39,15 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Skips (loudly) a test that loads BPF programs when not run as root.
+/// For tests that load BPF programs: `let _bpf = require_root!();`.
+/// Skips (loudly) when not run as root; otherwise evaluates to the BPF
+/// lock, held until the test ends: tracing is system-wide, so two tests
+/// tracing at once would count each other's workloads.
 macro_rules! require_root {
     () => {
-        if !$crate::suite::support::is_root() {
+        if $crate::suite::support::is_root() {
+            $crate::suite::support::bpf_lock()
+        } else {
             eprintln!(
                 "SKIPPED {}: loading BPF programs needs root",
                 module_path!()
@@ -52,6 +57,12 @@ macro_rules! require_root {
     };
 }
 pub(crate) use require_root;
+
+pub fn bpf_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A failed test poisons the lock; the next one may still run.
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A finished rtools run.
 #[derive(Debug)]

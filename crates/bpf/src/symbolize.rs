@@ -3,7 +3,7 @@
 //! ELF symbols and DWARF of the mapped files, JIT frames through perf maps.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -100,12 +100,12 @@ impl Symbols {
             .collect()
     }
 
-    fn file_symbol(&mut self, path: &PathBuf, offset: u64) -> (String, Option<u64>) {
-        let key = (path.clone(), offset);
+    fn file_symbol(&mut self, path: &Path, offset: u64) -> (String, Option<u64>) {
+        let key = (path.to_path_buf(), offset);
         if let Some(found) = self.files.get(&key) {
             return found.clone();
         }
-        let src = Source::Elf(Elf::new(path.clone()));
+        let src = Source::Elf(Elf::new(path));
         let found = match self
             .symbolizer
             .symbolize(&src, Input::FileOffset(&[offset]))
