@@ -5,4 +5,4 @@ mod root_funccount;
 mod root_funccount_errors;
 mod root_stackcount;
 mod vm;
-mod vm_funccount;
+mod vm_kernel_functions;

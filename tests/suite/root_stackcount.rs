@@ -264,3 +264,28 @@ fn root_tracepoint_stacks_have_kernel_and_user_frames() {
         "user frames: {user:?}"
     );
 }
+
+#[test]
+fn root_jit_frames_come_from_the_perf_map() {
+    let _bpf = require_root!();
+    // The workload calls gamma from machine code in an anonymous page that
+    // /tmp/perf-PID.map names rtools_jit_trampoline.
+    let mut w = Workload::start(&["jit", "1013"]);
+    let spec = gamma_spec();
+    let tracer = Tracer::start(&["stackcount", &spec]);
+    w.run();
+    let done = tracer.stop();
+    w.exit();
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 1, "{printed:#?}");
+    assert_eq!(printed[0].count, 1013);
+    assert_eq!(
+        &printed[0].frames[..3],
+        [
+            "gamma",
+            "rtools_jit_trampoline",
+            "rtools_testprog::Jit::call"
+        ],
+        "{printed:#?}"
+    );
+}

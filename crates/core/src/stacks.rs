@@ -46,6 +46,17 @@ pub fn insert_entry_caller(user: &mut Vec<u64>, entry_return: u64) {
     user.insert(1, entry_return);
 }
 
+/// Drops the frames of rtools' own BPF program and its trampoline from the
+/// top of a kernel stack taken in an fentry/fexit program, so the stack
+/// starts at the probed function, as with kprobes.
+pub fn trim_bpf_frames(kernel: &mut Vec<Frame>) {
+    let own = kernel
+        .iter()
+        .take_while(|f| f.name.starts_with("bpf_prog_") || f.name.starts_with("bpf_trampoline_"))
+        .count();
+    kernel.drain(..own);
+}
+
 /// Merges rows whose stacks read the same once symbolized (the same
 /// function at different addresses, one binary in several processes),
 /// then sorts them BCC's way: ascending by count.
@@ -103,6 +114,19 @@ mod tests {
         let mut stack = vec![0x10];
         insert_entry_caller(&mut stack, 0);
         assert_eq!(stack, [0x10]);
+    }
+
+    #[test]
+    fn bpf_frames_are_trimmed_from_the_top_only() {
+        let mut stack = vec![
+            frame("bpf_prog_baa4_rtools_tracing", 1),
+            frame("bpf_trampoline_6442462553", 2),
+            frame("vfs_read", 3),
+            frame("bpf_prog_other", 4),
+        ];
+        trim_bpf_frames(&mut stack);
+        let names: Vec<&str> = stack.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["vfs_read", "bpf_prog_other"]);
     }
 
     #[test]

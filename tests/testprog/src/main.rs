@@ -18,6 +18,8 @@
 //! - `usdt N`: the USDT probe rtools:tick, N times;
 //! - `stacks A D`: gamma through alpha and beta A times, through delta D
 //!   times;
+//! - `jit N`: gamma N times through machine code in an anonymous page,
+//!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
 //!   writes to /dev/null (vfs_read N, vfs_write M times);
 //! - `loop-ctl N`: N LOOP_CTL_GET_FREE ioctls on /dev/loop-control (the
@@ -90,8 +92,66 @@ fn raw_syscall(nr: libc::c_long, a: libc::c_long, b: libc::c_long) {
     unsafe { libc::syscall(nr, a, b, 0, 0, 0) };
 }
 
+/// Machine code that calls gamma with a frame of its own, like JIT code:
+/// push rbp; mov rbp, rsp; movabs rax, gamma; call rax; pop rbp; ret.
+struct Jit {
+    code: *mut u8,
+    map_path: String,
+}
+
+impl Jit {
+    const SIZE: usize = 4096;
+
+    fn new() -> Result<Jit, String> {
+        // SAFETY: an anonymous private mapping, checked for failure.
+        let code = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::SIZE,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if code == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", io::Error::last_os_error()));
+        }
+        let mut bytes = vec![0x55, 0x48, 0x89, 0xe5, 0x48, 0xb8];
+        let target = gamma as extern "C" fn(u64) -> u64;
+        bytes.extend_from_slice(&(target as usize as u64).to_le_bytes());
+        bytes.extend_from_slice(&[0xff, 0xd0, 0x5d, 0xc3]);
+        // SAFETY: the mapping is writable and larger than the code.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), code.cast(), bytes.len()) };
+        let map_path = format!("/tmp/perf-{}.map", std::process::id());
+        let entry = format!(
+            "{:x} {:x} rtools_jit_trampoline\n",
+            code as usize,
+            bytes.len()
+        );
+        std::fs::write(&map_path, entry).map_err(|e| format!("{map_path}: {e}"))?;
+        Ok(Jit {
+            code: code.cast(),
+            map_path,
+        })
+    }
+
+    fn call(&self, x: u64) -> u64 {
+        // SAFETY: `code` holds a complete function of this signature.
+        let f: extern "C" fn(u64) -> u64 = unsafe { std::mem::transmute(self.code) };
+        f(x)
+    }
+}
+
+impl Drop for Jit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.map_path);
+    }
+}
+
 /// Files a mode needs, opened before the work starts.
 struct Files {
+    jit: Option<Jit>,
     zero: Option<File>,
     null: Option<File>,
     loop_control: Option<File>,
@@ -107,6 +167,7 @@ impl Files {
                 .map_err(|e| format!("{path}: {e}"))
         };
         Ok(Files {
+            jit: (mode == "jit").then(Jit::new).transpose()?,
             zero: (mode == "read-write")
                 .then(|| open("/dev/zero", false))
                 .transpose()?,
@@ -152,6 +213,12 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "jit" => {
+            let jit = files.jit.as_ref().expect("made");
+            (0..n(0)?).for_each(|i| {
+                black_box(jit.call(i));
+            });
+        }
         "stacks" => {
             (0..n(0)?).for_each(|i| {
                 black_box(alpha(i));

@@ -228,10 +228,12 @@ fn symbolized_rows(
         .map(|(stack, count)| {
             let mut user = stack.user.clone();
             stacks::insert_entry_caller(&mut user, stack.entry_return);
+            let mut kernel = symbols.kernel(&stack.kernel);
+            stacks::trim_bpf_frames(&mut kernel);
             StackRow {
                 comm: stack.comm.clone(),
                 pid: perpid.then_some(stack.tgid),
-                kernel: symbols.kernel(&stack.kernel),
+                kernel,
                 user: symbols.user(stack.tgid, &user),
                 count,
             }

@@ -1,4 +1,4 @@
-//! funccount on kernel functions, in qemu guests running Debian's 6.1
+//! funccount and stackcount on kernel functions, in qemu guests running Debian's 6.1
 //! (kprobes and fentry; no kprobe-multi, CONFIG_FPROBE is off) and 6.12
 //! (kprobe-multi) kernels. Counts are exact: the workload makes 1009 reads
 //! of /dev/zero and 503 writes to /dev/null, and rtools filters on its pid.
@@ -60,7 +60,77 @@ fn common_cases() -> Vec<Case> {
             Some(LOOP_CTL),
             "funccount -v -p {pid} kprobe:loop:loop_control_ioctl",
         ),
+        case("stack", Some(RW), "stackcount -p {pid} vfs_read"),
+        case(
+            "stack_kprobe",
+            Some(RW),
+            "stackcount --backend kprobe -p {pid} vfs_read",
+        ),
+        case(
+            "stack_fentry",
+            Some(RW),
+            "stackcount --backend fentry -p {pid} vfs_read",
+        ),
+        case("stack_ktime", None, "stackcount -P -K -D 1 ktime_get"),
     ]
+}
+
+/// Frames of each printed stack (leaf first) with the `comm [pid]` line
+/// and the count, from stackcount's multi-line output.
+fn printed_stacks(stdout: &str) -> Vec<(Vec<String>, Option<String>, u64)> {
+    stdout
+        .split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let lines: Vec<&str> = block.lines().filter(|l| !l.is_empty()).collect();
+            let (count, rest) = lines.split_last().unwrap();
+            let process = rest
+                .iter()
+                .find(|l| l.starts_with("    "))
+                .map(|l| l.trim().to_string());
+            let frames = rest
+                .iter()
+                .filter(|l| !l.starts_with("    "))
+                .map(|l| l.trim().to_string())
+                .collect();
+            (frames, process, count.trim().parse().unwrap())
+        })
+        .collect()
+}
+
+/// stackcount at kernel functions: exact totals, named frames, the
+/// caller of the probed function present, no frames of rtools' own.
+fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
+    for name in ["stack", "stack_kprobe", "stack_fentry"] {
+        let result = &results[name];
+        assert_eq!(result.code, 0, "{name}: {result:#?}");
+        let stacks = printed_stacks(&result.stdout);
+        let total: u64 = stacks.iter().map(|s| s.2).sum();
+        assert_eq!(total, READS, "{name}: {result:#?}");
+        for (frames, _, _) in &stacks {
+            assert_eq!(
+                &frames[..2],
+                ["vfs_read", "ksys_read"],
+                "{name}: {frames:?}"
+            );
+            assert!(
+                frames.iter().any(|f| f == "rtools_testprog::work"),
+                "{name}: {frames:?}"
+            );
+        }
+    }
+    let ktime = &results["stack_ktime"];
+    assert_eq!(ktime.code, 0, "{ktime:#?}");
+    let stacks = printed_stacks(&ktime.stdout);
+    assert!(!stacks.is_empty(), "{ktime:#?}");
+    for (frames, process, _) in &stacks {
+        assert_eq!(frames[0], "ktime_get", "{frames:?}");
+        assert!(frames.iter().all(|f| f != "[unknown]"), "{frames:?}");
+        assert!(
+            process.as_ref().is_some_and(|p| p.ends_with(']')),
+            "no comm [pid]: {frames:?}"
+        );
+    }
 }
 
 /// Attach and detach of ~1000 functions with each backend, for the times.
@@ -198,6 +268,7 @@ fn vm_linux_6_1_kernel_functions() {
     cases.extend(wide_cases(&["fentry", "kprobe"]));
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
+    assert_stacks(&results);
     // No kprobe-multi: forced, a clear error; auto, a fallback said by -v.
     let forced = &results["kprobe_multi"];
     assert_eq!(forced.code, 1, "{forced:#?}");
@@ -234,6 +305,7 @@ fn vm_linux_6_12_kernel_functions() {
     cases.extend(wide_cases(&["kprobe-multi", "fentry", "kprobe"]));
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
+    assert_stacks(&results);
     assert_eq!(
         assert_ok(&results, "kprobe_multi"),
         BTreeMap::from([("vfs_read".into(), READS)])
