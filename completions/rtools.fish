@@ -79,7 +79,22 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s h -l help -d 'Print help'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -d 'Trace this PID only' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s d -l duration -d 'Total duration of trace, seconds' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
+kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
+fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
+kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s T -l timestamp -d 'Include timestamp on output'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s u -l microseconds -d 'Microsecond histogram'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s m -l milliseconds -d 'Millisecond histogram'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s F -l function -d 'Show a separate histogram per function'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s v -l verbose -d 'Print the attach plan and libbpf\'s messages'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l json -d 'One JSON object per interval on stdout (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "funccount" -d 'Count function calls, tracepoints and USDT probes'
 complete -c rtools -n "__fish_rtools_using_subcommand help; and not __fish_seen_subcommand_from funccount stackcount trace funclatency help" -f -a "stackcount" -d 'Count the call stacks that lead to events'

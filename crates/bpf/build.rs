@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use libbpf_cargo::SkeletonBuilder;
 
-const PROGRAMS: &[&str] = &["count", "stack"];
+const PROGRAMS: &[&str] = &["count", "stack", "latency"];
 const UNISTD: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
 
 fn main() {

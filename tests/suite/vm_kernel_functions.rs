@@ -72,6 +72,12 @@ fn common_cases() -> Vec<Case> {
             "stackcount --backend fentry -p {pid} vfs_read",
         ),
         case("stack_ktime", None, "stackcount -P -K -D 1 ktime_get"),
+        case("latency", Some(RW), "funclatency -v -p {pid} vfs_read"),
+        case(
+            "latency_kprobe",
+            Some(RW),
+            "funclatency --backend kprobe -p {pid} vfs_read",
+        ),
     ]
 }
 
@@ -213,6 +219,29 @@ fn assert_common(results: &BTreeMap<String, CaseResult>) {
     );
 }
 
+/// funclatency at kernel functions: every read timed, none lost.
+fn assert_latency(results: &BTreeMap<String, CaseResult>) {
+    for name in ["latency", "latency_kprobe"] {
+        let result = &results[name];
+        assert_eq!(result.code, 0, "{name}: {result:#?}");
+        assert!(
+            result
+                .stdout
+                .contains("     nsecs               : count     distribution"),
+            "{name}: {result:#?}"
+        );
+        let summary = result
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("avg = "))
+            .unwrap_or_default();
+        assert!(
+            summary.ends_with(&format!(" nsecs, count: {READS}")),
+            "{name}: {result:#?}"
+        );
+    }
+}
+
 /// One warning line for the skipped matches, and exact counts for the rest.
 fn assert_skips(results: &BTreeMap<String, CaseResult>, name: &str, skipped: usize) {
     assert_eq!(
@@ -269,6 +298,7 @@ fn vm_linux_6_1_kernel_functions() {
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
     assert_stacks(&results);
+    assert_latency(&results);
     // No kprobe-multi: forced, a clear error; auto, a fallback said by -v.
     let forced = &results["kprobe_multi"];
     assert_eq!(forced.code, 1, "{forced:#?}");
@@ -306,6 +336,7 @@ fn vm_linux_6_12_kernel_functions() {
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
     assert_stacks(&results);
+    assert_latency(&results);
     assert_eq!(
         assert_ok(&results, "kprobe_multi"),
         BTreeMap::from([("vfs_read".into(), READS)])

@@ -60,20 +60,28 @@ pub const SYSCALL_NR_MAX: u32 = 1024;
 
 /// The programs a tool brings, one per attach kind; each reads its slot
 /// from the attach cookie. `tracing_template` is loaded code that fentry
-/// and fexit programs are cloned from.
+/// and fexit programs are cloned from. A tool that only times functions
+/// has no tracepoint, syscall-table or USDT programs.
 pub struct Programs<'a, 'obj> {
-    pub tracepoint: &'a ProgramMut<'obj>,
-    pub raw_tracepoint: &'a ProgramMut<'obj>,
-    pub sys_enter: &'a ProgramMut<'obj>,
-    pub sys_exit: &'a ProgramMut<'obj>,
-    pub syscall_slots: &'a MapMut<'obj>,
+    pub tracepoint: Option<&'a ProgramMut<'obj>>,
+    pub raw_tracepoint: Option<&'a ProgramMut<'obj>>,
+    pub syscalls: Option<SyscallPrograms<'a, 'obj>>,
     pub kprobe: &'a ProgramMut<'obj>,
     pub kprobe_multi: &'a ProgramMut<'obj>,
     pub tracing_template: &'a ProgramMut<'obj>,
     pub uprobe: &'a ProgramMut<'obj>,
     pub uprobe_multi: &'a ProgramMut<'obj>,
-    pub usdt: &'a ProgramMut<'obj>,
+    pub usdt: Option<&'a ProgramMut<'obj>>,
 }
+
+/// The raw_syscalls programs and their syscall-number table.
+pub struct SyscallPrograms<'a, 'obj> {
+    pub sys_enter: &'a ProgramMut<'obj>,
+    pub sys_exit: &'a ProgramMut<'obj>,
+    pub slots: &'a MapMut<'obj>,
+}
+
+const NOT_FOR_THIS_TOOL: &str = "this tool does not attach to this kind of probe";
 
 /// Which programs the targets need loaded.
 #[derive(Debug, Default, Clone, Copy)]
@@ -160,9 +168,9 @@ pub fn attach_all(
     let mut kernel: BTreeMap<(bool, KernelFlavor), Vec<usize>> = BTreeMap::new();
     let mut uprobes: BTreeMap<(PathBuf, bool), Vec<usize>> = BTreeMap::new();
     let table = syscall_table_entries(targets);
-    let use_table = table.len() >= SYSCALL_TABLE_MIN;
-    if use_table {
-        attach_syscall_table(progs, targets, &table, &mut out)?;
+    let use_table = table.len() >= SYSCALL_TABLE_MIN && progs.syscalls.is_some();
+    if let (true, Some(syscalls)) = (use_table, &progs.syscalls) {
+        attach_syscall_table(syscalls, targets, &table, &mut out)?;
     }
     for (slot, target) in targets.iter().enumerate() {
         match &target.attach {
@@ -173,10 +181,11 @@ pub fn attach_all(
                     ..Default::default()
                 };
                 let category = TracepointCategory::Custom(category.clone());
-                match progs
-                    .tracepoint
-                    .attach_tracepoint_with_opts(category, event, opts)
-                {
+                let Some(prog) = progs.tracepoint else {
+                    out.skipped(target, NOT_FOR_THIS_TOOL);
+                    continue;
+                };
+                match prog.attach_tracepoint_with_opts(category, event, opts) {
                     Ok(link) => {
                         out.link(Attachment::Libbpf(link));
                         out.planned(slot, target, "tracepoint link");
@@ -189,10 +198,11 @@ pub fn attach_all(
                     cookie: slot as u64,
                     ..Default::default()
                 };
-                match progs
-                    .raw_tracepoint
-                    .attach_raw_tracepoint_with_opts(event, opts)
-                {
+                let Some(prog) = progs.raw_tracepoint else {
+                    out.skipped(target, NOT_FOR_THIS_TOOL);
+                    continue;
+                };
+                match prog.attach_raw_tracepoint_with_opts(event, opts) {
                     Ok(link) => {
                         out.link(Attachment::Libbpf(link));
                         out.planned(slot, target, "raw tracepoint link");
@@ -219,10 +229,11 @@ pub fn attach_all(
                     ..Default::default()
                 };
                 let pid = opts.pid.map_or(-1, |p| p as i32);
-                match progs
-                    .usdt
-                    .attach_usdt_with_opts(pid, binary, provider, name, usdt_opts)
-                {
+                let Some(prog) = progs.usdt else {
+                    out.skipped(target, NOT_FOR_THIS_TOOL);
+                    continue;
+                };
+                match prog.attach_usdt_with_opts(pid, binary, provider, name, usdt_opts) {
                     Ok(link) => {
                         out.link(Attachment::Libbpf(link));
                         out.planned(slot, target, format_args!("usdt {provider}:{name}"));
@@ -276,7 +287,7 @@ fn syscall_table_entries(targets: &[Target]) -> Vec<SyscallEntry> {
 }
 
 fn attach_syscall_table(
-    progs: &Programs<'_, '_>,
+    progs: &SyscallPrograms<'_, '_>,
     targets: &[Target],
     table: &[SyscallEntry],
     out: &mut Attached,
@@ -284,7 +295,7 @@ fn attach_syscall_table(
     for entry in table {
         let value = (entry.slot as u32 + 1).to_ne_bytes();
         progs
-            .syscall_slots
+            .slots
             .update(&entry.key.to_ne_bytes(), &value, MapFlags::ANY)
             .map_err(|e| BpfError::Map {
                 map: "syscall_slots",

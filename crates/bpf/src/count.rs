@@ -9,7 +9,7 @@ use libbpf_rs::{MapCore, MapFlags, MapMut, OpenObject};
 use rtools_core::count::{CountKey, GroupBy};
 use rtools_core::targets::Target;
 
-use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
 use crate::error::BpfError;
 use crate::skel::count::{CountSkel, CountSkelBuilder};
 
@@ -96,17 +96,19 @@ impl<'obj> Counter<'obj> {
 
         let p = &skel.progs;
         let programs = Programs {
-            tracepoint: &p.count_tracepoint,
-            raw_tracepoint: &p.count_raw_tp,
-            sys_enter: &p.count_sys_enter,
-            sys_exit: &p.count_sys_exit,
-            syscall_slots: &skel.maps.syscall_slots,
+            tracepoint: Some(&p.count_tracepoint),
+            raw_tracepoint: Some(&p.count_raw_tp),
+            syscalls: Some(SyscallPrograms {
+                sys_enter: &p.count_sys_enter,
+                sys_exit: &p.count_sys_exit,
+                slots: &skel.maps.syscall_slots,
+            }),
             kprobe: &p.count_kprobe,
             kprobe_multi: &p.count_kprobe_multi,
             tracing_template: &p.count_uprobe,
             uprobe: &p.count_uprobe,
             uprobe_multi: &p.count_uprobe_multi,
-            usdt: &p.count_usdt,
+            usdt: Some(&p.count_usdt),
         };
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(Counter {

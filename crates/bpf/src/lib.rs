@@ -4,6 +4,7 @@
 pub mod attach;
 pub mod count;
 pub mod error;
+pub mod latency;
 pub mod links;
 pub mod proc_maps;
 pub mod stack;
@@ -18,6 +19,9 @@ mod skel {
     }
     pub mod stack {
         include!(concat!(env!("OUT_DIR"), "/stack.skel.rs"));
+    }
+    pub mod latency {
+        include!(concat!(env!("OUT_DIR"), "/latency.skel.rs"));
     }
 }
 

@@ -10,7 +10,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 use rtools_core::targets::Target;
 
-use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
 use crate::error::BpfError;
 use crate::skel::stack::{StackSkel, StackSkelBuilder};
 
@@ -113,17 +113,19 @@ impl<'obj> StackCounter<'obj> {
 
         let p = &skel.progs;
         let programs = Programs {
-            tracepoint: &p.stack_tracepoint,
-            raw_tracepoint: &p.stack_raw_tp,
-            sys_enter: &p.stack_sys_enter,
-            sys_exit: &p.stack_sys_exit,
-            syscall_slots: &skel.maps.syscall_slots,
+            tracepoint: Some(&p.stack_tracepoint),
+            raw_tracepoint: Some(&p.stack_raw_tp),
+            syscalls: Some(SyscallPrograms {
+                sys_enter: &p.stack_sys_enter,
+                sys_exit: &p.stack_sys_exit,
+                slots: &skel.maps.syscall_slots,
+            }),
             kprobe: &p.stack_kprobe,
             kprobe_multi: &p.stack_kprobe_multi,
             tracing_template: &p.stack_tracing,
             uprobe: &p.stack_uprobe,
             uprobe_multi: &p.stack_uprobe_multi,
-            usdt: &p.stack_usdt,
+            usdt: Some(&p.stack_usdt),
         };
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(StackCounter { skel, attached })

@@ -10,7 +10,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::error;
 use crate::exit;
-use crate::tools::{funccount, not_built, stackcount};
+use crate::tools::{funccount, funclatency, not_built, stackcount};
 
 pub struct Tool {
     pub name: &'static str,
@@ -36,10 +36,8 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "funclatency",
-        command: || {
-            not_built::command("funclatency", "Time functions and print latency histograms")
-        },
-        run: |_| not_built::not_built("funclatency"),
+        command: funclatency::command,
+        run: funclatency::run,
     },
 ];
 

@@ -3,6 +3,7 @@
 //! USDT probes; counting arithmetic; output formats.
 
 pub mod count;
+pub mod hist;
 pub mod pattern;
 pub mod render;
 pub mod spec;

@@ -18,6 +18,9 @@
 //! - `usdt N`: the USDT probe rtools:tick, N times;
 //! - `stacks A D`: gamma through alpha and beta A times, through delta D
 //!   times;
+//! - `latency A B`: lat_2ms (~2 ms) A times, lat_20us (~20 us) B times;
+//! - `recurse N`: lat_recurse(5) N times; each of its 5 levels spins
+//!   ~10 us before calling the next (~50, 40, 30, 20, 10 us per level);
 //! - `jit N`: gamma N times through machine code in an anonymous page,
 //!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
@@ -75,6 +78,35 @@ pub extern "C" fn alpha(x: u64) -> u64 {
 #[inline(never)]
 pub extern "C" fn delta(x: u64) -> u64 {
     black_box(gamma(black_box(x)).wrapping_add(2))
+}
+
+/// Spins for `d` on the vDSO clock: exact durations, no system calls.
+fn spin(d: std::time::Duration) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn lat_2ms() {
+    spin(std::time::Duration::from_micros(2000));
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn lat_20us() {
+    spin(std::time::Duration::from_micros(20));
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn lat_recurse(depth: u32) {
+    spin(std::time::Duration::from_micros(10));
+    if depth > 1 {
+        lat_recurse(black_box(depth - 1));
+    }
 }
 
 /// Starts with a lock-prefixed instruction, which x86 uprobes refuse
@@ -213,6 +245,11 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "latency" => {
+            (0..n(0)?).for_each(|_| lat_2ms());
+            (0..n(1)?).for_each(|_| lat_20us());
+        }
+        "recurse" => (0..n(0)?).for_each(|_| lat_recurse(black_box(5))),
         "jit" => {
             let jit = files.jit.as_ref().expect("made");
             (0..n(0)?).for_each(|i| {

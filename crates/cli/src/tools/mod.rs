@@ -3,5 +3,6 @@
 
 pub mod common;
 pub mod funccount;
+pub mod funclatency;
 pub mod not_built;
 pub mod stackcount;

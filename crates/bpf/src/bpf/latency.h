@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Types shared by latency.bpf.c and the Rust loader (latency.rs). */
+#ifndef RTOOLS_LATENCY_H
+#define RTOOLS_LATENCY_H
+
+/* Calls in flight per thread: nested and recursive calls each get their
+ * own entry time. A power of two (indexes are masked). */
+#define MAX_NEST 32
+/* Log2 buckets 0..64 per slot. */
+#define BUCKETS 65
+
+struct entry_stack {
+	__u32 depth; /* may exceed MAX_NEST; deeper calls are not timed */
+	__u32 slots[MAX_NEST];
+	__u64 start_ns[MAX_NEST];
+};
+
+enum latency_lost {
+	/* A return whose entry was not seen (attached mid-call). */
+	LOST_NO_ENTRY = 0,
+	/* An entry whose return never came (longjmp, kretprobe maxactive):
+	 * found below a later return and dropped. */
+	LOST_MISSED_RETURN = 1,
+	/* A call nested deeper than MAX_NEST. */
+	LOST_TOO_DEEP = 2,
+	/* No room for the thread's entry stack. */
+	LOST_TABLE_FULL = 3,
+	LATENCY_LOST_REASONS = 4,
+};
+
+#endif

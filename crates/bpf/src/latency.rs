@@ -1,0 +1,214 @@
+//! The latency program (latency.bpf.c): entry and return probes on every
+//! matched function, log2 histograms per function.
+
+use std::mem::MaybeUninit;
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapMut, OpenObject};
+use rtools_core::hist::{Histogram, BUCKETS};
+use rtools_core::targets::{Attach, Target};
+
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::error::BpfError;
+use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
+
+#[derive(Debug, Clone, Copy)]
+pub struct LatencyConfig {
+    pub pid: Option<u32>,
+    /// 1, 1000 or 1000000: the unit of the histograms, in nanoseconds.
+    pub unit_ns: u64,
+    pub attach: AttachOptions,
+}
+
+/// Calls not timed since attach, by reason (enum latency_lost).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Lost {
+    pub no_entry: u64,
+    pub missed_returns: u64,
+    pub too_deep: u64,
+    pub table_full: u64,
+}
+
+pub struct LatencyCounter<'obj> {
+    skel: LatencySkel<'obj>,
+    returns: Attached,
+    entries: Attached,
+    slots: u32,
+}
+
+/// The targets again, as return probes.
+fn returns_of(targets: &[Target]) -> Vec<Target> {
+    targets
+        .iter()
+        .map(|t| {
+            let mut t = t.clone();
+            match &mut t.attach {
+                Attach::Kernel { ret, .. } | Attach::Uprobe { ret, .. } => *ret = true,
+                _ => {}
+            }
+            t
+        })
+        .collect()
+}
+
+impl<'obj> LatencyCounter<'obj> {
+    /// Loads the program and attaches return probes, then entry probes, to
+    /// every target (functions only).
+    pub fn start(
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        targets: &[Target],
+        config: &LatencyConfig,
+    ) -> Result<LatencyCounter<'obj>, BpfError> {
+        let load_err = |e: libbpf_rs::Error| BpfError::Load(format!("{e:#}"));
+        let mut open = LatencySkelBuilder::default()
+            .open(storage)
+            .map_err(load_err)?;
+        let rodata = open
+            .maps
+            .rodata_data
+            .as_deref_mut()
+            .expect("latency.bpf.c has rodata");
+        rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.unit_ns = config.unit_ns;
+        let slots = targets.len() as u32;
+        open.maps
+            .hist
+            .set_max_entries(slots * BUCKETS as u32)
+            .map_err(load_err)?;
+        open.maps
+            .total_ns
+            .set_max_entries(slots.max(1))
+            .map_err(load_err)?;
+        open.maps.lost.set_max_entries(4).map_err(load_err)?;
+
+        let needs = Needs::of(targets);
+        let progs = &mut open.progs;
+        for prog in [
+            &mut progs.latency_entry_kprobe,
+            &mut progs.latency_return_kprobe,
+        ] {
+            prog.set_autoload(needs.kernel);
+        }
+        for prog in [
+            &mut progs.latency_entry_kprobe_multi,
+            &mut progs.latency_return_kprobe_multi,
+        ] {
+            prog.set_autoload(needs.kernel);
+        }
+        // The uprobe programs are also the fentry/fexit templates.
+        for prog in [
+            &mut progs.latency_entry_uprobe,
+            &mut progs.latency_return_uprobe,
+        ] {
+            prog.set_autoload(needs.uprobe || needs.kernel);
+        }
+        for prog in [
+            &mut progs.latency_entry_uprobe_multi,
+            &mut progs.latency_return_uprobe_multi,
+        ] {
+            prog.set_autoload(needs.uprobe_multi);
+        }
+        let skel = open.load().map_err(load_err)?;
+
+        let p = &skel.progs;
+        let programs = |entry: bool| Programs {
+            tracepoint: None,
+            raw_tracepoint: None,
+            syscalls: None,
+            kprobe: if entry {
+                &p.latency_entry_kprobe
+            } else {
+                &p.latency_return_kprobe
+            },
+            kprobe_multi: if entry {
+                &p.latency_entry_kprobe_multi
+            } else {
+                &p.latency_return_kprobe_multi
+            },
+            tracing_template: if entry {
+                &p.latency_entry_uprobe
+            } else {
+                &p.latency_return_uprobe
+            },
+            uprobe: if entry {
+                &p.latency_entry_uprobe
+            } else {
+                &p.latency_return_uprobe
+            },
+            uprobe_multi: if entry {
+                &p.latency_entry_uprobe_multi
+            } else {
+                &p.latency_return_uprobe_multi
+            },
+            usdt: None,
+        };
+        // Returns first: every entry timed from now on has its return probe.
+        let returns = attach::attach_all(&programs(false), &returns_of(targets), &config.attach)?;
+        let entries = attach::attach_all(&programs(true), targets, &config.attach)?;
+        Ok(LatencyCounter {
+            skel,
+            returns,
+            entries,
+            slots,
+        })
+    }
+
+    /// The entry attachments (plan, warnings); returns mirror them.
+    pub fn attached(&self) -> &Attached {
+        &self.entries
+    }
+
+    pub fn return_plan(&self) -> &[String] {
+        &self.returns.plan
+    }
+
+    /// Every function's histogram since attach, by slot.
+    pub fn histograms(&self) -> Result<Vec<Histogram>, BpfError> {
+        (0..self.slots)
+            .map(|slot| {
+                let mut hist = Histogram {
+                    total_ns: sum_percpu(&self.skel.maps.total_ns, slot, "total_ns")?,
+                    ..Histogram::default()
+                };
+                for (b, bucket) in hist.buckets.iter_mut().enumerate() {
+                    *bucket = sum_percpu(
+                        &self.skel.maps.hist,
+                        slot * BUCKETS as u32 + b as u32,
+                        "hist",
+                    )?;
+                }
+                Ok(hist)
+            })
+            .collect()
+    }
+
+    pub fn lost(&self) -> Result<Lost, BpfError> {
+        let reason = |i| sum_percpu(&self.skel.maps.lost, i, "lost");
+        Ok(Lost {
+            no_entry: reason(0)?,
+            missed_returns: reason(1)?,
+            too_deep: reason(2)?,
+            table_full: reason(3)?,
+        })
+    }
+
+    pub fn detach(self) -> std::time::Duration {
+        let took = self.entries.links.detach() + self.returns.links.detach();
+        drop(self.skel);
+        took
+    }
+}
+
+fn sum_percpu(map: &MapMut<'_>, key: u32, name: &'static str) -> Result<u64, BpfError> {
+    let values = map
+        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
+        .map_err(|e| BpfError::Map {
+            map: name,
+            detail: format!("{e:#}"),
+        })?
+        .unwrap_or_default();
+    Ok(values
+        .iter()
+        .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counters")))
+        .sum())
+}

@@ -1,0 +1,205 @@
+//! funclatency on user functions of the test workload: lat_2ms spins
+//! ~2 ms (37 calls), lat_20us ~20 us (211 calls), lat_recurse nests 5 deep.
+
+use serde_json::Value;
+
+use super::support::{
+    require_root, run, testprog_path, trace_workload, Finished, Tracer, Workload,
+};
+
+/// A histogram row: low, high, count.
+type Row = (u64, u64, u64);
+
+/// Rows of every histogram printed, per section (`Function = NAME`, or ""
+/// without -F).
+fn histograms(stdout: &str) -> Vec<(String, Vec<Row>)> {
+    let mut out: Vec<(String, Vec<Row>)> = Vec::new();
+    for line in stdout.lines() {
+        if let Some(name) = line.strip_prefix("Function = ") {
+            out.push((name.to_string(), Vec::new()));
+        } else if line.contains(" : count     distribution") {
+            // A header opens a section unless `Function = ` just did.
+            if out.last().is_none_or(|(_, rows)| !rows.is_empty()) {
+                out.push((String::new(), Vec::new()));
+            }
+        } else if let Some((range, rest)) = line.split_once(" : ") {
+            if let Some((low, high)) = range.split_once(" -> ") {
+                let count = rest.split_whitespace().next().unwrap().parse().unwrap();
+                let row = (
+                    low.trim().parse().unwrap(),
+                    high.trim().parse().unwrap(),
+                    count,
+                );
+                out.last_mut().expect("a header first").1.push(row);
+            }
+        }
+    }
+    out
+}
+
+fn count_in(rows: &[Row], low: u64, high: u64) -> u64 {
+    rows.iter()
+        .filter(|r| r.0 >= low && r.1 <= high)
+        .map(|r| r.2)
+        .sum()
+}
+
+fn total(rows: &[Row]) -> u64 {
+    rows.iter().map(|r| r.2).sum()
+}
+
+fn latency(args: &[&str]) -> Finished {
+    let spec = format!("{}:lat_*", testprog_path());
+    let mut all = vec!["funclatency"];
+    all.extend_from_slice(args);
+    all.push(&spec);
+    trace_workload(&["latency", "37", "211"], &all)
+}
+
+#[test]
+fn root_two_populations_land_in_their_buckets() {
+    let _bpf = require_root!();
+    let done = latency(&["-p", "{pid}"]);
+    let hists = histograms(&done.stdout);
+    assert_eq!(hists.len(), 1, "{}", done.stdout);
+    let rows = &hists[0].1;
+    assert_eq!(total(rows), 248, "{}", done.stdout);
+    // ~20 us: 16384 -> 32767, one bucket of slack either side.
+    assert_eq!(count_in(rows, 8192, 65535), 211, "{}", done.stdout);
+    // ~2 ms: 1048576 -> 2097151, with the same slack.
+    assert_eq!(count_in(rows, 524288, 4194303), 37, "{}", done.stdout);
+    assert!(done
+        .stdout
+        .contains("     nsecs               : count     distribution"));
+    let summary = done
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("avg = "))
+        .unwrap();
+    assert!(summary.ends_with(" nsecs, count: 248"), "{summary}");
+    assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
+}
+
+#[test]
+fn root_units_change_buckets_and_labels() {
+    let _bpf = require_root!();
+    let done = latency(&["-u"]);
+    let rows = &histograms(&done.stdout)[0].1;
+    assert!(done
+        .stdout
+        .contains("     usecs               : count     distribution"));
+    assert_eq!(count_in(rows, 8, 63), 211, "{}", done.stdout); // ~20 us
+    assert_eq!(count_in(rows, 1024, 4095), 37, "{}", done.stdout); // ~2000 us
+    assert!(done.stdout.contains(" usecs, count: 248"));
+    let done = latency(&["-m"]);
+    assert!(done
+        .stdout
+        .contains("     msecs               : count     distribution"));
+    let rows = &histograms(&done.stdout)[0].1;
+    assert_eq!(count_in(rows, 1, 7), 37, "{}", done.stdout); // ~2 ms
+    assert!(done.stdout.contains(" msecs, count: 248"));
+}
+
+#[test]
+fn root_per_function_histograms_are_exact() {
+    let _bpf = require_root!();
+    let spec = format!("{}:rtools_test_*", testprog_path());
+    let done = trace_workload(
+        &["funcs", "4999", "3001", "1009"],
+        &["funclatency", "-F", &spec],
+    );
+    let hists = histograms(&done.stdout);
+    let by_name: std::collections::BTreeMap<&str, u64> = hists
+        .iter()
+        .map(|(name, rows)| (name.as_str(), total(rows)))
+        .collect();
+    assert_eq!(
+        by_name,
+        [
+            ("rtools_test_one", 4999),
+            ("rtools_test_three", 1009),
+            ("rtools_test_two", 3001)
+        ]
+        .into(),
+        "{}",
+        done.stdout
+    );
+    assert!(done.stdout.contains(", count: 9009"), "{}", done.stdout);
+}
+
+#[test]
+fn root_recursion_is_timed_per_call() {
+    let _bpf = require_root!();
+    let spec = format!("{}:lat_recurse", testprog_path());
+    let done = trace_workload(&["recurse", "101"], &["funclatency", "-u", &spec]);
+    let rows = &histograms(&done.stdout)[0].1;
+    // 101 calls of 5 levels: 505 calls, each timed.
+    assert_eq!(total(rows), 505, "{}", done.stdout);
+    // Levels last ~50, 40, 30, 20, 10 us. One start time per thread (BCC
+    // without -l) would time the outer calls from the innermost entry,
+    // ~10 us; here the three outer levels (303 calls) are >= 32 us.
+    assert!(count_in(rows, 32, u64::MAX) >= 270, "{}", done.stdout);
+    // The inner two levels (~10 and ~20 us), 202 calls; a few may be
+    // preempted on a busy machine.
+    assert!(count_in(rows, 8, 31) >= 180, "{}", done.stdout);
+    assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
+}
+
+#[test]
+fn root_intervals_print_one_histogram_each() {
+    let _bpf = require_root!();
+    let spec = format!("{}:lat_*", testprog_path());
+    let mut w = Workload::start(&["latency", "37", "211"]);
+    let tracer = Tracer::start(&["funclatency", "-T", "-i", "1", "-d", "3", &spec]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    let stamps = done
+        .stdout
+        .lines()
+        .filter(|l| l.len() == 8 && l.as_bytes()[2] == b':')
+        .count();
+    assert_eq!(stamps, 3, "{}", done.stdout);
+    let counted: u64 = histograms(&done.stdout)
+        .iter()
+        .map(|(_, rows)| total(rows))
+        .sum();
+    assert_eq!(counted, 248, "{}", done.stdout);
+}
+
+#[test]
+fn root_json_histograms() {
+    let _bpf = require_root!();
+    let done = latency(&["--json"]);
+    let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    assert_eq!(v["count"], 248);
+    assert_eq!(v["unit"], "nsecs");
+    let functions = v["functions"].as_array().unwrap();
+    let count = |name: &str| {
+        functions
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["count"].as_u64().unwrap())
+    };
+    assert_eq!(
+        (count("lat_2ms"), count("lat_20us")),
+        (Some(37), Some(211)),
+        "{v}"
+    );
+    assert_eq!(v["missed_returns"], 0);
+}
+
+#[test]
+fn events_that_are_not_functions_are_usage_errors() {
+    for (spec, needle) in [
+        ("t:sched:sched_switch", "is not a function"),
+        ("u:c:probe", "is not a function"),
+        ("r:c:malloc", "is a return probe"),
+    ] {
+        let done = run(&["funclatency", spec]);
+        assert_eq!(done.code, Some(2), "{done:#?}");
+        assert!(done.stderr.contains(needle), "{done:#?}");
+    }
+    let done = run(&["funclatency", "-l", "99", "c:malloc"]);
+    assert_eq!(done.code, Some(2));
+}
