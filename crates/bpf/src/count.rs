@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, MapMut, OpenObject};
+use libbpf_rs::{MapCore, OpenObject};
 use rtools_core::count::{CountKey, GroupBy};
 use rtools_core::targets::Target;
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
 use crate::error::BpfError;
+use crate::percpu;
 use crate::skel::count::{CountSkel, CountSkelBuilder};
 
 /// Distinct (probe, group) pairs the grouped counters hold before further
@@ -136,7 +137,7 @@ impl<'obj> Counter<'obj> {
         let map = &self.skel.maps.counts;
         (0..self.slots)
             .map(|slot| {
-                let total = sum_percpu(map, &slot.to_ne_bytes(), "counts")?;
+                let total = percpu::sum_at(map, slot, "counts")?;
                 let key = CountKey {
                     slot,
                     id: 0,
@@ -151,7 +152,7 @@ impl<'obj> Counter<'obj> {
         let map = &self.skel.maps.group_counts;
         let mut totals = HashMap::new();
         for raw in map.keys() {
-            let total = sum_percpu(map, &raw, "group_counts")?;
+            let total = percpu::sum(map, &raw, "group_counts")?;
             *totals.entry(parse_group_key(&raw)).or_insert(0) += total;
         }
         Ok(totals)
@@ -159,7 +160,7 @@ impl<'obj> Counter<'obj> {
 
     /// Events that found the grouped counters full.
     pub fn lost(&self) -> Result<u64, BpfError> {
-        sum_percpu(&self.skel.maps.lost, &0u32.to_ne_bytes(), "lost")
+        percpu::sum_at(&self.skel.maps.lost, 0, "lost")
     }
 
     /// Detaches everything (in parallel) and unloads; returns the time the
@@ -169,20 +170,6 @@ impl<'obj> Counter<'obj> {
         drop(self.skel);
         took
     }
-}
-
-fn sum_percpu(map: &MapMut<'_>, key: &[u8], name: &'static str) -> Result<u64, BpfError> {
-    let values = map
-        .lookup_percpu(key, MapFlags::ANY)
-        .map_err(|e| BpfError::Map {
-            map: name,
-            detail: e.to_string(),
-        })?
-        .unwrap_or_default();
-    Ok(values
-        .iter()
-        .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counters")))
-        .sum())
 }
 
 /// struct group_key { u32 slot; u32 id; char comm[16]; }

@@ -4,12 +4,13 @@
 use std::mem::MaybeUninit;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, MapMut, OpenObject};
+use libbpf_rs::OpenObject;
 use rtools_core::hist::{Histogram, BUCKETS};
 use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
 use crate::error::BpfError;
+use crate::percpu;
 use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
 
 #[derive(Debug, Clone, Copy)]
@@ -167,11 +168,11 @@ impl<'obj> LatencyCounter<'obj> {
         (0..self.slots)
             .map(|slot| {
                 let mut hist = Histogram {
-                    total_ns: sum_percpu(&self.skel.maps.total_ns, slot, "total_ns")?,
+                    total_ns: percpu::sum_at(&self.skel.maps.total_ns, slot, "total_ns")?,
                     ..Histogram::default()
                 };
                 for (b, bucket) in hist.buckets.iter_mut().enumerate() {
-                    *bucket = sum_percpu(
+                    *bucket = percpu::sum_at(
                         &self.skel.maps.hist,
                         slot * BUCKETS as u32 + b as u32,
                         "hist",
@@ -183,7 +184,7 @@ impl<'obj> LatencyCounter<'obj> {
     }
 
     pub fn lost(&self) -> Result<Lost, BpfError> {
-        let reason = |i| sum_percpu(&self.skel.maps.lost, i, "lost");
+        let reason = |i| percpu::sum_at(&self.skel.maps.lost, i, "lost");
         Ok(Lost {
             no_entry: reason(0)?,
             missed_returns: reason(1)?,
@@ -197,18 +198,4 @@ impl<'obj> LatencyCounter<'obj> {
         drop(self.skel);
         took
     }
-}
-
-fn sum_percpu(map: &MapMut<'_>, key: u32, name: &'static str) -> Result<u64, BpfError> {
-    let values = map
-        .lookup_percpu(&key.to_ne_bytes(), MapFlags::ANY)
-        .map_err(|e| BpfError::Map {
-            map: name,
-            detail: format!("{e:#}"),
-        })?
-        .unwrap_or_default();
-    Ok(values
-        .iter()
-        .map(|v| u64::from_ne_bytes(v[..8].try_into().expect("8-byte counters")))
-        .sum())
 }

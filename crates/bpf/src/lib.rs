@@ -6,6 +6,7 @@ pub mod count;
 pub mod error;
 pub mod latency;
 pub mod links;
+mod percpu;
 pub mod proc_maps;
 pub mod stack;
 pub mod symbolize;

@@ -12,6 +12,7 @@ use rtools_core::targets::Target;
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
 use crate::error::BpfError;
+use crate::percpu;
 use crate::skel::stack::{StackSkel, StackSkelBuilder};
 
 /// BCC's default stack map size.
@@ -213,22 +214,7 @@ impl<'obj> StackCounter<'obj> {
 
     /// Stacks not counted since attach, by reason.
     pub fn lost(&self) -> Result<Lost, BpfError> {
-        let reason = |index: u32| -> Result<u64, BpfError> {
-            let values = self
-                .skel
-                .maps
-                .lost
-                .lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
-                .map_err(|e| BpfError::Map {
-                    map: "lost",
-                    detail: format!("{e:#}"),
-                })?
-                .unwrap_or_default();
-            Ok(values
-                .iter()
-                .map(|v| u64::from_ne_bytes(v[..8].try_into().unwrap()))
-                .sum())
-        };
+        let reason = |index| percpu::sum_at(&self.skel.maps.lost, index, "lost");
         Ok(Lost {
             collisions: reason(0)?,
             map_full: reason(1)?,

@@ -4,6 +4,7 @@ pub mod dispatch;
 mod error;
 pub mod exit;
 mod output;
+mod schedule;
 mod signals;
 mod tools;
 

@@ -6,7 +6,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::{flag, low_level};
@@ -83,9 +83,4 @@ pub enum Wake {
     Deadline,
     /// The extra fd is readable.
     Ready,
-}
-
-/// Seconds as a Duration, for interval arithmetic.
-pub fn secs(s: u64) -> Duration {
-    Duration::from_secs(s)
 }

@@ -12,7 +12,8 @@ use rtools_core::count::{self, GroupBy, Tally};
 use rtools_core::render::{count_json, count_table};
 
 use crate::output;
-use crate::signals::{secs, StopSignal};
+use crate::schedule::Schedule;
+use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
@@ -163,18 +164,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     );
 
     // BCC: with -d and no -i, one summary at the end of the duration.
-    let interval = args.interval.or(args.duration).map(secs);
-    let end = args.duration.map(|d| Instant::now() + secs(d));
     let mut tally = Tally::default();
     let mut lost_before = 0;
-    let mut next = interval.map(|i| Instant::now() + i);
+    let mut schedule = Schedule::new(args.interval, args.duration);
     loop {
-        let deadline = match (next, end) {
-            (Some(n), Some(e)) => Some(n.min(e)),
-            (n, e) => n.or(e),
-        };
+        let deadline = schedule.deadline();
         let stopped = stop.wait_until(deadline);
-        let finished = stopped || end.is_some_and(|e| Instant::now() >= e);
+        let finished = stopped || schedule.over();
         print_interval(
             &args,
             &counter,
@@ -186,7 +182,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         if finished {
             break;
         }
-        next = next.zip(interval).map(|(n, i)| n + i);
+        schedule.advance();
     }
     eprintln!("Detaching...");
     let took = counter.detach();

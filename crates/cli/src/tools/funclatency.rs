@@ -3,7 +3,6 @@
 //! recursion, plus JSON).
 
 use std::mem::MaybeUninit;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -16,7 +15,8 @@ use serde_json::json;
 
 use crate::error::usage;
 use crate::output;
-use crate::signals::{secs, StopSignal};
+use crate::schedule::Schedule;
+use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
@@ -144,15 +144,10 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         attached.attached_slots, args.pattern
     );
 
-    let interval = args.interval.or(args.duration).map(secs);
-    let end = args.duration.map(|d| Instant::now() + secs(d));
-    let mut next = interval.map(|i| Instant::now() + i);
+    let mut schedule = Schedule::new(args.interval, args.duration);
     let mut previous: Vec<Histogram> = vec![Histogram::default(); names.len()];
     loop {
-        let deadline = match (next, end) {
-            (Some(n), Some(e)) => Some(n.min(e)),
-            (n, e) => n.or(e),
-        };
+        let deadline = schedule.deadline();
         let stopped = stop.wait_until(deadline);
         let current = counter.histograms()?;
         let interval_hists: Vec<Histogram> = current
@@ -162,10 +157,10 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
             .collect();
         print_interval(&args, unit_name, &names, &interval_hists, &counter.lost()?);
         previous = current;
-        if stopped || end.is_some_and(|e| Instant::now() >= e) {
+        if stopped || schedule.over() {
             break;
         }
-        next = next.zip(interval).map(|(n, i)| n + i);
+        schedule.advance();
     }
     report_lost(&counter.lost()?);
     eprintln!("Detaching...");

@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -17,7 +16,8 @@ use rtools_core::stacks::{self, StackRow};
 
 use crate::error::usage;
 use crate::output;
-use crate::signals::{secs, StopSignal, Wake};
+use crate::schedule::Schedule;
+use crate::signals::{StopSignal, Wake};
 use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
@@ -165,16 +165,11 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let ring = counter.new_pids(Rc::clone(&seen))?;
     let mut symbols = Symbols::default();
-    let interval = args.interval.or(args.duration).map(secs);
-    let end = args.duration.map(|d| Instant::now() + secs(d));
-    let mut next = interval.map(|i| Instant::now() + i);
+    let mut schedule = Schedule::new(args.interval, args.duration);
     let mut previous: HashMap<RawStack, u64> = HashMap::new();
     let mut lost_before = 0;
     loop {
-        let deadline = match (next, end) {
-            (Some(n), Some(e)) => Some(n.min(e)),
-            (n, e) => n.or(e),
-        };
+        let deadline = schedule.deadline();
         let wake = stop.wait(deadline, Some(ring.epoll_fd()));
         if wake == Wake::Ready {
             // New processes: read their mappings while they are alive.
@@ -196,7 +191,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         let lost = counter.lost()?.total();
         print_interval(&args, &rows, lost - lost_before);
         lost_before = lost;
-        let finished = wake == Wake::Stop || end.is_some_and(|e| Instant::now() >= e);
+        let finished = wake == Wake::Stop || schedule.over();
         if finished {
             if let Some(path) = &args.flamegraph {
                 let all = symbolized_rows(totals.into_iter().collect(), &mut symbols, args.perpid);
@@ -205,7 +200,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
             break;
         }
         previous = totals;
-        next = next.zip(interval).map(|(n, i)| n + i);
+        schedule.advance();
     }
     report_lost(&counter)?;
     eprintln!("Detaching...");
