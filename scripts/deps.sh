@@ -9,6 +9,7 @@ packages=(
   pkg-config make gcc linux-libc-dev
   # The kernel-function tests boot Debian's 6.1 and 6.12 kernels in qemu.
   qemu-system-x86 busybox-static xz-utils binutils
+  bpftool               # the leak test lists loaded programs and links
   linux-image-amd64 linux-image-6.12-amd64
 )
 

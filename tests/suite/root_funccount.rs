@@ -470,3 +470,59 @@ fn root_closed_stdout_ends_quietly() {
         "{stderr}"
     );
 }
+
+/// Lines of `bpftool prog|link show` that describe one object each.
+fn loaded(kind: &str) -> Vec<String> {
+    let out = std::process::Command::new("bpftool")
+        .args([kind, "show"])
+        .output()
+        .expect("run bpftool (scripts/deps.sh installs it)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
+        .map(str::to_string)
+        .collect()
+}
+
+fn ours(progs: &[String]) -> usize {
+    progs
+        .iter()
+        .filter(|l| l.contains(" name count_") || l.contains(" name rtools_"))
+        .count()
+}
+
+#[test]
+fn root_sigkill_leaves_no_program_or_link_behind() {
+    let _bpf = require_root!();
+    let links_before = loaded("link").len();
+    assert_eq!(
+        ours(&loaded("prog")),
+        0,
+        "programs of an earlier run remain"
+    );
+    let uprobe = format!("{}:rtools_test_*", testprog_path());
+    for args in [
+        vec!["funccount", "t:syscalls:sys_enter_getppid"],
+        vec!["funccount", "t:syscalls:sys_enter_*"],
+        vec!["funccount", "-P", uprobe.as_str()],
+    ] {
+        let tracer = Tracer::start(&args);
+        assert!(ours(&loaded("prog")) > 0, "{args:?}: nothing loaded?");
+        assert!(loaded("link").len() > links_before, "{args:?}: no link?");
+        let done = tracer.signal(libc::SIGKILL);
+        assert_eq!(done.code, None, "killed by a signal");
+        // The kernel releases everything with the last fd; allow it a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while (ours(&loaded("prog")) > 0 || loaded("link").len() > links_before)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert_eq!(ours(&loaded("prog")), 0, "{args:?}: programs left behind");
+        assert_eq!(
+            loaded("link").len(),
+            links_before,
+            "{args:?}: links left behind"
+        );
+    }
+}

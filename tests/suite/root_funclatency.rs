@@ -203,3 +203,23 @@ fn events_that_are_not_functions_are_usage_errors() {
     let done = run(&["funclatency", "-l", "99", "c:malloc"]);
     assert_eq!(done.code, Some(2));
 }
+
+#[test]
+fn root_a_call_in_flight_at_attach_is_not_timed() {
+    let _bpf = require_root!();
+    // lat_hold is already running when funclatency attaches. Its return
+    // probe was never armed (uretprobes arm at entry), so the call must
+    // be neither timed from nothing nor counted as lost.
+    let spec = format!("{}:lat_hold", testprog_path());
+    let mut w = Workload::start(&["hold", "1500"]);
+    w.go();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let tracer = Tracer::start(&["funclatency", "-p", &w.pid_str(), &spec]);
+    w.wait_done();
+    let done = tracer.stop();
+    w.exit();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    assert!(histograms(&done.stdout).is_empty(), "{}", done.stdout);
+    assert!(!done.stdout.contains("avg = "), "{}", done.stdout);
+    assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
+}

@@ -249,9 +249,19 @@ impl Workload {
 
     /// Does the work and returns when it is done; the process stays alive.
     pub fn run(&mut self) {
+        self.go();
+        self.wait_done();
+    }
+
+    /// Starts the work and returns at once.
+    pub fn go(&mut self) {
         let stdin = self.stdin.as_mut().expect("workload still open");
         stdin.write_all(b"go\n").unwrap();
         stdin.flush().unwrap();
+    }
+
+    /// Waits until the work is done.
+    pub fn wait_done(&mut self) {
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "done", "testprog failed");

@@ -2,6 +2,8 @@
 //! completions from the clap definitions; `cargo xtask check` fails if the
 //! committed ones are stale.
 
+mod bench;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +24,16 @@ enum Task {
     Gen,
     /// Fail if man/ or completions/ differ from what gen would write
     Check,
+    /// Measure rtools against bpftrace (and the floor) on the same
+    /// workloads; needs root and bpftrace
+    Bench {
+        /// Rounds per tool; the table shows medians
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Only scenarios whose name contains this
+        #[arg(long)]
+        scenario: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -29,8 +41,12 @@ fn main() -> Result<()> {
         .parent()
         .unwrap()
         .to_path_buf();
+    let task = Args::parse().task;
+    if let Task::Bench { rounds, scenario } = &task {
+        return bench::run(*rounds, scenario.as_deref());
+    }
     let files = generate()?;
-    match Args::parse().task {
+    match task {
         Task::Gen => {
             for (path, bytes) in &files {
                 let path = root.join(path);
@@ -56,6 +72,7 @@ fn main() -> Result<()> {
                 files.len()
             );
         }
+        Task::Bench { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

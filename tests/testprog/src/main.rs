@@ -7,18 +7,22 @@
 //! whether the process is still alive when rtools reads or symbolizes.
 //! With `--wait-signal` (the VM tests, driven by a shell) it waits for
 //! SIGUSR1 instead, makes no other system call before the work, and exits
-//! right after it.
+//! right after it. With `--time` it prints `elapsed_ns N`, the duration of
+//! the work alone (the benchmarks).
 //!
 //! Modes:
 //! - `getppid N`: the getppid syscall, N times;
 //! - `getcpu N`: the raw getcpu syscall (nothing else on the machine makes
 //!   it), N times;
 //! - `libc-getpid N`: libc's getpid(), N times;
+//! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
 //! - `usdt N`: the USDT probe rtools:tick, N times;
 //! - `stacks A D`: gamma through alpha and beta A times, through delta D
 //!   times;
 //! - `latency A B`: lat_2ms (~2 ms) A times, lat_20us (~20 us) B times;
+//! - `hold MS`: lat_hold once, spinning MS milliseconds (for attaching
+//!   while a call is in flight);
 //! - `recurse N`: lat_recurse(5) N times; each of its 5 levels spins
 //!   ~10 us before calling the next (~50, 40, 30, 20, 10 us per level);
 //! - `jit N`: gamma N times through machine code in an anonymous page,
@@ -98,6 +102,12 @@ pub extern "C" fn lat_2ms() {
 #[inline(never)]
 pub extern "C" fn lat_20us() {
     spin(std::time::Duration::from_micros(20));
+}
+
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn lat_hold(ms: u64) {
+    spin(std::time::Duration::from_millis(ms));
 }
 
 #[no_mangle]
@@ -250,6 +260,7 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             (0..n(1)?).for_each(|_| lat_20us());
         }
         "recurse" => (0..n(0)?).for_each(|_| lat_recurse(black_box(5))),
+        "hold" => lat_hold(n(0)?),
         "jit" => {
             let jit = files.jit.as_ref().expect("made");
             (0..n(0)?).for_each(|i| {
@@ -264,6 +275,10 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
                 black_box(delta(i));
             });
         }
+        "malloc" => (0..n(0)?).for_each(|_| {
+            // SAFETY: a block from malloc is freed once.
+            unsafe { libc::free(black_box(libc::malloc(64))) }
+        }),
         "read-write" => {
             let mut byte = [0u8; 1];
             let zero = files.zero.as_mut().expect("opened");
@@ -330,10 +345,12 @@ fn wait_for_sigusr1() {
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut wait_signal = false;
+    let mut time = false;
     while args.first().is_some_and(|a| a.starts_with("--")) {
         let flag = args.remove(0);
-        if flag == "--wait-signal" {
-            wait_signal = true;
+        if flag == "--wait-signal" || flag == "--time" {
+            wait_signal |= flag == "--wait-signal";
+            time |= flag == "--time";
             continue;
         }
         let value = if args.is_empty() {
@@ -360,7 +377,11 @@ fn main() {
     let mut files = Files::open(&mode).unwrap_or_else(|e| fail(e));
     if wait_signal {
         wait_for_sigusr1();
+        let start = std::time::Instant::now();
         work(&mode, &counts, &mut files).unwrap_or_else(|e| fail(e));
+        if time {
+            println!("elapsed_ns {}", start.elapsed().as_nanos());
+        }
         return;
     }
     let stdin = io::stdin();
