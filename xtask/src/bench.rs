@@ -4,6 +4,7 @@
 //! shows medians (and minima) and ratios within this run only.
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -44,6 +45,45 @@ fn bpftrace(program: &str) -> Vec<String> {
     s(&["bpftrace", "-e", program])
 }
 
+/// BCC 0.26's get_tracepoints() returns str where its tools expect bytes
+/// (they crash on tracepoint patterns); this wrapper converts the names and
+/// then runs the tool.
+const BCC_WRAPPER: &str = r#"import runpy, sys
+from bcc import BPF
+_get = BPF.get_tracepoints
+BPF.get_tracepoints = staticmethod(
+    lambda pattern: [t if isinstance(t, bytes) else t.encode() for t in _get(pattern)])
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"#;
+
+/// How to run BCC's tools here, or why they cannot run.
+fn bcc_available() -> Result<PathBuf, String> {
+    if std::env::var_os("BCC_KERNEL_SOURCE").is_none() {
+        return Err("BCC_KERNEL_SOURCE is not set (scripts/bench.sh sets it up)".into());
+    }
+    if !Path::new("/usr/sbin/funccount-bpfcc").exists() {
+        return Err("bpfcc-tools is not installed".into());
+    }
+    let wrapper = std::env::temp_dir().join("rtools-bench-bcc.py");
+    std::fs::write(&wrapper, BCC_WRAPPER).map_err(|e| e.to_string())?;
+    Ok(wrapper)
+}
+
+/// `/usr/bin/python3 -u WRAPPER /usr/sbin/TOOL-bpfcc ARGS`: Debian's python3,
+/// which has the bcc module (a pyenv python3 on PATH does not).
+fn bcc(wrapper: &Option<PathBuf>, tool: &str, args: &[&str]) -> Option<Vec<String>> {
+    let wrapper = wrapper.as_ref()?;
+    let mut v = vec![
+        "/usr/bin/python3".to_string(),
+        "-u".into(),
+        wrapper.display().to_string(),
+    ];
+    v.push(format!("/usr/sbin/{tool}-bpfcc"));
+    v.extend(s(args));
+    Some(v)
+}
+
 /// Sum of every `: N` at the end of a line (bpftrace maps), or of the
 /// `name N` rows of an rtools table.
 fn sum_trailing_numbers(out: &str) -> Option<u64> {
@@ -75,7 +115,7 @@ fn latency_count(out: &str) -> Option<u64> {
     (total > 0).then_some(total)
 }
 
-fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
+fn scenarios(rtools: &Path, testprog: &Path, bcc_wrapper: &Option<PathBuf>) -> Vec<Scenario> {
     let rt = |args: &[&str]| {
         let mut v = vec![rtools.display().to_string()];
         v.extend(s(args));
@@ -98,6 +138,11 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
             tool(
                 "bpftrace",
                 Some(bpftrace(&format!("{getcpu} {{ @ = count(); }}"))),
+                Some(sum_trailing_numbers),
+            ),
+            tool(
+                "bcc",
+                bcc(bcc_wrapper, "funccount", &["t:syscalls:sys_enter_getcpu"]),
                 Some(sum_trailing_numbers),
             ),
             tool(
@@ -131,6 +176,7 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
                 none(),
                 tool("floor", Some(bpftrace(&format!("{bt_uprobe} {{ }}"))), None),
                 tool("bpftrace", Some(bpftrace(&format!("{bt_uprobe} {{ @ = count(); }}"))), Some(sum_trailing_numbers)),
+                tool("bcc", bcc(bcc_wrapper, "funccount", &[&uprobe]), Some(sum_trailing_numbers)),
                 tool("rtools", rt(&["funccount", &uprobe]), Some(sum_trailing_numbers)),
             ],
         },
@@ -143,6 +189,7 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
                 none(),
                 tool("floor", Some(bpftrace("uprobe:libc:malloc { }")), None),
                 tool("bpftrace", Some(bpftrace("uprobe:libc:malloc { @ = count(); }")), None),
+                tool("bcc", bcc(bcc_wrapper, "funccount", &["c:malloc"]), None),
                 tool("rtools", rt(&["funccount", "c:malloc"]), None),
             ],
         },
@@ -159,6 +206,7 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
                     Some(bpftrace(&format!("{getcpu} {{ @[kstack, ustack] = count(); }}"))),
                     None,
                 ),
+                tool("bcc", bcc(bcc_wrapper, "stackcount", &["t:syscalls:sys_enter_getcpu"]), None),
                 tool("rtools", rt(&["stackcount", "t:syscalls:sys_enter_getcpu"]), None),
             ],
         },
@@ -178,6 +226,7 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
                     ))),
                     Some(latency_count),
                 ),
+                tool("bcc", bcc(bcc_wrapper, "funclatency", &[&uprobe]), Some(latency_count)),
                 tool("rtools", rt(&["funclatency", &uprobe]), Some(latency_count)),
             ],
         },
@@ -187,7 +236,17 @@ fn scenarios(rtools: &Path, testprog: &Path) -> Vec<Scenario> {
 /// Starts a tracer and returns once it is attached, with a thread that
 /// collects what it prints from then on.
 fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle<String>)> {
-    let mut child = Command::new(&argv[0])
+    let mut command = Command::new(&argv[0]);
+    // SAFETY: signal() is async-signal-safe; it runs between fork and exec.
+    unsafe {
+        command.pre_exec(|| {
+            // Started from a background shell, SIGINT may be ignored and the
+            // ignoring inherited: Python tools would never see Ctrl-C.
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command
         .args(&argv[1..])
         .env("BPFTRACE_MAX_MAP_KEYS", "100000")
         .stdout(Stdio::piped())
@@ -343,14 +402,26 @@ pub fn run(rounds: usize, only: Option<&str>) -> Result<()> {
     let release = root.join("target/release");
     let (rtools, testprog): (PathBuf, PathBuf) =
         (release.join("rtools"), release.join("rtools-testprog"));
-    let mut scenarios = scenarios(&rtools, &testprog);
+    let bcc_wrapper = bcc_available();
+    let wrapper = bcc_wrapper.as_ref().ok().cloned();
+    let mut scenarios = scenarios(&rtools, &testprog, &wrapper);
+    // A peer that cannot run here is left out (the header says why).
+    for scenario in &mut scenarios {
+        scenario
+            .tools
+            .retain(|t| t.name == "none" || t.argv.is_some());
+    }
     if let Some(only) = only {
         scenarios.retain(|s| s.name.contains(only));
     }
     println!("rtools benchmark, {} rounds, {}", rounds, machine());
-    println!(
-        "BCC: not run (bpfcc-tools needs kernel headers for this kernel; see shared/PEERS.md)\n"
-    );
+    match &bcc_wrapper {
+        Ok(_) => println!(
+            "BCC: bpfcc-tools, BCC_KERNEL_SOURCE={}\n",
+            std::env::var("BCC_KERNEL_SOURCE").unwrap_or_default()
+        ),
+        Err(why) => println!("BCC: not run: {why}\n"),
+    }
     for scenario in &scenarios {
         let mut per_tool: Vec<Vec<f64>> = vec![Vec::new(); scenario.tools.len()];
         let mut rss: Vec<u64> = vec![0; scenario.tools.len()];
@@ -375,10 +446,11 @@ pub fn run(rounds: usize, only: Option<&str>) -> Result<()> {
         let overhead = |i: usize| medians[i] - base;
         let floor = scenario.tools.iter().position(|t| t.name == "floor");
         let peer = scenario.tools.iter().position(|t| t.name == "bpftrace");
+        let bcc_peer = scenario.tools.iter().position(|t| t.name == "bcc");
         println!("{} ({} events)", scenario.name, scenario.events);
         println!(
-            "  {:<10} {:>10} {:>10} {:>12} {:>9} {:>11} {:>9}  count",
-            "tool", "ns/event", "min", "overhead ns", "x floor", "x bpftrace", "RSS MB"
+            "  {:<10} {:>10} {:>10} {:>12} {:>9} {:>11} {:>7} {:>9}  count",
+            "tool", "ns/event", "min", "overhead ns", "x floor", "x bpftrace", "x bcc", "RSS MB"
         );
         for (i, t) in scenario.tools.iter().enumerate() {
             let ratio = |j: Option<usize>| match j {
@@ -394,27 +466,28 @@ pub fn run(rounds: usize, only: Option<&str>) -> Result<()> {
                 (None, _) => "-".to_string(),
             };
             println!(
-                "  {:<10} {:>10.1} {:>10.1} {:>12.1} {:>9} {:>11} {:>9.1}  {count}",
+                "  {:<10} {:>10.1} {:>10.1} {:>12.1} {:>9} {:>11} {:>7} {:>9.1}  {count}",
                 t.name,
                 medians[i],
                 mins[i],
                 if i == 0 { 0.0 } else { overhead(i) },
                 ratio(floor),
                 ratio(peer),
+                ratio(bcc_peer),
                 rss[i] as f64 / 1024.0
             );
         }
         println!();
     }
     if only.is_none_or(|o| "start-up".contains(o)) {
-        startup_and_detach(&rtools, rounds)?;
+        startup_and_detach(&rtools, rounds, &wrapper)?;
     }
     Ok(())
 }
 
 /// Exec to attached, and Ctrl-C to exit, for one probe and for the 360
 /// syscall tracepoints.
-fn startup_and_detach(rtools: &Path, rounds: usize) -> Result<()> {
+fn startup_and_detach(rtools: &Path, rounds: usize, bcc_wrapper: &Option<PathBuf>) -> Result<()> {
     let rt = |probe: &str| {
         vec![
             rtools.display().to_string(),
@@ -422,7 +495,7 @@ fn startup_and_detach(rtools: &Path, rounds: usize) -> Result<()> {
             probe.into(),
         ]
     };
-    let cases = [
+    let mut cases = vec![
         ("rtools, 1 tracepoint", rt("t:syscalls:sys_enter_getcpu")),
         ("rtools, 360 tracepoints", rt("t:syscalls:sys_enter_*")),
         (
@@ -434,6 +507,14 @@ fn startup_and_detach(rtools: &Path, rounds: usize) -> Result<()> {
             bpftrace("tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"),
         ),
     ];
+    for (name, probe) in [
+        ("bcc, 1 tracepoint", "t:syscalls:sys_enter_getcpu"),
+        ("bcc, 360 tracepoints", "t:syscalls:sys_enter_*"),
+    ] {
+        if let Some(argv) = bcc(bcc_wrapper, "funccount", &[probe]) {
+            cases.push((name, argv));
+        }
+    }
     println!("start-up (exec to attached) and detach (Ctrl-C to exit), median of {rounds}");
     println!(
         "  {:<28} {:>12} {:>12} {:>9}",

@@ -64,6 +64,7 @@ impl<'obj> Counter<'obj> {
         rodata.filter_tgid = config.pid.unwrap_or(0);
         rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
         rodata.group_by = group_code(config.group_by);
+        rodata.single_slot = targets.len() == 1;
         let slots = targets.len() as u32;
         open.maps
             .counts
