@@ -223,3 +223,18 @@ fn root_a_call_in_flight_at_attach_is_not_timed() {
     assert!(!done.stdout.contains("avg = "), "{}", done.stdout);
     assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
 }
+
+#[test]
+fn root_calls_nested_too_deep_are_counted_and_reported() {
+    let _bpf = require_root!();
+    // 11 calls 40 levels deep: levels 33 to 40 (8 each) are not timed.
+    let spec = format!("{}:lat_recurse", testprog_path());
+    let done = trace_workload(&["recurse", "11", "40"], &["funclatency", "-u", &spec]);
+    let rows = &histograms(&done.stdout)[0].1;
+    assert_eq!(total(rows), 11 * 32, "{}", done.stdout);
+    assert!(
+        done.stderr.contains("funclatency: 88 calls not timed: 0 returns whose entry came before tracing, 0 missed returns, 88 nested deeper than 32"),
+        "{}",
+        done.stderr
+    );
+}

@@ -289,3 +289,50 @@ fn root_jit_frames_come_from_the_perf_map() {
         "{printed:#?}"
     );
 }
+
+#[test]
+fn root_user_only_offsets_addresses_and_depth() {
+    let _bpf = require_root!();
+    let (done, _) = trace_gamma(&["-U", "-s", "-v", "--max-depth", "3"], false);
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 2, "{printed:#?}");
+    for p in &printed {
+        // Three frames unwound, plus the caller put back at the entry.
+        assert!(p.frames.len() <= 4, "{p:#?}");
+        let (addr, name) = p.frames[0].split_once(' ').unwrap();
+        assert!(u64::from_str_radix(addr, 16).is_ok(), "{p:#?}");
+        assert_eq!(name.trim(), "gamma+0x0", "{p:#?}");
+        assert!(
+            p.frames[1]
+                .trim_start_matches(|c: char| c.is_ascii_hexdigit())
+                .trim()
+                .contains("+0x"),
+            "{p:#?}"
+        );
+    }
+    let total: u64 = printed.iter().map(|p| p.count).sum();
+    assert_eq!(total, VIA_BETA + VIA_DELTA);
+}
+
+#[test]
+fn root_usdt_stacks() {
+    let _bpf = require_root!();
+    let spec = format!("u:{}:tick", testprog_path());
+    let mut w = Workload::start(&["usdt", "1013"]);
+    let tracer = Tracer::start(&["stackcount", &spec]);
+    w.run();
+    let done = tracer.stop();
+    w.exit();
+    let printed = stacks(&done.stdout);
+    assert_eq!(
+        printed.iter().map(|p| p.count).sum::<u64>(),
+        1013,
+        "{printed:#?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .all(|p| p.frames.iter().any(|f| f == "rtools_testprog::work")),
+        "{printed:#?}"
+    );
+}

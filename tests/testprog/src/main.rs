@@ -23,8 +23,8 @@
 //! - `latency A B`: lat_2ms (~2 ms) A times, lat_20us (~20 us) B times;
 //! - `hold MS`: lat_hold once, spinning MS milliseconds (for attaching
 //!   while a call is in flight);
-//! - `recurse N`: lat_recurse(5) N times; each of its 5 levels spins
-//!   ~10 us before calling the next (~50, 40, 30, 20, 10 us per level);
+//! - `recurse N [DEPTH]`: lat_recurse(DEPTH, default 5) N times; each level
+//!   spins ~10 us before calling the next (~50, 40, 30, 20, 10 us at 5);
 //! - `jit N`: gamma N times through machine code in an anonymous page,
 //!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
@@ -259,7 +259,10 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             (0..n(0)?).for_each(|_| lat_2ms());
             (0..n(1)?).for_each(|_| lat_20us());
         }
-        "recurse" => (0..n(0)?).for_each(|_| lat_recurse(black_box(5))),
+        "recurse" => {
+            let depth = counts.get(1).copied().unwrap_or(5) as u32;
+            (0..n(0)?).for_each(|_| lat_recurse(black_box(depth)));
+        }
         "hold" => lat_hold(n(0)?),
         "jit" => {
             let jit = files.jit.as_ref().expect("made");

@@ -81,6 +81,10 @@ static __always_inline void announce(__u32 tgid)
 {
 	__u8 one = 1;
 
+	/* Look first: an LRU update takes a free node before it finds the
+	 * key exists, which would cost every event of a known process. */
+	if (bpf_map_lookup_elem(&seen_pids, &tgid))
+		return;
 	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST) == 0)
 		bpf_ringbuf_output(&new_pids, &tgid, sizeof(tgid), 0);
 }
@@ -121,16 +125,19 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 		return 0;
 	}
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	if (key.tgid)
-		announce(key.tgid);
 
 	counter = bpf_map_lookup_elem(&counts, &key);
 	if (counter) {
 		__sync_fetch_and_add(counter, 1);
 		return 0;
 	}
-	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0)
+	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0) {
+		/* A process's first event makes a new key (the key holds its
+		 * pid), so announcing here keeps the common path free of it. */
+		if (key.tgid)
+			announce(key.tgid);
 		return 0;
+	}
 	counter = bpf_map_lookup_elem(&counts, &key);
 	if (counter)
 		__sync_fetch_and_add(counter, 1);
