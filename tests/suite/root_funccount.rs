@@ -487,7 +487,7 @@ fn loaded(kind: &str) -> Vec<String> {
 fn ours(progs: &[String]) -> usize {
     progs
         .iter()
-        .filter(|l| l.contains(" name count_") || l.contains(" name rtools_"))
+        .filter(|l| l.contains(" name rt_") || l.contains(" name rtools_"))
         .count()
 }
 

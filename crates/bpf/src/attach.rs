@@ -83,6 +83,50 @@ pub struct SyscallPrograms<'a, 'obj> {
 
 const NOT_FOR_THIS_TOOL: &str = "this tool does not attach to this kind of probe";
 
+/// Turns off loading of the programs `needs` does not ask for, in a
+/// skeleton whose programs follow the shared naming (`rt_tracepoint`,
+/// `rt_kprobe`, ... in count.bpf.c and stack.bpf.c). The caller decides
+/// about its fentry template.
+macro_rules! set_autoload {
+    ($progs:expr, $needs:expr) => {{
+        let (progs, needs) = (&mut $progs, $needs);
+        progs.rt_tracepoint.set_autoload(needs.tracepoint);
+        progs.rt_raw_tp.set_autoload(needs.raw_tracepoint);
+        progs.rt_sys_enter.set_autoload(needs.syscall_table);
+        progs.rt_sys_exit.set_autoload(needs.syscall_table);
+        progs.rt_kprobe.set_autoload(needs.kernel);
+        progs.rt_kprobe_multi.set_autoload(needs.kernel);
+        progs.rt_uprobe.set_autoload(needs.uprobe);
+        progs.rt_uprobe_multi.set_autoload(needs.uprobe_multi);
+        progs.rt_usdt.set_autoload(needs.usdt);
+    }};
+}
+pub(crate) use set_autoload;
+
+/// The [`Programs`] of a loaded skeleton with the shared naming, with
+/// `$template` as the fentry/fexit template.
+macro_rules! event_programs {
+    ($skel:expr, $template:ident) => {{
+        let (p, maps) = (&$skel.progs, &$skel.maps);
+        $crate::attach::Programs {
+            tracepoint: Some(&p.rt_tracepoint),
+            raw_tracepoint: Some(&p.rt_raw_tp),
+            syscalls: Some($crate::attach::SyscallPrograms {
+                sys_enter: &p.rt_sys_enter,
+                sys_exit: &p.rt_sys_exit,
+                slots: &maps.syscall_slots,
+            }),
+            kprobe: &p.rt_kprobe,
+            kprobe_multi: &p.rt_kprobe_multi,
+            tracing_template: &p.$template,
+            uprobe: &p.rt_uprobe,
+            uprobe_multi: &p.rt_uprobe_multi,
+            usdt: Some(&p.rt_usdt),
+        }
+    }};
+}
+pub(crate) use event_programs;
+
 /// Which programs the targets need loaded.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Needs {

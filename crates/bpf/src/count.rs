@@ -9,7 +9,7 @@ use libbpf_rs::{MapCore, OpenObject};
 use rtools_core::count::{CountKey, GroupBy};
 use rtools_core::targets::Target;
 
-use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
+use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::error::BpfError;
 use crate::percpu;
 use crate::skel::count::{CountSkel, CountSkelBuilder};
@@ -81,37 +81,14 @@ impl<'obj> Counter<'obj> {
             .map_err(load_err)?;
 
         let needs = Needs::of(targets);
-        let progs = &mut open.progs;
-        progs.count_tracepoint.set_autoload(needs.tracepoint);
-        progs.count_raw_tp.set_autoload(needs.raw_tracepoint);
-        progs.count_sys_enter.set_autoload(needs.syscall_table);
-        progs.count_sys_exit.set_autoload(needs.syscall_table);
-        progs.count_kprobe.set_autoload(needs.kernel);
-        progs.count_kprobe_multi.set_autoload(needs.kernel);
-        // count_uprobe is also the fentry template.
-        progs
-            .count_uprobe
+        set_autoload!(open.progs, needs);
+        // rt_uprobe is also the fentry template.
+        open.progs
+            .rt_uprobe
             .set_autoload(needs.uprobe || needs.kernel);
-        progs.count_uprobe_multi.set_autoload(needs.uprobe_multi);
-        progs.count_usdt.set_autoload(needs.usdt);
         let skel = open.load().map_err(load_err)?;
 
-        let p = &skel.progs;
-        let programs = Programs {
-            tracepoint: Some(&p.count_tracepoint),
-            raw_tracepoint: Some(&p.count_raw_tp),
-            syscalls: Some(SyscallPrograms {
-                sys_enter: &p.count_sys_enter,
-                sys_exit: &p.count_sys_exit,
-                slots: &skel.maps.syscall_slots,
-            }),
-            kprobe: &p.count_kprobe,
-            kprobe_multi: &p.count_kprobe_multi,
-            tracing_template: &p.count_uprobe,
-            uprobe: &p.count_uprobe,
-            uprobe_multi: &p.count_uprobe_multi,
-            usdt: Some(&p.count_usdt),
-        };
+        let programs = event_programs!(skel, rt_uprobe);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(Counter {
             skel,

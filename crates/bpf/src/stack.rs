@@ -10,7 +10,7 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 use rtools_core::targets::Target;
 
-use crate::attach::{self, AttachOptions, Attached, Needs, Programs, SyscallPrograms};
+use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::error::BpfError;
 use crate::percpu;
 use crate::skel::stack::{StackSkel, StackSkelBuilder};
@@ -99,35 +99,11 @@ impl<'obj> StackCounter<'obj> {
         open.maps.lost.set_max_entries(4).map_err(load_err)?;
 
         let needs = Needs::of(targets);
-        let progs = &mut open.progs;
-        progs.stack_tracepoint.set_autoload(needs.tracepoint);
-        progs.stack_raw_tp.set_autoload(needs.raw_tracepoint);
-        progs.stack_sys_enter.set_autoload(needs.syscall_table);
-        progs.stack_sys_exit.set_autoload(needs.syscall_table);
-        progs.stack_kprobe.set_autoload(needs.kernel);
-        progs.stack_kprobe_multi.set_autoload(needs.kernel);
-        progs.stack_tracing.set_autoload(needs.kernel);
-        progs.stack_uprobe.set_autoload(needs.uprobe);
-        progs.stack_uprobe_multi.set_autoload(needs.uprobe_multi);
-        progs.stack_usdt.set_autoload(needs.usdt);
+        set_autoload!(open.progs, needs);
+        open.progs.rt_tracing.set_autoload(needs.kernel);
         let skel = open.load().map_err(load_err)?;
 
-        let p = &skel.progs;
-        let programs = Programs {
-            tracepoint: Some(&p.stack_tracepoint),
-            raw_tracepoint: Some(&p.stack_raw_tp),
-            syscalls: Some(SyscallPrograms {
-                sys_enter: &p.stack_sys_enter,
-                sys_exit: &p.stack_sys_exit,
-                slots: &skel.maps.syscall_slots,
-            }),
-            kprobe: &p.stack_kprobe,
-            kprobe_multi: &p.stack_kprobe_multi,
-            tracing_template: &p.stack_tracing,
-            uprobe: &p.stack_uprobe,
-            uprobe_multi: &p.stack_uprobe_multi,
-            usdt: Some(&p.stack_usdt),
-        };
+        let programs = event_programs!(skel, rt_tracing);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(StackCounter { skel, attached })
     }

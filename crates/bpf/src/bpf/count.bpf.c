@@ -105,27 +105,27 @@ static __always_inline int count_syscall(long nr, __u32 table)
 }
 
 SEC("tp")
-int count_tracepoint(void *ctx)
+int rt_tracepoint(void *ctx)
 {
 	return count_slot(slot_of(ctx), false);
 }
 
 SEC("raw_tp")
-int count_raw_tp(void *ctx)
+int rt_raw_tp(void *ctx)
 {
 	return count_slot(slot_of(ctx), false);
 }
 
 /* raw_syscalls:sys_enter(struct pt_regs *regs, long id) */
 SEC("raw_tp")
-int count_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+int rt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	return count_syscall(ctx->args[1], 0);
 }
 
 /* raw_syscalls:sys_exit(struct pt_regs *regs, long ret) */
 SEC("raw_tp")
-int count_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	long nr = -1;
@@ -135,13 +135,13 @@ int count_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 }
 
 SEC("kprobe")
-int count_kprobe(struct pt_regs *ctx)
+int rt_kprobe(struct pt_regs *ctx)
 {
 	return count_slot(slot_of(ctx), false);
 }
 
 SEC("kprobe.multi")
-int count_kprobe_multi(struct pt_regs *ctx)
+int rt_kprobe_multi(struct pt_regs *ctx)
 {
 	return count_slot(slot_of(ctx), false);
 }
@@ -150,19 +150,19 @@ int count_kprobe_multi(struct pt_regs *ctx)
  * code once per kernel function (see tracing_progs.rs). It reads nothing
  * from ctx but the cookie, so the code is valid for either program type. */
 SEC("uprobe")
-int count_uprobe(struct pt_regs *ctx)
+int rt_uprobe(struct pt_regs *ctx)
 {
 	return count_slot(slot_of(ctx), true);
 }
 
 SEC("uprobe.multi")
-int count_uprobe_multi(struct pt_regs *ctx)
+int rt_uprobe_multi(struct pt_regs *ctx)
 {
 	return count_slot(slot_of(ctx), true);
 }
 
 SEC("usdt")
-int count_usdt(struct pt_regs *ctx)
+int rt_usdt(struct pt_regs *ctx)
 {
 	return count_slot(single_slot ? 0 : bpf_usdt_cookie(ctx), true);
 }

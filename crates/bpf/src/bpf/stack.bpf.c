@@ -160,25 +160,25 @@ static __always_inline int stack_syscall(void *ctx, long nr, __u32 table)
 }
 
 SEC("tp")
-int stack_tracepoint(void *ctx)
+int rt_tracepoint(void *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("raw_tp")
-int stack_raw_tp(void *ctx)
+int rt_raw_tp(void *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("raw_tp")
-int stack_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+int rt_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
 	return stack_syscall(ctx, ctx->args[1], 0);
 }
 
 SEC("raw_tp")
-int stack_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
 	long nr = -1;
@@ -188,13 +188,13 @@ int stack_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 }
 
 SEC("kprobe")
-int stack_kprobe(struct pt_regs *ctx)
+int rt_kprobe(struct pt_regs *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("kprobe.multi")
-int stack_kprobe_multi(struct pt_regs *ctx)
+int rt_kprobe_multi(struct pt_regs *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
 }
@@ -202,7 +202,7 @@ int stack_kprobe_multi(struct pt_regs *ctx)
 /* The fentry/fexit template (see tracing_progs.rs): reads only the cookie
  * from ctx. */
 SEC("kprobe")
-int stack_tracing(void *ctx)
+int rt_tracing(void *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
 }
@@ -210,19 +210,19 @@ int stack_tracing(void *ctx)
 /* Uprobes sit on a function's first instruction (rtools attaches at
  * symbol addresses); the return address is at the stack pointer. */
 SEC("uprobe")
-int stack_uprobe(struct pt_regs *ctx)
+int rt_uprobe(struct pt_regs *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("uprobe.multi")
-int stack_uprobe_multi(struct pt_regs *ctx)
+int rt_uprobe_multi(struct pt_regs *ctx)
 {
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("usdt")
-int stack_usdt(struct pt_regs *ctx)
+int rt_usdt(struct pt_regs *ctx)
 {
 	return count_stack(ctx, bpf_usdt_cookie(ctx), 0);
 }
