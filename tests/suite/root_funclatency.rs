@@ -44,6 +44,10 @@ fn count_in(rows: &[Row], low: u64, high: u64) -> u64 {
         .sum()
 }
 
+/// A call preempted while it runs can take many times its length: the
+/// bucket checks allow this many strays per population (totals stay exact).
+const STRAYS: u64 = 2;
+
 fn total(rows: &[Row]) -> u64 {
     rows.iter().map(|r| r.2).sum()
 }
@@ -65,9 +69,17 @@ fn root_two_populations_land_in_their_buckets() {
     let rows = &hists[0].1;
     assert_eq!(total(rows), 248, "{}", done.stdout);
     // ~20 us: 16384 -> 32767, one bucket of slack either side.
-    assert_eq!(count_in(rows, 8192, 65535), 211, "{}", done.stdout);
+    assert!(
+        count_in(rows, 8192, 65535) >= 211 - STRAYS,
+        "{}",
+        done.stdout
+    );
     // ~2 ms: 1048576 -> 2097151, with the same slack.
-    assert_eq!(count_in(rows, 524288, 4194303), 37, "{}", done.stdout);
+    assert!(
+        count_in(rows, 524288, 4194303) >= 37 - STRAYS,
+        "{}",
+        done.stdout
+    );
     assert!(done
         .stdout
         .contains("     nsecs               : count     distribution"));
@@ -88,15 +100,15 @@ fn root_units_change_buckets_and_labels() {
     assert!(done
         .stdout
         .contains("     usecs               : count     distribution"));
-    assert_eq!(count_in(rows, 8, 63), 211, "{}", done.stdout); // ~20 us
-    assert_eq!(count_in(rows, 1024, 4095), 37, "{}", done.stdout); // ~2000 us
+    assert!(count_in(rows, 8, 63) >= 211 - STRAYS, "{}", done.stdout); // ~20 us
+    assert!(count_in(rows, 1024, 4095) >= 37 - STRAYS, "{}", done.stdout); // ~2000 us
     assert!(done.stdout.contains(" usecs, count: 248"));
     let done = latency(&["-m"]);
     assert!(done
         .stdout
         .contains("     msecs               : count     distribution"));
     let rows = &histograms(&done.stdout)[0].1;
-    assert_eq!(count_in(rows, 1, 7), 37, "{}", done.stdout); // ~2 ms
+    assert!(count_in(rows, 1, 7) >= 37 - STRAYS, "{}", done.stdout); // ~2 ms
     assert!(done.stdout.contains(" msecs, count: 248"));
 }
 

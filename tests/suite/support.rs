@@ -41,8 +41,7 @@ pub fn is_root() -> bool {
 
 /// For tests that load BPF programs: `let _bpf = require_root!();`.
 /// Skips (loudly) when not run as root; otherwise evaluates to the BPF
-/// lock, held until the test ends: tracing is system-wide, so two tests
-/// tracing at once would count each other's workloads.
+/// lock ([`bpf_lock`]), held until the test ends.
 macro_rules! require_root {
     () => {
         if $crate::suite::support::is_root() {
@@ -58,10 +57,23 @@ macro_rules! require_root {
 }
 pub(crate) use require_root;
 
-pub fn bpf_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Root tests trace system-wide, so they run one at a time; they also
+/// time workloads, so they run while no qemu guest (two busy host
+/// threads each) competes for the CPUs. Guests may run together.
+static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+pub fn bpf_lock() -> std::sync::RwLockWriteGuard<'static, ()> {
     // A failed test poisons the lock; the next one may still run.
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    MACHINE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Held by the VM tests: shared with each other, never with a root test.
+pub fn vm_lock() -> std::sync::RwLockReadGuard<'static, ()> {
+    MACHINE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A finished rtools run.

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::vm::guest::{self, Case, CaseResult};
+use super::vm::{self as guest, Case, CaseResult};
 
 const READS: u64 = 1009;
 const WRITES: u64 = 503;

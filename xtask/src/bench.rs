@@ -376,7 +376,7 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn run(rounds: usize, only: Option<&str>) -> Result<()> {
+pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -481,6 +481,10 @@ pub fn run(rounds: usize, only: Option<&str>) -> Result<()> {
     }
     if only.is_none_or(|o| "start-up".contains(o)) {
         startup_and_detach(&rtools, rounds, &wrapper)?;
+    }
+    if vm {
+        println!();
+        crate::bench_vm::run(rounds, &rtools, &testprog)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! committed ones are stale.
 
 mod bench;
+mod bench_vm;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,9 @@ enum Task {
         /// Only scenarios whose name contains this
         #[arg(long)]
         scenario: Option<String>,
+        /// Also compare the kernel-function backends in the qemu guests
+        #[arg(long)]
+        vm: bool,
     },
 }
 
@@ -42,8 +46,13 @@ fn main() -> Result<()> {
         .unwrap()
         .to_path_buf();
     let task = Args::parse().task;
-    if let Task::Bench { rounds, scenario } = &task {
-        return bench::run(*rounds, scenario.as_deref());
+    if let Task::Bench {
+        rounds,
+        scenario,
+        vm,
+    } = &task
+    {
+        return bench::run(*rounds, scenario.as_deref(), *vm);
     }
     let files = generate()?;
     match task {

@@ -10,8 +10,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::cpio::Cpio;
-use crate::suite::support::{rtools_bin, testprog_bin};
+use crate::cpio::Cpio;
+
+/// The binaries the guest runs.
+pub struct Binaries<'a> {
+    pub rtools: &'a Path,
+    /// rtools-testprog, the workload.
+    pub testprog: &'a Path,
+}
 
 /// A kernel installed under /boot.
 pub struct Kernel {
@@ -123,10 +129,10 @@ poweroff -f
 "#;
 
 /// Boots `kernel`, runs `cases` in order, returns their results by name.
-pub fn run(kernel: &Kernel, cases: &[Case]) -> BTreeMap<String, CaseResult> {
+pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<String, CaseResult> {
     let dir = tempfile::tempdir().unwrap();
     let initramfs = dir.path().join("initramfs.cpio");
-    fs::write(&initramfs, image(kernel, cases)).unwrap();
+    fs::write(&initramfs, image(kernel, cases, bins)).unwrap();
     let mut qemu = Command::new("qemu-system-x86_64")
         .args([
             "-accel", "tcg", "-M", "q35", "-cpu", "max", "-smp", "2", "-m", "2048",
@@ -207,7 +213,7 @@ fn parse_console(console: &str) -> BTreeMap<String, CaseResult> {
     results
 }
 
-fn image(kernel: &Kernel, cases: &[Case]) -> Vec<u8> {
+fn image(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> Vec<u8> {
     let mut cpio = Cpio::default();
     for dir in [
         "bin",
@@ -230,10 +236,10 @@ fn image(kernel: &Kernel, cases: &[Case]) -> Vec<u8> {
     cpio.symlink("bin/sh", "busybox");
     cpio.file("init", 0o755, INIT.as_bytes());
     cpio.file("cases.sh", 0o644, script(cases).as_bytes());
-    cpio.file("rtools", 0o755, &stripped(rtools_bin()));
+    cpio.file("rtools", 0o755, &stripped(bins.rtools));
     // The workload keeps its symbols: uprobes and stacks need them.
-    cpio.file("testprog", 0o755, &fs::read(testprog_bin()).unwrap());
-    for lib in shared_libraries(&[rtools_bin(), testprog_bin()]) {
+    cpio.file("testprog", 0o755, &fs::read(bins.testprog).unwrap());
+    for lib in shared_libraries(&[bins.rtools, bins.testprog]) {
         let path = lib.to_string_lossy().trim_start_matches('/').to_string();
         cpio.file(&path, 0o755, &fs::read(&lib).unwrap());
     }
