@@ -31,10 +31,6 @@ impl Links {
         self.items.push(a);
     }
 
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

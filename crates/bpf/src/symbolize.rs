@@ -73,15 +73,21 @@ impl Symbols {
     /// User frames of process `pid` for `addrs`.
     pub fn user(&mut self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
         self.remember(pid);
-        let Some(Some(maps)) = self.processes.get(&pid) else {
+        // Disjoint borrows: the maps are read while the cache is filled.
+        let Symbols {
+            symbolizer,
+            processes,
+            files,
+            ..
+        } = self;
+        let Some(Some(maps)) = processes.get(&pid) else {
             return addrs.iter().map(|&a| Frame::unknown(a)).collect();
         };
-        let maps = maps.clone();
         addrs
             .iter()
             .map(|&addr| {
                 if let Some((mapping, offset)) = maps.file_offset(addr) {
-                    let (name, off) = self.file_symbol(&mapping.path, offset);
+                    let (name, off) = file_symbol(symbolizer, files, &mapping.path, offset);
                     return Frame {
                         addr,
                         name,
@@ -99,24 +105,27 @@ impl Symbols {
             })
             .collect()
     }
+}
 
-    fn file_symbol(&mut self, path: &Path, offset: u64) -> (String, Option<u64>) {
-        let key = (path.to_path_buf(), offset);
-        if let Some(found) = self.files.get(&key) {
-            return found.clone();
-        }
-        let src = Source::Elf(Elf::new(path));
-        let found = match self
-            .symbolizer
-            .symbolize(&src, Input::FileOffset(&[offset]))
-        {
-            Ok(mut syms) => match syms.pop() {
-                Some(Symbolized::Sym(sym)) => (sym.name.to_string(), Some(sym.offset as u64)),
-                _ => ("[unknown]".to_string(), None),
-            },
-            Err(_) => ("[unknown]".to_string(), None),
-        };
-        self.files.insert(key, found.clone());
-        found
+/// The function at `offset` in ELF file `path`, cached.
+fn file_symbol(
+    symbolizer: &Symbolizer,
+    files: &mut HashMap<(PathBuf, u64), (String, Option<u64>)>,
+    path: &Path,
+    offset: u64,
+) -> (String, Option<u64>) {
+    let key = (path.to_path_buf(), offset);
+    if let Some(found) = files.get(&key) {
+        return found.clone();
     }
+    let src = Source::Elf(Elf::new(path));
+    let found = match symbolizer.symbolize(&src, Input::FileOffset(&[offset])) {
+        Ok(mut syms) => match syms.pop() {
+            Some(Symbolized::Sym(sym)) => (sym.name.to_string(), Some(sym.offset as u64)),
+            _ => ("[unknown]".to_string(), None),
+        },
+        Err(_) => ("[unknown]".to_string(), None),
+    };
+    files.insert(key, found.clone());
+    found
 }

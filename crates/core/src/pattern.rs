@@ -18,9 +18,7 @@ pub struct PatternError {
 /// A compiled name pattern.
 #[derive(Debug, Clone)]
 pub struct Matcher {
-    source: String,
     regex: Regex,
-    literal: bool,
 }
 
 impl Matcher {
@@ -36,9 +34,7 @@ impl Matcher {
         }
         re.push('$');
         Matcher {
-            source: pattern.to_string(),
             regex: Regex::new(&re).expect("an escaped glob is a valid regex"),
-            literal: !pattern.contains(['*', '?']),
         }
     }
 
@@ -61,11 +57,7 @@ impl Matcher {
                 .to_string(),
             position: 0,
         })?;
-        Ok(Matcher {
-            source: pattern.to_string(),
-            regex,
-            literal: false,
-        })
+        Ok(Matcher { regex })
     }
 
     /// A glob, or with `use_regex` a regular expression.
@@ -79,16 +71,6 @@ impl Matcher {
 
     pub fn is_match(&self, name: &str) -> bool {
         self.regex.is_match(name)
-    }
-
-    /// The name itself when the pattern can only match one exact name.
-    pub fn literal(&self) -> Option<&str> {
-        self.literal.then_some(self.source.as_str())
-    }
-
-    /// The pattern as the user wrote it.
-    pub fn as_str(&self) -> &str {
-        &self.source
     }
 }
 
@@ -113,8 +95,6 @@ mod tests {
         let m = Matcher::glob("a.b+c");
         assert!(m.is_match("a.b+c"));
         assert!(!m.is_match("axbbc"));
-        assert_eq!(m.literal(), Some("a.b+c"));
-        assert_eq!(Matcher::glob("a*").literal(), None);
     }
 
     #[test]
@@ -125,7 +105,6 @@ mod tests {
         assert!(!m.is_match("do_vfs_read"));
         let m = Matcher::regex("^vfs_(read|write)$").unwrap();
         assert!(!m.is_match("vfs_readv"));
-        assert_eq!(m.literal(), None);
     }
 
     #[test]

@@ -51,16 +51,6 @@ pub enum ProbeSpec {
     },
 }
 
-impl ProbeSpec {
-    /// True for probes that fire when a function returns.
-    pub fn is_return(&self) -> bool {
-        matches!(
-            self,
-            ProbeSpec::Kernel { ret: true, .. } | ProbeSpec::User { ret: true, .. }
-        )
-    }
-}
-
 /// A specification that does not parse. Every variant names the spec and
 /// the part that is wrong, and says what would be right.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -478,8 +468,6 @@ mod tests {
         ] {
             assert_eq!(parse(spec).unwrap().to_string(), spec);
         }
-        assert!(parse("r:c:malloc").unwrap().is_return());
-        assert!(!parse("c:malloc").unwrap().is_return());
     }
 
     fn error(spec: &str) -> String {

@@ -1,6 +1,6 @@
 //! Tracepoints from tracefs (`available_events`: `category:event` a line).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where tracefs may be mounted, newest convention first.
 pub const TRACEFS_DIRS: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -19,15 +19,6 @@ pub fn parse_available_events(text: &str) -> Vec<(String, String)> {
         .filter_map(|line| line.trim().split_once(':'))
         .map(|(c, e)| (c.to_string(), e.to_string()))
         .collect()
-}
-
-/// The format file of one tracepoint, for tools that read its fields.
-pub fn format_path(tracefs: &Path, category: &str, event: &str) -> PathBuf {
-    tracefs
-        .join("events")
-        .join(category)
-        .join(event)
-        .join("format")
 }
 
 #[cfg(test)]
