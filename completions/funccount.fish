@@ -7,6 +7,7 @@ pid\t'Process id (with its name)'
 tid\t'Thread id (with its name)'
 cpu\t'CPU number'"
 complete -c funccount -l top -d 'Show only the N most frequent rows (+)' -r
+complete -c funccount -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r
 complete -c funccount -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'

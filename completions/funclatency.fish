@@ -2,6 +2,7 @@ complete -c funclatency -s p -l pid -d 'Trace this PID only' -r
 complete -c funclatency -s i -l interval -d 'Summary interval, seconds' -r
 complete -c funclatency -s d -l duration -d 'Total duration of trace, seconds' -r
 complete -c funclatency -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r
+complete -c funclatency -l max-probes -d 'Refuse a pattern that matches more than N (default 1000 functions) (+)' -r
 complete -c funclatency -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'

@@ -41,6 +41,7 @@ pid\t'Process id (with its name)'
 tid\t'Thread id (with its name)'
 cpu\t'CPU number'"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l top -d 'Show only the N most frequent rows (+)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
@@ -60,6 +61,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s D -l durati
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
@@ -83,6 +85,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s d -l duration -d 'Total duration of trace, seconds' -r
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l max-probes -d 'Refuse a pattern that matches more than N (default 1000 functions) (+)' -r
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'

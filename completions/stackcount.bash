@@ -23,7 +23,7 @@ _stackcount() {
 
     case "${cmd}" in
         stackcount)
-            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --backend --help --version"
+            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -70,6 +70,10 @@ _stackcount() {
                     return 0
                     ;;
                 --max-depth)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-probes)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
+scripts/test-deps.sh
 export DEBIAN_FRONTEND=noninteractive
 command -v bpftrace >/dev/null || apt-get install -y -qq bpftrace >/dev/null
 

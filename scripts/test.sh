@@ -4,7 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What setup.sh installs must leave the machine's kernels alone (the
+# guests' kernels are unpacked into a cache by test-deps.sh instead).
+kernels() { dpkg-query -W -f='${Package} ${Status}\n' 'linux-image*' 2>/dev/null | grep -w installed || true; }
+before=$(kernels)
 scripts/deps.sh
+if [ "$(kernels)" != "$before" ]; then
+  echo "test: scripts/deps.sh changed the installed kernels" >&2
+  exit 1
+fi
+scripts/test-deps.sh
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo xtask check

@@ -1,9 +1,11 @@
 mod support;
 
 mod cli;
+mod root_bad_input;
 mod root_funccount;
 mod root_funccount_errors;
 mod root_funclatency;
+mod root_return_safety;
 mod root_stackcount;
 mod vm;
 mod vm_kernel_functions;

@@ -476,7 +476,7 @@ fn loaded(kind: &str) -> Vec<String> {
     let out = std::process::Command::new("bpftool")
         .args([kind, "show"])
         .output()
-        .expect("run bpftool (scripts/deps.sh installs it)");
+        .expect("run bpftool (scripts/test-deps.sh installs it)");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
@@ -524,5 +524,32 @@ fn root_sigkill_leaves_no_program_or_link_behind() {
             links_before,
             "{args:?}: links left behind"
         );
+    }
+}
+
+/// `-p PID`: when the process exits there is nothing left to trace; every
+/// tool prints its final summary and exits 0 by itself (issue 9).
+#[test]
+fn root_every_tool_ends_when_the_traced_process_exits() {
+    let _bpf = require_root!();
+    let funcs = format!("{}:rtools_test_one", testprog_path());
+    for tool in ["funccount", "stackcount", "funclatency"] {
+        let mut workload = Workload::start(&["funcs", "211", "0", "0"]);
+        let pid = workload.pid_str();
+        let tracer = Tracer::start(&[tool, "-p", &pid, &funcs]);
+        workload.run();
+        workload.exit();
+        let done = tracer.finish();
+        assert_eq!(done.code, Some(0), "{tool}: {done:#?}");
+        assert!(
+            done.stderr
+                .contains(&format!("{tool}: process {pid} exited; final summary:")),
+            "{tool}: {done:#?}"
+        );
+        let counted = match tool {
+            "funclatency" => done.stdout.contains("count: 211"),
+            _ => done.stdout.contains(" 211"),
+        };
+        assert!(counted, "{tool}: {done:#?}");
     }
 }

@@ -237,8 +237,15 @@ pub struct Workload {
 impl Workload {
     /// `rtools-testprog ARGS`; returns once it is ready.
     pub fn start(args: &[&str]) -> Workload {
-        let mut child = Command::new(testprog_bin())
-            .args(args)
+        let mut command = Command::new(testprog_bin());
+        command.args(args);
+        Workload::start_command(command)
+    }
+
+    /// Another program that speaks the same protocol (`ready PID`, a line
+    /// on stdin, the work, `done`).
+    pub fn start_command(mut command: Command) -> Workload {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -274,9 +281,22 @@ impl Workload {
 
     /// Waits until the work is done.
     pub fn wait_done(&mut self) {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        assert_eq!(line.trim(), "done", "testprog failed");
+        let said = self.wait_done_output();
+        assert!(said.is_empty(), "testprog said {said:?} before done");
+    }
+
+    /// Waits until the work is done; returns what it printed before `done`.
+    pub fn wait_done_output(&mut self) -> String {
+        let mut said = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "the workload ended before done; it said {said:?}");
+            if line.trim() == "done" {
+                return said;
+            }
+            said.push_str(&line);
+        }
     }
 
     /// Lets the process exit and reaps it.
@@ -311,4 +331,38 @@ pub fn trace_workload(workload_args: &[&str], rtools_args: &[&str]) -> Finished 
 
 pub fn testprog_path() -> String {
     testprog_bin().to_string_lossy().into_owned()
+}
+
+/// A C test program from tests/testprog/c/NAME.c, built once per test run
+/// with frame pointers and DWARF (the tests' targets must symbolize).
+pub fn c_program(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(path) = built.get(name) {
+        return path.clone();
+    }
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = manifest.join(format!("tests/testprog/c/{name}.c"));
+    let exe = std::env::current_exe().unwrap();
+    let out = exe.parent().unwrap().parent().unwrap().join(name);
+    let status = Command::new("cc")
+        .args(["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "building {} failed", source.display());
+    built.insert(name.to_string(), out.clone());
+    out
+}
+
+/// The kernel's log, from `skip` lines on (`dmesg` needs root).
+pub fn kernel_log(skip: usize) -> Vec<String> {
+    let out = Command::new("dmesg").output().expect("run dmesg");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .skip(skip)
+        .map(str::to_string)
+        .collect()
 }

@@ -32,6 +32,7 @@ pub struct Lost {
 
 pub struct LatencyCounter<'obj> {
     skel: LatencySkel<'obj>,
+    _thread_exit: libbpf_rs::Link,
     returns: Attached,
     entries: Attached,
     slots: u32,
@@ -96,12 +97,17 @@ impl<'obj> LatencyCounter<'obj> {
         ] {
             prog.set_autoload(needs.kernel);
         }
-        // The uprobe programs are also the fentry/fexit templates.
+        for prog in [
+            &mut progs.latency_entry_tracing,
+            &mut progs.latency_return_tracing,
+        ] {
+            prog.set_autoload(needs.kernel);
+        }
         for prog in [
             &mut progs.latency_entry_uprobe,
             &mut progs.latency_return_uprobe,
         ] {
-            prog.set_autoload(needs.uprobe || needs.kernel);
+            prog.set_autoload(needs.uprobe);
         }
         for prog in [
             &mut progs.latency_entry_uprobe_multi,
@@ -127,9 +133,9 @@ impl<'obj> LatencyCounter<'obj> {
                 &p.latency_return_kprobe_multi
             },
             tracing_template: if entry {
-                &p.latency_entry_uprobe
+                &p.latency_entry_tracing
             } else {
-                &p.latency_return_uprobe
+                &p.latency_return_tracing
             },
             uprobe: if entry {
                 &p.latency_entry_uprobe
@@ -143,11 +149,18 @@ impl<'obj> LatencyCounter<'obj> {
             },
             usdt: None,
         };
+        // Threads' call stacks are freed as threads exit.
+        let thread_exit = skel
+            .progs
+            .latency_thread_exit
+            .attach()
+            .map_err(|e| BpfError::Load(format!("sched:sched_process_exit: {e:#}")))?;
         // Returns first: every entry timed from now on has its return probe.
         let returns = attach::attach_all(&programs(false), &returns_of(targets), &config.attach)?;
         let entries = attach::attach_all(&programs(true), targets, &config.attach)?;
         Ok(LatencyCounter {
             skel,
+            _thread_exit: thread_exit,
             returns,
             entries,
             slots,

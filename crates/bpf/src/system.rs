@@ -109,5 +109,6 @@ pub fn set_libbpf_logging(verbose: bool) {
 
 fn print_libbpf(_level: libbpf_rs::PrintLevel, msg: String) {
     // libbpf starts its messages with "libbpf: " itself.
-    eprint!("{msg}");
+    use std::io::Write as _;
+    let _ = write!(std::io::stderr(), "{msg}");
 }

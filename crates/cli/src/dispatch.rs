@@ -10,6 +10,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use crate::error;
 use crate::exit;
+use crate::output::{self, say};
 use crate::tools::{funccount, funclatency, not_built, stackcount};
 
 pub struct Tool {
@@ -83,7 +84,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
     run_rtools(args)
 }
 
-fn run_tool(tool: &Tool, args: Vec<OsString>) -> i32 {
+fn run_tool(tool: &'static Tool, args: Vec<OsString>) -> i32 {
+    output::set_tool(tool.name);
     match (tool.command)().try_get_matches_from(args) {
         Ok(matches) => match (tool.run)(&matches) {
             Ok(()) => exit::OK,
@@ -102,11 +104,11 @@ fn run_rtools(args: Vec<OsString>) -> i32 {
         for tool in TOOLS {
             let cmd = (tool.command)();
             let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
-            println!("{:<12} {about}", tool.name);
+            output::stdout(&format!("{:<12} {about}\n", tool.name));
         }
         return exit::OK;
     }
-    eprintln!("rtools: error: no tool given: run 'rtools TOOL ARGS' (see 'rtools --list')");
+    say!("rtools: error: no tool given: run 'rtools TOOL ARGS' (see 'rtools --list')");
     exit::USAGE
 }
 
@@ -127,7 +129,7 @@ fn clap_error(name: &str, err: clap::Error) -> i32 {
                 .collect();
             let message = message.join(" ");
             let message = message.strip_prefix("error: ").unwrap_or(&message);
-            eprintln!("{name}: error: {message} (see '{name} --help')");
+            say!("{name}: error: {message} (see '{name} --help')");
             exit::USAGE
         }
     }

@@ -7,6 +7,7 @@ use rtools_core::spec::SpecError;
 use rtools_core::targets::ResolveError;
 
 use crate::exit;
+use crate::output::say;
 
 /// An error in what the user typed, as opposed to one the machine raised.
 #[derive(Debug)]
@@ -48,9 +49,9 @@ pub fn report(tool: &str, err: &anyhow::Error) -> i32 {
     let code = exit_code(err);
     let text = format!("{err:#}").replace('\n', " ");
     if code == exit::USAGE {
-        eprintln!("{tool}: error: {text} (see '{tool} --help')");
+        say!("{tool}: error: {text} (see '{tool} --help')");
     } else {
-        eprintln!("{tool}: error: {text}");
+        say!("{tool}: error: {text}");
     }
     code
 }

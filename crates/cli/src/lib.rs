@@ -3,6 +3,7 @@
 pub mod dispatch;
 mod error;
 pub mod exit;
+mod numbers;
 mod output;
 mod schedule;
 mod signals;

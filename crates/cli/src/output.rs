@@ -2,8 +2,31 @@
 //! closed pipe (`rtools ... | head`) ends the tool quietly.
 
 use std::io::{self, Write};
+use std::sync::OnceLock;
 
 use crate::exit;
+
+/// `eprintln!` that cannot panic: with stderr closed the message is lost,
+/// nothing more (SPEC §5: no input makes rtools panic).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+static TOOL: OnceLock<&'static str> = OnceLock::new();
+
+/// Names the running tool, for messages printed far from the dispatcher.
+pub fn set_tool(name: &'static str) {
+    let _ = TOOL.set(name);
+}
+
+/// The running tool's name (`rtools` before one was chosen).
+pub fn tool() -> &'static str {
+    TOOL.get().copied().unwrap_or("rtools")
+}
 
 /// Writes `text` to stdout and flushes it; exits quietly if the reader has
 /// gone away.
@@ -13,7 +36,7 @@ pub fn stdout(text: &str) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(exit::OK);
         }
-        eprintln!("rtools: error: writing output: {e}");
+        say!("{}: error: writing output: {e}", tool());
         std::process::exit(exit::FAILURE);
     }
 }

@@ -2,7 +2,7 @@
 //! detach, a second exits at once with 130 (SPEC §5).
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,14 +12,26 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::{flag, low_level};
 
 use crate::exit;
+use crate::output::{self, say};
 
-/// Wakes the main loop on a stop signal, with no polling in between.
+/// Wakes the main loop on a stop signal, or when the process traced with
+/// `-p` exits, with no polling in between.
 pub struct StopSignal {
     requested: Arc<AtomicBool>,
     wake: UnixStream,
+    /// A pidfd of the `-p` process: readable once it has exited.
+    target: Option<(u32, OwnedFd)>,
 }
 
 impl StopSignal {
+    /// Like [`StopSignal::install`], and also stops when process `pid`
+    /// exits (`-p`): there is nothing left to trace.
+    pub fn install_for(pid: Option<u32>) -> io::Result<StopSignal> {
+        let mut stop = StopSignal::install()?;
+        stop.target = pid.and_then(|pid| Some((pid, pidfd_open(pid)?)));
+        Ok(stop)
+    }
+
     pub fn install() -> io::Result<StopSignal> {
         let requested = Arc::new(AtomicBool::new(false));
         let (wake, write) = UnixStream::pair()?;
@@ -31,7 +43,11 @@ impl StopSignal {
             flag::register(signal, Arc::clone(&requested))?;
             low_level::pipe::register(signal, write.try_clone()?)?;
         }
-        Ok(StopSignal { requested, wake })
+        Ok(StopSignal {
+            requested,
+            wake,
+            target: None,
+        })
     }
 
     pub fn requested(&self) -> bool {
@@ -66,14 +82,35 @@ impl StopSignal {
                 events: libc::POLLIN,
                 revents: 0,
             };
-            let mut fds = [poll_fd(self.wake.as_raw_fd()), poll_fd(also.unwrap_or(-1))];
+            let target = self.target.as_ref().map_or(-1, |(_, fd)| fd.as_raw_fd());
+            let mut fds = [
+                poll_fd(self.wake.as_raw_fd()),
+                poll_fd(also.unwrap_or(-1)),
+                poll_fd(target),
+            ];
             // SAFETY: `fds` holds valid pollfds (fd -1 is ignored by poll).
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
             if fds[1].revents & libc::POLLIN != 0 && !self.requested() {
                 return Wake::Ready;
             }
+            if fds[2].revents & libc::POLLIN != 0 && !self.requested() {
+                if let Some((pid, _)) = &self.target {
+                    say!("{}: process {pid} exited; final summary:", output::tool());
+                }
+                self.requested.store(true, Ordering::SeqCst);
+                return Wake::Stop;
+            }
         }
     }
+}
+
+/// A pidfd for `pid`, or None where the kernel has none (before 5.3) or
+/// the process is gone.
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0) };
+    // SAFETY: a non-negative return is a new fd owned by nothing else.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Why a wait ended.

@@ -3,17 +3,25 @@
 //! Globs match the whole name. Regular expressions are anchored at the start
 //! only, as BCC's Python `re.match` is, so `-r 'vfs_'` matches `vfs_read`.
 
-use regex::Regex;
+use regex::{Regex, RegexBuilder};
 use thiserror::Error;
 
 /// A bad pattern, explained on one line with the position of the problem.
 #[derive(Debug, Error, PartialEq, Eq)]
-#[error("bad regular expression '{pattern}': {message} at position {position}")]
+#[error("bad {kind} '{pattern}': {message} at position {position}")]
 pub struct PatternError {
+    /// "regular expression" or "pattern".
+    pub kind: &'static str,
     pub pattern: String,
     pub message: String,
     pub position: usize,
 }
+
+/// Longer patterns are refused before they are compiled: no symbol name
+/// is this long, and a huge pattern would cost seconds or gigabytes.
+pub const MAX_PATTERN_LEN: usize = 1024;
+/// The most memory one compiled pattern may take.
+const COMPILED_SIZE_LIMIT: usize = 16 << 20;
 
 /// A compiled name pattern.
 #[derive(Debug, Clone)]
@@ -23,7 +31,8 @@ pub struct Matcher {
 
 impl Matcher {
     /// A shell-style glob: `*` any run of characters, `?` one character.
-    pub fn glob(pattern: &str) -> Matcher {
+    pub fn glob(pattern: &str) -> Result<Matcher, PatternError> {
+        check_len(pattern)?;
         let mut re = String::from("^");
         for c in pattern.chars() {
             match c {
@@ -33,21 +42,58 @@ impl Matcher {
             }
         }
         re.push('$');
-        Matcher {
-            regex: Regex::new(&re).expect("an escaped glob is a valid regex"),
-        }
+        compile(pattern, &re)
     }
 
     /// A regular expression, anchored at the start of the name.
     pub fn regex(pattern: &str) -> Result<Matcher, PatternError> {
+        check_len(pattern)?;
         if let Err(err) = regex_syntax::ast::parse::Parser::new().parse(pattern) {
             return Err(PatternError {
+                kind: "regular expression",
                 pattern: pattern.to_string(),
                 message: err.kind().to_string(),
                 position: err.span().start.offset,
             });
         }
-        let regex = Regex::new(&format!("^(?:{pattern})")).map_err(|err| PatternError {
+        compile(pattern, &format!("^(?:{pattern})"))
+    }
+
+    /// A glob, or with `use_regex` a regular expression.
+    pub fn new(pattern: &str, use_regex: bool) -> Result<Matcher, PatternError> {
+        if use_regex {
+            Matcher::regex(pattern)
+        } else {
+            Matcher::glob(pattern)
+        }
+    }
+
+    pub fn is_match(&self, name: &str) -> bool {
+        self.regex.is_match(name)
+    }
+}
+
+fn check_len(pattern: &str) -> Result<(), PatternError> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(PatternError {
+            kind: "pattern",
+            pattern: format!("{}...", pattern.chars().take(40).collect::<String>()),
+            message: format!(
+                "pattern of {} bytes is longer than the limit of {MAX_PATTERN_LEN}",
+                pattern.len()
+            ),
+            position: MAX_PATTERN_LEN,
+        });
+    }
+    Ok(())
+}
+
+fn compile(pattern: &str, re: &str) -> Result<Matcher, PatternError> {
+    let regex = RegexBuilder::new(re)
+        .size_limit(COMPILED_SIZE_LIMIT)
+        .build()
+        .map_err(|err| PatternError {
+            kind: "pattern",
             pattern: pattern.to_string(),
             message: err
                 .to_string()
@@ -57,21 +103,7 @@ impl Matcher {
                 .to_string(),
             position: 0,
         })?;
-        Ok(Matcher { regex })
-    }
-
-    /// A glob, or with `use_regex` a regular expression.
-    pub fn new(pattern: &str, use_regex: bool) -> Result<Matcher, PatternError> {
-        if use_regex {
-            Matcher::regex(pattern)
-        } else {
-            Ok(Matcher::glob(pattern))
-        }
-    }
-
-    pub fn is_match(&self, name: &str) -> bool {
-        self.regex.is_match(name)
-    }
+    Ok(Matcher { regex })
 }
 
 #[cfg(test)]
@@ -80,19 +112,19 @@ mod tests {
 
     #[test]
     fn glob_matches_whole_names() {
-        let m = Matcher::glob("vfs_*");
+        let m = Matcher::glob("vfs_*").unwrap();
         assert!(m.is_match("vfs_read"));
         assert!(m.is_match("vfs_"));
         assert!(!m.is_match("do_vfs_read"));
-        let m = Matcher::glob("sys_enter_get?id");
+        let m = Matcher::glob("sys_enter_get?id").unwrap();
         assert!(m.is_match("sys_enter_getpid"));
         assert!(!m.is_match("sys_enter_getppid"));
-        assert!(!Matcher::glob("read").is_match("readv"));
+        assert!(!Matcher::glob("read").unwrap().is_match("readv"));
     }
 
     #[test]
     fn glob_treats_regex_characters_literally() {
-        let m = Matcher::glob("a.b+c");
+        let m = Matcher::glob("a.b+c").unwrap();
         assert!(m.is_match("a.b+c"));
         assert!(!m.is_match("axbbc"));
     }
@@ -105,6 +137,19 @@ mod tests {
         assert!(!m.is_match("do_vfs_read"));
         let m = Matcher::regex("^vfs_(read|write)$").unwrap();
         assert!(!m.is_match("vfs_readv"));
+    }
+
+    #[test]
+    fn huge_patterns_are_refused_not_compiled() {
+        let stars = "*a".repeat(5_000);
+        for use_regex in [false, true] {
+            let err = Matcher::new(&stars, use_regex).unwrap_err();
+            assert!(err.to_string().contains("longer than the limit"), "{err}");
+        }
+        // Within the length limit but too big once compiled.
+        let err = Matcher::regex("(a{1000}){1000}").unwrap_err();
+        assert!(err.to_string().contains("size limit"), "{err}");
+        assert!(Matcher::glob(&"*".repeat(MAX_PATTERN_LEN)).is_ok());
     }
 
     #[test]

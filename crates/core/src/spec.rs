@@ -127,7 +127,25 @@ pub fn parse(spec: &str) -> Result<ProbeSpec, SpecError> {
 
 /// BCC's short forms, read as BCC's funccount/trace read them.
 fn parse_bcc(spec: &str, parts: &[&str]) -> Result<ProbeSpec, SpecError> {
+    if parts.iter().all(|p| p.is_empty()) {
+        return Err(SpecError::Empty);
+    }
     match *parts {
+        // A BCC type letter with one part after it is a spec cut short
+        // (no library is named `t` or `u`; `p:`/`r:` need a library or `::`).
+        ["t", _] => Err(too_few(spec, "t:CATEGORY:EVENT, e.g. t:sched:sched_switch")),
+        ["u", _] => Err(too_few(
+            spec,
+            "u:LIB[:PROVIDER]:PROBE, e.g. u:/usr/bin/python3:gc__start",
+        )),
+        ["p", _] => Err(too_few(
+            spec,
+            "p:LIB:FUNC, or p::FUNC for a kernel function",
+        )),
+        ["r", _] => Err(too_few(
+            spec,
+            "r:LIB:FUNC, or r::FUNC for a kernel function",
+        )),
         [func] => kernel(spec, false, KernelFlavor::Auto, None, func),
         [lib, func] => user(spec, false, lib, func),
         ["p", "", func] => kernel(spec, false, KernelFlavor::Auto, None, func),

@@ -19,31 +19,59 @@ pub struct Binaries<'a> {
     pub testprog: &'a Path,
 }
 
-/// A kernel installed under /boot.
+/// A Debian kernel package unpacked into the cache of guest kernels.
 pub struct Kernel {
     pub release: String,
     pub vmlinuz: PathBuf,
+    /// Its `lib/modules/RELEASE` directory.
+    pub modules: PathBuf,
 }
 
-/// The newest installed kernel of a series ("6.1", "6.12"), found by glob
-/// so that kernel updates need no change here.
+/// Where scripts/test-deps.sh unpacks the guest kernels (never installed:
+/// the host's boot setup is not the tests' business).
+pub fn kernel_cache() -> PathBuf {
+    std::env::var_os("RTOOLS_VM_KERNELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/rtools/vm-kernels"))
+}
+
+/// The newest cached kernel of a series ("6.1", "6.12"), found by glob so
+/// that kernel updates need no change here.
 pub fn kernel(series: &str) -> Kernel {
-    let mut releases: Vec<String> = fs::read_dir("/boot")
-        .expect("read /boot")
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|name| name.strip_prefix("vmlinuz-").map(str::to_string))
-        .filter(|release| {
+    let cache = kernel_cache();
+    let mut found: Vec<(String, PathBuf)> = fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(|pkg| {
+            let root = pkg.ok()?.path();
+            let boot = fs::read_dir(root.join("boot")).ok()?;
+            Some(boot.filter_map(move |e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                Some((name.strip_prefix("vmlinuz-")?.to_string(), root.clone()))
+            }))
+        })
+        .flatten()
+        .filter(|(release, _)| {
             release
                 .strip_prefix(series)
                 .is_some_and(|rest| rest.starts_with(['.', '-']))
         })
         .collect();
-    releases.sort_by_key(|r| version_key(r));
-    let release = releases.pop().unwrap_or_else(|| {
-        panic!("no Linux {series} kernel in /boot: scripts/deps.sh installs the VM kernels")
+    found.sort_by_key(|(r, _)| version_key(r));
+    let (release, root) = found.pop().unwrap_or_else(|| {
+        panic!(
+            "no Linux {series} kernel in {}: scripts/test-deps.sh unpacks the VM kernels there",
+            cache.display()
+        )
     });
+    let modules = ["lib/modules", "usr/lib/modules"]
+        .iter()
+        .map(|dir| root.join(dir).join(&release))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| root.join("lib/modules").join(&release));
     Kernel {
-        vmlinuz: PathBuf::from(format!("/boot/vmlinuz-{release}")),
+        vmlinuz: root.join("boot").join(format!("vmlinuz-{release}")),
+        modules,
         release,
     }
 }
@@ -149,7 +177,7 @@ pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<Str
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("run qemu-system-x86_64 (scripts/deps.sh installs it)");
+        .expect("run qemu-system-x86_64 (scripts/test-deps.sh installs it)");
     let mut console = String::new();
     let reader = {
         let mut out = qemu.stdout.take().unwrap();
@@ -306,7 +334,7 @@ fn shared_libraries(bins: &[&Path]) -> Vec<PathBuf> {
 
 /// A module of `kernel`, decompressed if it is shipped as .ko.xz.
 fn module(kernel: &Kernel, relative: &str) -> Vec<u8> {
-    let base = PathBuf::from(format!("/lib/modules/{}", kernel.release)).join(relative);
+    let base = kernel.modules.join(relative);
     if base.exists() {
         return fs::read(&base).unwrap();
     }

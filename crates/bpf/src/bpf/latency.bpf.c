@@ -16,6 +16,14 @@ struct {
 	__uint(max_entries, 16384);
 } entries SEC(".maps");
 
+/* One zeroed entry_stack: what a thread's first call copies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct entry_stack);
+	__uint(max_entries, 1);
+} empty_stack SEC(".maps");
+
 /* slot * BUCKETS + bucket -> count */
 PERCPU_ARRAY(hist, __u32, __u64);
 /* slot -> sum of durations in ns */
@@ -48,23 +56,61 @@ static __always_inline __u32 log2_bucket(__u64 v)
 	return r + 1;
 }
 
-static __always_inline int on_entry(__u32 slot)
+/* The frames of a thread's stack that a call entering with stack pointer
+ * `sp` proves abandoned: a live caller's frame sits above its callee's
+ * (a higher entry stack pointer), so a frame at or below the new call was
+ * left by longjmp or an exception. A different function at the same stack
+ * pointer is kept: that is a tail call, which returns through both. */
+static __always_inline void drop_abandoned(struct entry_stack *st, __u32 slot, __u64 sp)
+{
+	__u32 top;
+
+	if (!sp)
+		return;
+	/* Frames past MAX_NEST have no record; if the new call is above the
+	 * deepest recorded one, they are gone too. */
+	if (st->depth > MAX_NEST && sp >= st->entry_sp[MAX_NEST - 1]) {
+		lose(LOST_MISSED_RETURN);
+		st->depth = MAX_NEST;
+	}
+	for (int i = 0; i < MAX_NEST; i++) {
+		if (st->depth == 0 || st->depth > MAX_NEST)
+			return;
+		top = (st->depth - 1) & (MAX_NEST - 1);
+		if (st->entry_sp[top] > sp ||
+		    (st->entry_sp[top] == sp && st->slots[top] != slot))
+			return;
+		lose(LOST_MISSED_RETURN);
+		st->depth--;
+	}
+}
+
+/* `sp`: the stack pointer at entry (user functions), or 0 (kernel). */
+static __always_inline int on_entry(__u32 slot, __u64 sp)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, d;
-	struct entry_stack *st, empty = {};
+	struct entry_stack *st;
 
 	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
 		return 0;
 	st = bpf_map_lookup_elem(&entries, &tid);
 	if (!st) {
-		bpf_map_update_elem(&entries, &tid, &empty, BPF_NOEXIST);
+		/* The zeroed value of an unused per-CPU slot is the template:
+		 * no 600-byte struct on the BPF stack. */
+		__u32 zero = 0;
+		struct entry_stack *empty = bpf_map_lookup_elem(&empty_stack, &zero);
+
+		if (!empty)
+			return 0;
+		bpf_map_update_elem(&entries, &tid, empty, BPF_NOEXIST);
 		st = bpf_map_lookup_elem(&entries, &tid);
 		if (!st) {
 			lose(LOST_TABLE_FULL);
 			return 0;
 		}
 	}
+	drop_abandoned(st, slot, sp);
 	d = st->depth;
 	st->depth = d + 1;
 	if (d >= MAX_NEST) {
@@ -72,13 +118,17 @@ static __always_inline int on_entry(__u32 slot)
 		return 0;
 	}
 	st->slots[d & (MAX_NEST - 1)] = slot;
+	st->entry_sp[d & (MAX_NEST - 1)] = sp;
 	st->start_ns[d & (MAX_NEST - 1)] = bpf_ktime_get_ns();
 	return 0;
 }
 
-static __always_inline int on_return(__u32 slot)
+/* `sp`: the stack pointer after the return (user functions: the entry
+ * stack pointer + 8, the return address popped), or 0 (kernel). */
+static __always_inline int on_return(__u32 slot, __u64 sp)
 {
 	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
+	__u64 entry_sp = sp ? sp - 8 : 0;
 	__u32 tid = (__u32)pid_tgid, d, key;
 	struct entry_stack *st;
 	__u64 delta, *counter;
@@ -91,28 +141,43 @@ static __always_inline int on_return(__u32 slot)
 		return 0;
 	}
 	if (st->depth > MAX_NEST) {
-		st->depth--;
-		return 0;
+		/* A return at or above the deepest recorded frame: the
+		 * untracked frames below it are done. */
+		if (sp && entry_sp >= st->entry_sp[MAX_NEST - 1]) {
+			st->depth = MAX_NEST;
+		} else {
+			st->depth--;
+			return 0;
+		}
 	}
-	/* Entries above ours whose returns never came are dropped. */
+	/* Entries above ours whose returns never came are dropped: below
+	 * our stack pointer (user functions), or of other functions (kernel
+	 * functions, which cannot longjmp). A frame above ours means our
+	 * entry came before tracing. */
 	for (int i = 0; i < MAX_NEST; i++) {
-		d = st->depth - 1;
-		if (st->slots[d & (MAX_NEST - 1)] == slot)
+		d = (st->depth - 1) & (MAX_NEST - 1);
+		if (st->slots[d] == slot && st->entry_sp[d] == entry_sp)
 			break;
+		if (st->entry_sp[d] > entry_sp) {
+			lose(LOST_NO_ENTRY);
+			return 0;
+		}
 		lose(LOST_MISSED_RETURN);
-		st->depth = d;
-		if (d == 0) {
+		st->depth--;
+		if (st->depth == 0) {
 			lose(LOST_NO_ENTRY);
 			return 0;
 		}
 	}
-	d = st->depth - 1;
-	if (st->slots[d & (MAX_NEST - 1)] != slot)
+	d = (st->depth - 1) & (MAX_NEST - 1);
+	if (st->slots[d] != slot || st->entry_sp[d] != entry_sp)
 		return 0;
-	st->depth = d;
-	delta = now - st->start_ns[d & (MAX_NEST - 1)];
+	st->depth--;
+	delta = now - st->start_ns[d];
 
-	/* unit_ns is read-only: the verifier drops the division for nsecs. */
+	/* BCC's bpf_log2l(delta / unit): calls shorter than a unit land in
+	 * the first bucket. unit_ns is read-only: the verifier drops the
+	 * division for nsecs. */
 	key = slot * BUCKETS + log2_bucket(unit_ns == 1 ? delta : delta / unit_ns);
 	counter = bpf_map_lookup_elem(&hist, &key);
 	if (counter)
@@ -123,52 +188,79 @@ static __always_inline int on_return(__u32 slot)
 	return 0;
 }
 
+/* A thread's stack goes with the thread: a run of days over millions of
+ * short threads stays within the table, and a reused thread id starts
+ * afresh. */
+SEC("tracepoint/sched/sched_process_exit")
+int latency_thread_exit(void *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&entries, &tid);
+	return 0;
+}
+
 SEC("kprobe")
 int latency_entry_kprobe(struct pt_regs *ctx)
 {
-	return on_entry(bpf_get_attach_cookie(ctx));
+	return on_entry(bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("kprobe")
 int latency_return_kprobe(struct pt_regs *ctx)
 {
-	return on_return(bpf_get_attach_cookie(ctx));
+	return on_return(bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("kprobe.multi")
 int latency_entry_kprobe_multi(struct pt_regs *ctx)
 {
-	return on_entry(bpf_get_attach_cookie(ctx));
+	return on_entry(bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("kprobe.multi")
 int latency_return_kprobe_multi(struct pt_regs *ctx)
 {
-	return on_return(bpf_get_attach_cookie(ctx));
+	return on_return(bpf_get_attach_cookie(ctx), 0);
+}
+
+/* The code fentry and fexit programs are cloned from (tracing_progs.rs):
+ * loaded, never attached as uprobes. Their context is not pt_regs once
+ * cloned, so they read nothing from it but the cookie. */
+SEC("uprobe")
+int latency_entry_tracing(struct pt_regs *ctx)
+{
+	return on_entry(bpf_get_attach_cookie(ctx), 0);
+}
+
+SEC("uprobe")
+int latency_return_tracing(struct pt_regs *ctx)
+{
+	return on_return(bpf_get_attach_cookie(ctx), 0);
 }
 
 SEC("uprobe")
 int latency_entry_uprobe(struct pt_regs *ctx)
 {
-	return on_entry(bpf_get_attach_cookie(ctx));
+	return on_entry(bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("uprobe")
 int latency_return_uprobe(struct pt_regs *ctx)
 {
-	return on_return(bpf_get_attach_cookie(ctx));
+	return on_return(bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("uprobe.multi")
 int latency_entry_uprobe_multi(struct pt_regs *ctx)
 {
-	return on_entry(bpf_get_attach_cookie(ctx));
+	return on_entry(bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("uprobe.multi")
 int latency_return_uprobe_multi(struct pt_regs *ctx)
 {
-	return on_return(bpf_get_attach_cookie(ctx));
+	return on_return(bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,13 +13,17 @@ struct entry_stack {
 	__u32 depth; /* may exceed MAX_NEST; deeper calls are not timed */
 	__u32 slots[MAX_NEST];
 	__u64 start_ns[MAX_NEST];
+	/* User functions: the stack pointer at entry (where the return
+	 * address is), so frames that longjmp abandoned can be told from live
+	 * ones. 0 for kernel functions, which match by slot alone. */
+	__u64 entry_sp[MAX_NEST];
 };
 
 enum latency_lost {
 	/* A return whose entry was not seen (attached mid-call). */
 	LOST_NO_ENTRY = 0,
-	/* An entry whose return never came (longjmp, kretprobe maxactive):
-	 * found below a later return and dropped. */
+	/* An entry whose return never came (longjmp, exceptions, kretprobe
+	 * maxactive): found abandoned by a later call or return, and dropped. */
 	LOST_MISSED_RETURN = 1,
 	/* A call nested deeper than MAX_NEST. */
 	LOST_TOO_DEEP = 2,

@@ -6,9 +6,11 @@ use anyhow::Context;
 use clap::ValueEnum;
 use rtools_bpf::{system, Backend};
 use rtools_core::spec::{self, ProbeSpec};
+use rtools_core::targets::returns::{self, Returns};
 use rtools_core::targets::{Resolver, Target};
 
 use crate::error::usage;
+use crate::output::say;
 
 /// `--backend`: how kernel functions are attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -58,33 +60,120 @@ pub fn check_cpu(cpu: Option<u32>) -> anyhow::Result<()> {
     }
 }
 
-/// Fails with a usage error for a zero interval or duration.
+/// The longest interval or duration: ten years.
+pub const MAX_SECONDS: u64 = 10 * 365 * 24 * 3600;
+
+/// Fails with a usage error for a zero or absurdly long interval or
+/// duration.
 pub fn check_positive(value: Option<u64>, flag: &str) -> anyhow::Result<()> {
-    if value == Some(0) {
-        return usage(format!("{flag} must be at least 1 second"));
+    match value {
+        Some(0) => usage(format!("{flag} must be at least 1 second")),
+        Some(s) if s > MAX_SECONDS => usage(format!(
+            "{flag} of {s} seconds is more than ten years ({MAX_SECONDS}): give fewer seconds"
+        )),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Without `--max-probes`, a tool attaches at most this many entry probes
+/// (bpftrace has the same guard, max_probes)...
+pub const MAX_PROBES: usize = 10_000;
+/// ...and at most this many return probes: each costs a trap and a
+/// trampoline on every call, and a wide one slows the whole machine.
+pub const MAX_RETURN_PROBES: usize = 1_000;
+
+/// How a tool matches its pattern.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Matching<'a> {
+    pub tool: &'a str,
+    pub pid: Option<u32>,
+    pub use_regex: bool,
+    /// The tool puts return probes on the matches as well.
+    pub returns: bool,
+    /// `--max-probes`, where given.
+    pub max_probes: Option<usize>,
+    pub verbose: bool,
 }
 
 /// Parses the spec, checks privileges and finds the targets: the part of
-/// every tool between its arguments and its BPF program.
-pub fn resolve(
-    pattern: &str,
-    pid: Option<u32>,
-    use_regex: bool,
-) -> anyhow::Result<(ProbeSpec, Vec<Target>)> {
+/// every tool between its arguments and its BPF program. For tools that
+/// place return probes, functions that return twice or never return are
+/// left out with a warning (return probes there crash the traced process).
+pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, Vec<Target>)> {
     let spec = spec::parse(pattern)?;
+    if how.max_probes == Some(0) {
+        return usage("--max-probes must be at least 1");
+    }
+    let mut resolver = Resolver {
+        pid: how.pid,
+        use_regex: how.use_regex,
+        tracefs: None,
+        return_probes: how.returns,
+    };
+    // Mistakes in what was typed come before what the machine says.
+    resolver.check_patterns(&spec)?;
     system::check_privileges()?;
     system::raise_fd_limit();
-    let resolver = Resolver {
-        pid,
-        use_regex,
-        tracefs: system::ensure_tracefs(),
-    };
-    let targets = resolver
+    resolver.tracefs = system::ensure_tracefs();
+    let mut targets = resolver
         .resolve(&spec)
         .with_context(|| format!("resolving '{pattern}'"))?;
+    let mut refused = Vec::new();
+    if how.returns {
+        (targets, refused) = returns::split_returnable(targets);
+    }
+    let limit = how.max_probes.unwrap_or(if how.returns {
+        MAX_RETURN_PROBES
+    } else {
+        MAX_PROBES
+    });
+    if targets.len() > limit {
+        let what = if how.returns {
+            "functions (an entry and a return probe each)"
+        } else {
+            "probes"
+        };
+        return usage(format!(
+            "'{pattern}' matches {} {what}, more than the limit of {limit}: narrow the pattern, \
+             or raise the limit with --max-probes {}",
+            targets.len(),
+            targets.len()
+        ));
+    }
+    report_refused(how, pattern, &refused, targets.is_empty())?;
     Ok((spec, targets))
+}
+
+/// Says which functions got no return probe, and fails if that was all.
+fn report_refused(
+    how: &Matching<'_>,
+    pattern: &str,
+    refused: &[(String, Returns)],
+    nothing_left: bool,
+) -> anyhow::Result<()> {
+    if refused.is_empty() {
+        return Ok(());
+    }
+    if nothing_left {
+        let (name, why) = &refused[0];
+        return usage(format!(
+            "'{pattern}' matches only functions that cannot carry a return probe ({name} {why}); \
+             a return probe there would crash the traced process"
+        ));
+    }
+    let tool = how.tool;
+    say!(
+        "{tool}: warning: skipped {} function(s) that return twice or never return \
+         (a return probe there crashes the traced process){}",
+        refused.len(),
+        if how.verbose { ":" } else { "; -v names them" }
+    );
+    if how.verbose {
+        for (name, why) in refused {
+            say!("{tool}: skipped {name}: {why}");
+        }
+    }
+    Ok(())
 }
 
 /// Prints the plan (`-D`, `-v`) and the one-line summary of skipped
@@ -98,15 +187,15 @@ pub fn report_attach(
 ) {
     if show_plan || verbose {
         for line in plan {
-            eprintln!("{tool}: plan: {line}");
+            say!("{tool}: plan: {line}");
         }
     }
     if verbose {
         for w in warnings {
-            eprintln!("{tool}: warning: {w}");
+            say!("{tool}: warning: {w}");
         }
     } else if let Some(first) = warnings.first() {
-        eprintln!(
+        say!(
             "{tool}: warning: {} target(s) could not be attached and were skipped ({first}); -v lists them",
             warnings.len()
         );

@@ -11,7 +11,9 @@ use rtools_bpf::AttachOptions;
 use rtools_core::count::{self, GroupBy, Tally};
 use rtools_core::render::{count_json, count_table};
 
+use crate::numbers;
 use crate::output;
+use crate::output::say;
 use crate::schedule::Schedule;
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
@@ -66,16 +68,16 @@ pub enum ByArg {
 /// wildcards such as 't:syscalls:sys_enter_*' are served by one
 /// raw_syscalls program, so they attach and detach in milliseconds.
 #[derive(Debug, Parser)]
-#[command(name = "funccount", version, after_help = EXAMPLES)]
+#[command(name = "funccount", version, after_help = EXAMPLES, allow_negative_numbers = true)]
 pub struct FunccountArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
     pub pid: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS")]
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -87,7 +89,7 @@ pub struct FunccountArgs {
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
     /// Trace this CPU only
-    #[arg(short = 'c', long = "cpu", value_name = "CPU")]
+    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>)]
     pub cpu: Option<u32>,
     /// One row per process name and pid (+)
     #[arg(short = 'P', long = "per-process", conflicts_with = "by")]
@@ -96,7 +98,7 @@ pub struct FunccountArgs {
     #[arg(long = "by", value_enum, value_name = "KEY")]
     pub by: Option<ByArg>,
     /// Show only the N most frequent rows (+)
-    #[arg(long = "top", value_name = "N")]
+    #[arg(long = "top", value_name = "N", value_parser = numbers::unsigned::<usize>)]
     pub top: Option<usize>,
     /// One JSON object per interval on stdout (+)
     #[arg(long = "json")]
@@ -104,6 +106,9 @@ pub struct FunccountArgs {
     /// Print the attach plan, skipped targets and libbpf's messages (+)
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
+    /// Refuse a pattern that matches more than N (default 10000 probes) (+)
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
@@ -126,10 +131,20 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     common::check_cpu(args.cpu)?;
     let group_by = group_by(&args);
 
-    let (_spec, targets) = common::resolve(&args.pattern, args.pid, args.regexp)?;
+    let (_spec, targets) = common::resolve(
+        &args.pattern,
+        &common::Matching {
+            tool: "funccount",
+            pid: args.pid,
+            use_regex: args.regexp,
+            returns: false,
+            max_probes: args.max_probes,
+            verbose: args.verbose,
+        },
+    )?;
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
 
-    let stop = StopSignal::install().context("installing signal handlers")?;
+    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let config = CountConfig {
         pid: args.pid,
         cpu: args.cpu,
@@ -152,15 +167,16 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         args.debug,
     );
     if args.verbose {
-        eprintln!(
+        say!(
             "funccount: attached {} probes in {:?}",
             attached.attached_slots,
             started.elapsed()
         );
     }
-    eprintln!(
+    say!(
         "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots, args.pattern
+        attached.attached_slots,
+        args.pattern
     );
 
     // BCC: with -d and no -i, one summary at the end of the duration.
@@ -184,10 +200,10 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         }
         schedule.advance();
     }
-    eprintln!("Detaching...");
+    say!("Detaching...");
     let took = counter.detach();
     if args.verbose {
-        eprintln!("funccount: detached in {took:?}");
+        say!("funccount: detached in {took:?}");
     }
     Ok(())
 }
@@ -228,9 +244,7 @@ fn print_interval(
         let time = args.timestamp.then_some(time.as_str());
         output::stdout(&count_table::render(&rows, group_by, time));
         if lost > 0 {
-            eprintln!(
-                "funccount: warning: {lost} events not counted: the per-process table is full"
-            );
+            say!("funccount: warning: {lost} events not counted: the per-process table is full");
         }
     }
     Ok(())

@@ -14,7 +14,9 @@ use rtools_core::spec::ProbeSpec;
 use serde_json::json;
 
 use crate::error::usage;
+use crate::numbers;
 use crate::output;
+use crate::output::say;
 use crate::schedule::Schedule;
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
@@ -41,16 +43,16 @@ Examples:
 /// attach, an entry whose return never came) are counted and reported on
 /// stderr.
 #[derive(Debug, Parser)]
-#[command(name = "funclatency", version, after_help = EXAMPLES)]
+#[command(name = "funclatency", version, after_help = EXAMPLES, allow_negative_numbers = true)]
 pub struct FunclatencyArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
     pub pid: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS")]
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -68,7 +70,7 @@ pub struct FunclatencyArgs {
     #[arg(short = 'r', long = "regexp")]
     pub regexp: bool,
     /// Nesting levels to track (BCC); rtools always tracks 32
-    #[arg(short = 'l', long = "level", value_name = "LEVEL")]
+    #[arg(short = 'l', long = "level", value_name = "LEVEL", value_parser = numbers::unsigned::<u32>)]
     pub level: Option<u32>,
     /// Print the attach plan and libbpf's messages
     #[arg(short = 'v', long = "verbose")]
@@ -76,6 +78,9 @@ pub struct FunclatencyArgs {
     /// One JSON object per interval on stdout (+)
     #[arg(long = "json")]
     pub json: bool,
+    /// Refuse a pattern that matches more than N (default 1000 functions) (+)
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
@@ -110,9 +115,19 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     }
     check_spec(&args.pattern)?;
 
-    let (_spec, targets) = common::resolve(&args.pattern, args.pid, args.regexp)?;
+    let (_spec, targets) = common::resolve(
+        &args.pattern,
+        &common::Matching {
+            tool: "funclatency",
+            pid: args.pid,
+            use_regex: args.regexp,
+            returns: true,
+            max_probes: args.max_probes,
+            verbose: args.verbose,
+        },
+    )?;
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let stop = StopSignal::install().context("installing signal handlers")?;
+    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let (unit_name, unit_ns) = unit(&args);
     let config = LatencyConfig {
         pid: args.pid,
@@ -137,11 +152,12 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         counter
             .return_plan()
             .iter()
-            .for_each(|l| eprintln!("funclatency: plan: {l}"));
+            .for_each(|l| say!("funclatency: plan: {l}"));
     }
-    eprintln!(
+    say!(
         "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots, args.pattern
+        attached.attached_slots,
+        args.pattern
     );
 
     let mut schedule = Schedule::new(args.interval, args.duration);
@@ -163,10 +179,10 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         schedule.advance();
     }
     report_lost(&counter.lost()?);
-    eprintln!("Detaching...");
+    say!("Detaching...");
     let took = counter.detach();
     if args.verbose {
-        eprintln!("funclatency: detached in {took:?}");
+        say!("funclatency: detached in {took:?}");
     }
     Ok(())
 }
@@ -246,10 +262,13 @@ fn print_interval(
 fn report_lost(lost: &Lost) {
     let total = lost.no_entry + lost.missed_returns + lost.too_deep + lost.table_full;
     if total > 0 {
-        eprintln!(
+        say!(
             "funclatency: {total} calls not timed: {} returns whose entry came before tracing, \
              {} missed returns, {} nested deeper than 32, {} with the thread table full",
-            lost.no_entry, lost.missed_returns, lost.too_deep, lost.table_full
+            lost.no_entry,
+            lost.missed_returns,
+            lost.too_deep,
+            lost.table_full
         );
     }
 }

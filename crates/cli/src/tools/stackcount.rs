@@ -15,7 +15,9 @@ use rtools_core::render::{flamegraph, stack_folded, stack_json, stack_text};
 use rtools_core::stacks::{self, StackRow};
 
 use crate::error::usage;
+use crate::numbers;
 use crate::output;
+use crate::output::say;
 use crate::schedule::Schedule;
 use crate::signals::{StopSignal, Wake};
 use crate::tools::common::{self, BackendArg};
@@ -46,19 +48,19 @@ Examples:
 /// Stacks that cannot be recorded (stack map full, hash collision) are
 /// counted and reported on stderr, never shown as empty stacks.
 #[derive(Debug, Parser)]
-#[command(name = "stackcount", version, after_help = EXAMPLES)]
+#[command(name = "stackcount", version, after_help = EXAMPLES, allow_negative_numbers = true)]
 pub struct StackcountArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
     pub pid: Option<u32>,
     /// Trace this CPU only
-    #[arg(short = 'c', long = "cpu", value_name = "CPU")]
+    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>)]
     pub cpu: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS")]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'D', long = "duration", value_name = "SECONDS")]
+    #[arg(short = 'D', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -98,14 +100,17 @@ pub struct StackcountArgs {
     #[arg(long = "flamegraph", value_name = "FILE")]
     pub flamegraph: Option<std::path::PathBuf>,
     /// Number of stacks the stack map holds (+)
-    #[arg(long = "stack-storage-size", value_name = "N", default_value_t = DEFAULT_STACK_STORAGE)]
+    #[arg(long = "stack-storage-size", value_name = "N", default_value_t = DEFAULT_STACK_STORAGE, value_parser = numbers::unsigned::<u32>)]
     pub stack_storage_size: u32,
     /// Frames kept per stack, 1 to 127 (+)
-    #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH)]
+    #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH, value_parser = numbers::unsigned::<u32>)]
     pub max_depth: u32,
     /// One JSON object per interval on stdout (+)
     #[arg(long = "json")]
     pub json: bool,
+    /// Refuse a pattern that matches more than N (default 10000 probes) (+)
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
@@ -132,8 +137,22 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         return usage("--stack-storage-size must be at least 1");
     }
 
-    let (_spec, targets) = common::resolve(&args.pattern, args.pid, args.regexp)?;
-    let stop = StopSignal::install().context("installing signal handlers")?;
+    if let Some(path) = &args.flamegraph {
+        check_writable(path)?;
+    }
+
+    let (_spec, targets) = common::resolve(
+        &args.pattern,
+        &common::Matching {
+            tool: "stackcount",
+            pid: args.pid,
+            use_regex: args.regexp,
+            returns: false,
+            max_probes: args.max_probes,
+            verbose: args.verbose,
+        },
+    )?;
+    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let config = StackConfig {
         pid: args.pid,
         cpu: args.cpu,
@@ -157,9 +176,10 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         args.verbose,
         args.debug,
     );
-    eprintln!(
+    say!(
         "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots, args.pattern
+        attached.attached_slots,
+        args.pattern
     );
 
     let seen = Rc::new(RefCell::new(Vec::new()));
@@ -203,11 +223,11 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         schedule.advance();
     }
     report_lost(&counter)?;
-    eprintln!("Detaching...");
+    say!("Detaching...");
     drop(ring);
     let took = counter.detach();
     if args.verbose {
-        eprintln!("stackcount: detached in {took:?}");
+        say!("stackcount: detached in {took:?}");
     }
     Ok(())
 }
@@ -257,6 +277,27 @@ fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
     }
 }
 
+/// Fails before tracing, not after, when the flame graph can't be written.
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let existed = path.exists();
+    match std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        Ok(_) => {
+            if !existed {
+                let _ = std::fs::remove_file(path);
+            }
+            Ok(())
+        }
+        Err(e) => usage(format!(
+            "cannot write the flame graph to {}: {e}: give a writable --flamegraph path",
+            path.display()
+        )),
+    }
+}
+
 fn write_flamegraph(
     path: &std::path::Path,
     rows: &[StackRow],
@@ -270,7 +311,7 @@ fn write_flamegraph(
     let svg = flamegraph::svg(&lines, &title).map_err(anyhow::Error::msg)?;
     std::fs::write(path, svg)
         .with_context(|| format!("writing the flame graph to {}", path.display()))?;
-    eprintln!(
+    say!(
         "stackcount: wrote {} ({} stacks)",
         path.display(),
         rows.len()
@@ -282,7 +323,7 @@ fn write_flamegraph(
 fn report_lost(counter: &StackCounter<'_>) -> anyhow::Result<()> {
     let lost = counter.lost()?;
     if lost.total() > 0 {
-        eprintln!(
+        say!(
             "stackcount: warning: {} stacks lost: {} hash collisions and {} with the stack map full \
              (raise --stack-storage-size), {} unreadable, {} with the count table full",
             lost.total(),

@@ -21,7 +21,9 @@ const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 pub fn resolve(name: &str, pid: Option<u32>) -> Result<PathBuf, String> {
     if name.contains('/') {
         let path = Path::new(name);
-        return if path.is_file() {
+        // What kind of file it is, if not a regular one, is for the ELF
+        // check to say.
+        return if path.exists() {
             Ok(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
         } else {
             Err(format!("no such file '{name}'"))

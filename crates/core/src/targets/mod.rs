@@ -1,9 +1,11 @@
 //! Turns a probe specification into the concrete things to attach to, by
 //! matching its patterns against what this machine really has (SPEC §2).
 
+pub mod elf_file;
 pub mod elf_funcs;
 pub mod kernel;
 pub mod libpath;
+pub mod returns;
 pub mod tracefs;
 pub mod usdt_notes;
 
@@ -15,6 +17,8 @@ use thiserror::Error;
 
 use crate::pattern::{Matcher, PatternError};
 use crate::spec::{KernelFlavor, ProbeSpec};
+use elf_file::ElfFileError;
+use returns::Returns;
 
 /// One concrete attach point. Its index in the resolved list is its slot:
 /// the BPF cookie that names it in the counters.
@@ -45,6 +49,8 @@ pub enum Attach {
         offset: u64,
         func: String,
         ret: bool,
+        /// Whether a return probe may go here (see [`returns`]).
+        returns: Returns,
     },
     Usdt {
         binary: PathBuf,
@@ -84,8 +90,12 @@ pub enum ResolveError {
     Read { path: PathBuf, source: io::Error },
     #[error("cannot read the symbols of {path}: {detail}")]
     Symbols { path: PathBuf, detail: String },
+    #[error(transparent)]
+    File(#[from] ElfFileError),
     #[error(
-        "tracefs is not mounted: mount it with 'mount -t tracefs tracefs /sys/kernel/tracing'"
+        "tracefs is not mounted, or not readable by this user: as root, mount it with \
+         'mount -t tracefs tracefs /sys/kernel/tracing' (CAP_BPF and CAP_PERFMON alone \
+         cannot read it; run rtools as root)"
     )]
     NoTracefs,
 }
@@ -96,7 +106,14 @@ impl ResolveError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            ResolveError::Pattern(_) | ResolveError::NoMatch { .. } | ResolveError::Binary { .. }
+            ResolveError::Pattern(_)
+                | ResolveError::NoMatch { .. }
+                | ResolveError::Binary { .. }
+                | ResolveError::File(
+                    ElfFileError::NotElf { .. }
+                        | ElfFileError::Unsupported { .. }
+                        | ElfFileError::Damaged { .. }
+                )
         )
     }
 }
@@ -110,6 +127,9 @@ pub struct Resolver {
     pub use_regex: bool,
     /// The tracefs mount point, when there is one.
     pub tracefs: Option<PathBuf>,
+    /// The tool also puts return probes on user functions: read DWARF for
+    /// `noreturn` functions as well as the list of known names.
+    pub return_probes: bool,
 }
 
 impl Resolver {
@@ -135,6 +155,34 @@ impl Resolver {
         Ok(targets)
     }
 
+    /// Compiles every pattern of `spec` without looking at the machine, so
+    /// a bad pattern is reported before anything that needs privileges.
+    pub fn check_patterns(&self, spec: &ProbeSpec) -> Result<(), PatternError> {
+        match spec {
+            ProbeSpec::Kernel { func, module, .. } => {
+                self.matcher(func)?;
+                module.as_deref().map(Matcher::glob).transpose()?;
+            }
+            ProbeSpec::Tracepoint { category, event } => {
+                self.matcher(category)?;
+                self.matcher(event)?;
+            }
+            ProbeSpec::RawTracepoint { event } => {
+                self.matcher(event)?;
+            }
+            ProbeSpec::User { func, .. } => {
+                self.matcher(func)?;
+            }
+            ProbeSpec::Usdt {
+                provider, probe, ..
+            } => {
+                provider.as_deref().map(|p| self.matcher(p)).transpose()?;
+                self.matcher(probe)?;
+            }
+        }
+        Ok(())
+    }
+
     fn matcher(&self, pattern: &str) -> Result<Matcher, PatternError> {
         Matcher::new(pattern, self.use_regex)
     }
@@ -151,7 +199,7 @@ impl Resolver {
         func: &str,
     ) -> Result<Vec<Target>, ResolveError> {
         let matcher = self.matcher(func)?;
-        let module_matcher = module.map(Matcher::glob);
+        let module_matcher = module.map(Matcher::glob).transpose()?;
         let tracefs = self.tracefs()?;
         let list = tracefs.join("available_filter_functions");
         let (mut funcs, place) = match fs::read_to_string(&list) {
@@ -255,12 +303,19 @@ impl Resolver {
     fn user(&self, ret: bool, binary: &str, func: &str) -> Result<Vec<Target>, ResolveError> {
         let matcher = self.matcher(func)?;
         let path = self.binary(binary)?;
-        let funcs = elf_funcs::functions(&path, |name| matcher.is_match(name)).map_err(|e| {
-            ResolveError::Symbols {
-                path: path.clone(),
-                detail: e.to_string(),
-            }
-        })?;
+        elf_file::check(&path)?;
+        let noreturn = if self.return_probes {
+            returns::dwarf_noreturn(&path)
+        } else {
+            Default::default()
+        };
+        let funcs =
+            elf_funcs::functions(&path, |name| matcher.is_match(name), &noreturn).map_err(|e| {
+                ResolveError::Symbols {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                }
+            })?;
         let targets = funcs
             .into_iter()
             .map(|f| Target {
@@ -270,6 +325,7 @@ impl Resolver {
                     offset: f.file_offset,
                     func: f.name,
                     ret,
+                    returns: f.returns,
                 },
             })
             .collect();
@@ -286,8 +342,12 @@ impl Resolver {
         let probe_m = self.matcher(probe)?;
         let provider_m = provider.map(|p| self.matcher(p)).transpose()?;
         let path = self.binary(binary)?;
-        let bytes = read_bytes(&path)?;
-        let probes = usdt_notes::parse(&bytes).map_err(|detail| ResolveError::Symbols {
+        elf_file::check(&path)?;
+        let notes = elf_file::sections(&path, &[usdt_notes::SECTION])?
+            .pop()
+            .flatten()
+            .unwrap_or_default();
+        let probes = usdt_notes::parse(&notes).map_err(|detail| ResolveError::Symbols {
             path: path.clone(),
             detail: detail.to_string(),
         })?;
@@ -332,13 +392,6 @@ fn non_empty(
 
 fn read(path: &Path) -> Result<String, ResolveError> {
     fs::read_to_string(path).map_err(|source| ResolveError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>, ResolveError> {
-    fs::read(path).map_err(|source| ResolveError::Read {
         path: path.to_path_buf(),
         source,
     })

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# What the tests need besides scripts/deps.sh, as root: qemu and busybox
+# for the kernel-function tests, bpftool for the leak tests, and Debian's
+# 6.1 and 6.12 kernels for the guests, unpacked into a cache (never
+# installed: the machine's own boot setup is left alone).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+scripts/deps.sh
+install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool
+
+cache=${RTOOLS_VM_KERNELS:-/var/cache/rtools/vm-kernels}
+mkdir -p "$cache"
+# linux-image-amd64 is Debian 12's 6.1; linux-image-6.12-amd64 the 6.12
+# from the point releases. Each names the versioned package it stands for.
+for meta in linux-image-amd64 linux-image-6.12-amd64; do
+  pkg=$(apt-cache depends "$meta" 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  if [ -z "$pkg" ]; then
+    apt-get update -qq
+    pkg=$(apt-cache depends "$meta" | awk '/Depends: linux-image-/ {print $2; exit}')
+  fi
+  [ -e "$cache/$pkg/.unpacked" ] && continue
+  echo "test-deps: unpacking $pkg into $cache" >&2
+  work=$(mktemp -d)
+  chown _apt "$work" 2>/dev/null || true # apt downloads as _apt
+  (cd "$work" && apt-get download -qq "$pkg" >/dev/null)
+  rm -rf "${cache:?}/$pkg"
+  dpkg-deb -x "$work"/*.deb "$cache/$pkg"
+  rm -rf "$work"
+  touch "$cache/$pkg/.unpacked"
+done
