@@ -145,8 +145,14 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
 impl Tracer {
     /// Starts `rtools ARGS` and returns once it printed its banner.
     pub fn start(args: &[&str]) -> Tracer {
+        Tracer::start_with_env(args, &[])
+    }
+
+    /// [`Tracer::start`] with environment variables set.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Tracer {
         let mut child = Command::new(rtools_bin())
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

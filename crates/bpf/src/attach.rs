@@ -16,6 +16,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use std::os::fd::AsFd;
 
 use libbpf_rs::{
     KprobeMultiOpts, KprobeOpts, MapCore, MapFlags, MapMut, ProgramMut, RawTracepointOpts,
@@ -25,6 +29,7 @@ use rtools_core::spec::KernelFlavor;
 use rtools_core::targets::{Attach, Target};
 
 use crate::error::BpfError;
+use crate::keeper;
 use crate::links::{Attachment, Links};
 use crate::syscalls;
 use crate::system;
@@ -50,6 +55,32 @@ impl fmt::Display for Backend {
         })
     }
 }
+
+/// The stop request (Ctrl-C, SIGTERM) that ends a long attach between
+/// probes, set by the tool.
+static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Lets `flag` (set by a stop signal) interrupt attaching: thousands of
+/// probes take seconds, and Ctrl-C must answer within one.
+pub fn interrupt_on(flag: Arc<AtomicBool>) {
+    let _ = INTERRUPT.set(flag);
+}
+
+fn check_interrupt() -> Result<(), BpfError> {
+    if INTERRUPT.get().is_some_and(|f| f.load(Ordering::SeqCst)) {
+        Err(BpfError::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+/// Uprobes per uprobe.multi link: one link's attach is one system call
+/// that cannot be interrupted, so thousands go in batches.
+const UPROBE_BATCH: usize = keeper::MAX_BATCH;
+
+/// A backend whose first this-many functions all fail is taken as not
+/// working on this kernel (rather than trying 50,000 functions).
+const GIVE_UP_AFTER: usize = 16;
 
 /// Below this many syscall tracepoints, one link each costs less than a
 /// program on every syscall of the machine; at or above it the raw_syscalls
@@ -217,6 +248,7 @@ pub fn attach_all(
         attach_syscall_table(syscalls, targets, &table, &mut out)?;
     }
     for (slot, target) in targets.iter().enumerate() {
+        check_interrupt()?;
         match &target.attach {
             Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
             Attach::Tracepoint { category, event } => {
@@ -291,7 +323,7 @@ pub fn attach_all(
         attach_kernel(progs, targets, &slots, ret, flavor, opts.backend, &mut out)?;
     }
     for ((binary, ret), slots) in uprobes {
-        attach_uprobes(progs, targets, &binary, ret, &slots, opts.pid, &mut out);
+        attach_uprobes(progs, targets, &binary, ret, &slots, opts.pid, &mut out)?;
     }
     if out.links.is_empty() {
         return Err(BpfError::NothingAttached {
@@ -386,6 +418,8 @@ enum BackendResult {
     Attached,
     /// The backend does not work on this kernel at all.
     Unsupported(String),
+    /// A stop signal came while attaching.
+    Interrupted,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -416,6 +450,7 @@ fn attach_kernel(
                 return Ok(());
             }
             BackendResult::Unsupported(reason) => failures.push(format!("{backend}: {reason}")),
+            BackendResult::Interrupted => return Err(BpfError::Interrupted),
         }
     }
     Err(BpfError::NothingAttached {
@@ -439,8 +474,33 @@ fn kernel_func(target: &Target) -> &str {
 /// Links made by [`attach_split`], each with the slots it covers, and the
 /// slots no link would take.
 struct Split {
-    links: Vec<(libbpf_rs::Link, Vec<usize>)>,
+    links: Vec<(Attachment, Vec<usize>)>,
     refused: Vec<(usize, String)>,
+}
+
+/// A refused multi link: why, and whether the mechanism itself is missing
+/// (EOPNOTSUPP) rather than one of the targets bad.
+struct MultiError {
+    unsupported: bool,
+    text: String,
+}
+
+impl From<libbpf_rs::Error> for MultiError {
+    fn from(e: libbpf_rs::Error) -> MultiError {
+        MultiError {
+            unsupported: e.kind() == libbpf_rs::ErrorKind::Unsupported,
+            text: why(&e),
+        }
+    }
+}
+
+impl From<std::io::Error> for MultiError {
+    fn from(e: std::io::Error) -> MultiError {
+        MultiError {
+            unsupported: e.kind() == std::io::ErrorKind::Unsupported,
+            text: e.to_string(),
+        }
+    }
 }
 
 /// Attaches `slots` through one multi link (kprobe.multi, uprobe.multi).
@@ -450,8 +510,8 @@ struct Split {
 /// no target attached at all.
 fn attach_split(
     slots: &[usize],
-    attach: impl Fn(&[usize]) -> libbpf_rs::Result<libbpf_rs::Link>,
-) -> Result<Split, String> {
+    attach: impl Fn(&[usize]) -> Result<Attachment, MultiError>,
+) -> Result<Split, SplitError> {
     let mut split = Split {
         links: Vec::new(),
         refused: Vec::new(),
@@ -459,15 +519,18 @@ fn attach_split(
     let mut first_error = None;
     let mut pending = vec![slots.to_vec()];
     while let Some(batch) = pending.pop() {
+        if check_interrupt().is_err() {
+            return Err(SplitError::Interrupted);
+        }
         match attach(&batch) {
             Ok(link) => split.links.push((link, batch)),
-            Err(e) if e.kind() == libbpf_rs::ErrorKind::Unsupported => return Err(why(&e)),
+            Err(e) if e.unsupported => return Err(SplitError::Unsupported(e.text)),
             Err(e) if batch.len() == 1 => {
-                first_error.get_or_insert_with(|| why(&e));
-                split.refused.push((batch[0], why(&e)));
+                first_error.get_or_insert_with(|| e.text.clone());
+                split.refused.push((batch[0], e.text));
             }
             Err(e) => {
-                first_error.get_or_insert_with(|| why(&e));
+                first_error.get_or_insert(e.text);
                 let (a, b) = batch.split_at(batch.len() / 2);
                 pending.push(b.to_vec());
                 pending.push(a.to_vec());
@@ -475,16 +538,25 @@ fn attach_split(
         }
     }
     if split.links.is_empty() {
-        return Err(first_error.unwrap_or_else(|| "nothing to attach".into()));
+        return Err(SplitError::Unsupported(
+            first_error.unwrap_or_else(|| "nothing to attach".into()),
+        ));
     }
     Ok(split)
+}
+
+/// Why [`attach_split`] attached nothing.
+enum SplitError {
+    /// The mechanism is missing, or every target was refused.
+    Unsupported(String),
+    Interrupted,
 }
 
 impl Attached {
     /// Records the links and refusals of [`attach_split`].
     fn split(&mut self, targets: &[Target], split: Split, how: &str) {
         for (link, slots) in split.links {
-            self.link(Attachment::Libbpf(link));
+            self.link(link);
             for slot in slots {
                 self.planned(slot, &targets[slot], how);
             }
@@ -512,7 +584,9 @@ fn kprobe_multi(
             retprobe: ret,
             ..Default::default()
         };
-        prog.attach_kprobe_multi_with_opts(opts)
+        Ok(Attachment::Libbpf(
+            prog.attach_kprobe_multi_with_opts(opts)?,
+        ))
     });
     match split {
         Ok(split) => {
@@ -527,7 +601,8 @@ fn kprobe_multi(
             );
             BackendResult::Attached
         }
-        Err(reason) => BackendResult::Unsupported(reason),
+        Err(SplitError::Unsupported(reason)) => BackendResult::Unsupported(reason),
+        Err(SplitError::Interrupted) => BackendResult::Interrupted,
     }
 }
 
@@ -591,9 +666,15 @@ fn per_function(
     let mut failed = Vec::new();
     let mut attached = Vec::new();
     for &slot in slots {
+        if check_interrupt().is_err() {
+            return BackendResult::Interrupted;
+        }
         match attach(slot, kernel_func(&targets[slot])) {
             Ok(links) => attached.push((slot, links)),
             Err(e) => failed.push((slot, e)),
+        }
+        if attached.is_empty() && failed.len() >= GIVE_UP_AFTER {
+            break;
         }
     }
     if attached.is_empty() {
@@ -620,8 +701,8 @@ fn uprobe_offset(target: &Target) -> usize {
     }
 }
 
-/// One uprobe.multi link per binary where the kernel has them, else one
-/// uprobe per function.
+/// uprobe.multi links of [`UPROBE_BATCH`] functions where the kernel has
+/// them, else one uprobe per function. Interruptible between links.
 fn attach_uprobes(
     progs: &Programs<'_, '_>,
     targets: &[Target],
@@ -630,29 +711,55 @@ fn attach_uprobes(
     slots: &[usize],
     pid: Option<u32>,
     out: &mut Attached,
-) {
+) -> Result<(), BpfError> {
     let pid = pid.map_or(-1, |p| p as i32);
     let how = if ret { "uretprobe" } else { "uprobe" };
+    let mut single = slots.to_vec();
     if system::has_uprobe_multi() {
-        let split = attach_split(slots, |batch| {
-            let opts = UprobeMultiOpts {
-                offsets: batch.iter().map(|&s| uprobe_offset(&targets[s])).collect(),
-                cookies: batch.iter().map(|&s| s as u64).collect(),
-                retprobe: ret,
-                ..Default::default()
-            };
-            progs
-                .uprobe_multi
-                .attach_uprobe_multi_with_opts(pid, binary, "", opts)
-        });
-        match split {
-            Ok(split) => return out.split(targets, split, &format!("{how}.multi")),
-            Err(e) => out
-                .plan
-                .push(format!("{how}.multi failed ({e}); one {how} each")),
+        single.clear();
+        for (i, batch) in slots.chunks(UPROBE_BATCH).enumerate() {
+            let split = attach_split(batch, |batch| {
+                let offsets: Vec<usize> =
+                    batch.iter().map(|&s| uprobe_offset(&targets[s])).collect();
+                let cookies: Vec<u64> = batch.iter().map(|&s| s as u64).collect();
+                // Through the keeper where there is one (see keeper.rs).
+                let wide: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
+                let prog = progs.uprobe_multi.as_fd();
+                let keeper_pid = pid.max(0) as u32;
+                if let Some(made) =
+                    keeper::uprobe_multi(prog, binary, &wide, &cookies, ret, keeper_pid)
+                {
+                    return Ok(Attachment::Fd(made?));
+                }
+                let opts = UprobeMultiOpts {
+                    offsets,
+                    cookies,
+                    retprobe: ret,
+                    ..Default::default()
+                };
+                let link = progs
+                    .uprobe_multi
+                    .attach_uprobe_multi_with_opts(pid, binary, "", opts)?;
+                Ok(Attachment::Libbpf(link))
+            });
+            match split {
+                Ok(split) => out.split(targets, split, &format!("{how}.multi")),
+                Err(SplitError::Interrupted) => return Err(BpfError::Interrupted),
+                // The mechanism is missing: every function on its own.
+                Err(SplitError::Unsupported(e)) if i == 0 => {
+                    out.plan
+                        .push(format!("{how}.multi failed ({e}); one {how} each"));
+                    single = slots.to_vec();
+                    break;
+                }
+                Err(SplitError::Unsupported(e)) => {
+                    batch.iter().for_each(|&s| out.skipped(&targets[s], &e));
+                }
+            }
         }
     }
-    for &slot in slots {
+    for slot in single {
+        check_interrupt()?;
         let opts = UprobeOpts {
             cookie: slot as u64,
             retprobe: ret,
@@ -670,6 +777,7 @@ fn attach_uprobes(
             Err(e) => out.skipped(&targets[slot], why(&e)),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

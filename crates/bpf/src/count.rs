@@ -11,12 +11,9 @@ use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::error::BpfError;
+use crate::exited;
 use crate::percpu;
 use crate::skel::count::{CountSkel, CountSkelBuilder};
-
-/// Distinct (probe, group) pairs the grouped counters hold before further
-/// ones are counted as lost.
-pub const MAX_GROUPS: u32 = 65536;
 
 /// Must match enum group_by in count.h.
 fn group_code(group_by: GroupBy) -> u32 {
@@ -43,6 +40,8 @@ pub struct Counter<'obj> {
     attached: Attached,
     slots: u32,
     group_by: GroupBy,
+    /// Counts of the keys of exited processes, moved out of the map.
+    retired: HashMap<CountKey, u64>,
 }
 
 impl<'obj> Counter<'obj> {
@@ -70,10 +69,12 @@ impl<'obj> Counter<'obj> {
             .counts
             .set_max_entries(slots.max(1))
             .map_err(load_err)?;
+        // Distinct (probe, group) pairs held before further ones are
+        // counted as lost; keys of exited processes are retired.
         let groups = if config.group_by == GroupBy::None {
             1
         } else {
-            MAX_GROUPS
+            exited::max_keys()
         };
         open.maps
             .group_counts
@@ -95,6 +96,7 @@ impl<'obj> Counter<'obj> {
             attached,
             slots,
             group_by: config.group_by,
+            retired: HashMap::new(),
         })
     }
 
@@ -128,12 +130,36 @@ impl<'obj> Counter<'obj> {
 
     fn group_totals(&self) -> Result<HashMap<CountKey, u64>, BpfError> {
         let map = &self.skel.maps.group_counts;
-        let mut totals = HashMap::new();
+        let mut totals = self.retired.clone();
         for raw in map.keys() {
             let total = percpu::sum(map, &raw, "group_counts")?;
             *totals.entry(parse_group_key(&raw)).or_insert(0) += total;
         }
         Ok(totals)
+    }
+
+    /// Moves the counts of processes (threads with `--by tid`) that have
+    /// exited out of the map, so that it never fills up with the dead; the
+    /// totals keep them. Returns how many keys were retired.
+    pub fn retire_exited(&mut self) -> Result<usize, BpfError> {
+        if !matches!(self.group_by, GroupBy::Pid | GroupBy::Tid) {
+            return Ok(0);
+        }
+        let map = &self.skel.maps.group_counts;
+        let gone: Vec<Vec<u8>> = map
+            .keys()
+            .filter(|raw| !exited::alive(parse_group_key(raw).id))
+            .collect();
+        for raw in &gone {
+            // The process is gone: nothing adds to its counter any more.
+            let total = percpu::sum(map, raw, "group_counts")?;
+            map.delete(raw).map_err(|e| BpfError::Map {
+                map: "group_counts",
+                detail: format!("{e:#}"),
+            })?;
+            *self.retired.entry(parse_group_key(raw)).or_insert(0) += total;
+        }
+        Ok(gone.len())
     }
 
     /// Events that found the grouped counters full.

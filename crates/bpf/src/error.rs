@@ -11,6 +11,8 @@ pub enum BpfError {
     Load(String),
     #[error("cannot attach to any {what}: {reasons}")]
     NothingAttached { what: &'static str, reasons: String },
+    #[error("interrupted while attaching; nothing was traced")]
+    Interrupted,
     #[error("reading the BPF map {map}: {detail}")]
     Map { map: &'static str, detail: String },
 }

@@ -4,6 +4,8 @@
 pub mod attach;
 pub mod count;
 pub mod error;
+pub mod exited;
+pub mod keeper;
 pub mod latency;
 pub mod links;
 mod percpu;

@@ -12,6 +12,7 @@ use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::error::BpfError;
+use crate::exited;
 use crate::percpu;
 use crate::skel::stack::{StackSkel, StackSkelBuilder};
 
@@ -19,9 +20,6 @@ use crate::skel::stack::{StackSkel, StackSkelBuilder};
 pub const DEFAULT_STACK_STORAGE: u32 = 16384;
 /// The most frames the kernel will unwind (PERF_MAX_STACK_DEPTH).
 pub const MAX_DEPTH: u32 = 127;
-/// Distinct (probe, process, stacks) keys counted before further ones are
-/// reported lost.
-const MAX_KEYS: u32 = 65536;
 
 #[derive(Debug, Clone, Copy)]
 pub struct StackConfig {
@@ -64,6 +62,10 @@ impl Lost {
 pub struct StackCounter<'obj> {
     skel: StackSkel<'obj>,
     attached: Attached,
+    /// Counts of the stacks of exited processes, moved out of the map.
+    /// A RefCell: the ring buffer of new processes borrows the counter
+    /// while the tool retires keys.
+    retired: RefCell<HashMap<RawStack, u64>>,
 }
 
 impl<'obj> StackCounter<'obj> {
@@ -87,7 +89,9 @@ impl<'obj> StackCounter<'obj> {
         rodata.user_stacks = config.user;
         open.maps
             .counts
-            .set_max_entries(MAX_KEYS)
+            // Distinct (probe, process, stacks) keys counted before further
+            // ones are reported lost; keys of exited processes are retired.
+            .set_max_entries(exited::max_keys())
             .map_err(load_err)?;
         let traces = &mut open.maps.stack_traces;
         traces
@@ -105,7 +109,11 @@ impl<'obj> StackCounter<'obj> {
 
         let programs = event_programs!(skel, rt_tracing);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
-        Ok(StackCounter { skel, attached })
+        Ok(StackCounter {
+            skel,
+            attached,
+            retired: RefCell::default(),
+        })
     }
 
     pub fn attached(&self) -> &Attached {
@@ -133,6 +141,48 @@ impl<'obj> StackCounter<'obj> {
 
     /// Every counted stack with its total since attach.
     pub fn totals(&self) -> Result<HashMap<RawStack, u64>, BpfError> {
+        let mut totals = self.retired.borrow().clone();
+        self.read_counts(
+            |_| true,
+            |stack, count| {
+                *totals.entry(stack).or_insert(0) += count;
+            },
+        )?;
+        Ok(totals)
+    }
+
+    /// Moves the stacks of processes that have exited out of the counts
+    /// map (their frames are read first), so that it never fills up with
+    /// the dead; the totals keep them. Returns how many keys were retired.
+    pub fn retire_exited(&self) -> Result<usize, BpfError> {
+        let mut retired = self.retired.borrow_mut();
+        let gone = self.read_counts(
+            |key| !exited::alive(key.tgid),
+            |stack, count| {
+                *retired.entry(stack).or_insert(0) += count;
+            },
+        )?;
+        for raw in &gone {
+            // The process is gone: nothing adds to this key any more.
+            self.skel
+                .maps
+                .counts
+                .delete(raw)
+                .map_err(|e| BpfError::Map {
+                    map: "counts",
+                    detail: format!("{e:#}"),
+                })?;
+        }
+        Ok(gone.len())
+    }
+
+    /// Reads the counts whose key passes `wanted`, with their frames, into
+    /// `found`; returns the raw keys read.
+    fn read_counts(
+        &self,
+        wanted: impl Fn(&Key) -> bool,
+        mut found: impl FnMut(RawStack, u64),
+    ) -> Result<Vec<Vec<u8>>, BpfError> {
         let map_err = |map: &'static str| {
             move |e: libbpf_rs::Error| BpfError::Map {
                 map,
@@ -141,8 +191,12 @@ impl<'obj> StackCounter<'obj> {
         };
         let counts = &self.skel.maps.counts;
         let mut stacks: HashMap<i32, Vec<u64>> = HashMap::new();
-        let mut totals = HashMap::new();
+        let mut read = Vec::new();
         for raw in counts.keys() {
+            let key = parse_key(&raw);
+            if !wanted(&key) {
+                continue;
+            }
             let Some(value) = counts
                 .lookup(&raw, MapFlags::ANY)
                 .map_err(map_err("counts"))?
@@ -150,7 +204,6 @@ impl<'obj> StackCounter<'obj> {
                 continue;
             };
             let count = u64::from_ne_bytes(value[..8].try_into().expect("8-byte count"));
-            let key = parse_key(&raw);
             let mut frames = |id: i32| -> Result<Vec<u64>, BpfError> {
                 if id < 0 {
                     return Ok(Vec::new());
@@ -178,14 +231,15 @@ impl<'obj> StackCounter<'obj> {
             let stack = RawStack {
                 slot: key.slot,
                 tgid: key.tgid,
-                comm: key.comm,
                 kernel: frames(key.kernel_stack_id)?,
                 user: frames(key.user_stack_id)?,
                 entry_return: key.entry_return,
+                comm: key.comm,
             };
-            *totals.entry(stack).or_insert(0) += count;
+            found(stack, count);
+            read.push(raw);
         }
-        Ok(totals)
+        Ok(read)
     }
 
     /// Stacks not counted since attach, by reason.

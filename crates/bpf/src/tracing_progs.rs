@@ -4,7 +4,8 @@
 //! program libbpf already loaded (so it shares that object's maps), retyped
 //! as BPF_PROG_TYPE_TRACING for its target.
 
-use std::ffi::CString;
+use std::collections::HashMap;
+use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
@@ -12,36 +13,49 @@ use std::ptr::NonNull;
 use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::ProgramMut;
 
-/// The kernel's BTF, loaded once to look up many functions.
-pub struct KernelBtf(NonNull<sys::btf>);
+use crate::system;
+
+/// The kernel's functions as BTF describes them: name -> type id, read
+/// once (libbpf's lookup by name scans every type, and a wildcard over
+/// 50,000 functions would take tens of seconds).
+pub struct KernelBtf {
+    funcs: HashMap<String, u32>,
+}
 
 impl KernelBtf {
     pub fn load() -> Result<KernelBtf, String> {
         // SAFETY: no arguments; returns an owned btf or NULL with errno.
         let btf = unsafe { sys::btf__load_vmlinux_btf() };
-        NonNull::new(btf).map(KernelBtf).ok_or_else(|| {
+        let btf = NonNull::new(btf).ok_or_else(|| {
             format!(
                 "cannot load the kernel's BTF: {}",
                 io::Error::last_os_error()
             )
-        })
+        })?;
+        let mut funcs = HashMap::new();
+        // SAFETY: btf is live until the btf__free below; ids below
+        // btf__type_cnt are valid, and names are NUL-terminated strings
+        // owned by btf, copied before it is freed.
+        unsafe {
+            for id in 1..sys::btf__type_cnt(btf.as_ptr()) {
+                let t = sys::btf__type_by_id(btf.as_ptr(), id);
+                if t.is_null() || ((*t).info >> 24) & 0x1f != sys::BTF_KIND_FUNC {
+                    continue;
+                }
+                let name = sys::btf__name_by_offset(btf.as_ptr(), (*t).name_off);
+                if !name.is_null() {
+                    let name = CStr::from_ptr(name).to_string_lossy().into_owned();
+                    funcs.entry(name).or_insert(id);
+                }
+            }
+            sys::btf__free(btf.as_ptr());
+        }
+        Ok(KernelBtf { funcs })
     }
 
     /// The BTF id of function `name`, if the kernel describes it.
     fn func_id(&self, name: &str) -> Option<u32> {
-        let name = CString::new(name).ok()?;
-        // SAFETY: self.0 is a live btf; name is NUL-terminated.
-        let id = unsafe {
-            sys::btf__find_by_name_kind(self.0.as_ptr(), name.as_ptr(), sys::BTF_KIND_FUNC)
-        };
-        u32::try_from(id).ok()
-    }
-}
-
-impl Drop for KernelBtf {
-    fn drop(&mut self) {
-        // SAFETY: self.0 came from btf__load_vmlinux_btf and is freed once.
-        unsafe { sys::btf__free(self.0.as_ptr()) }
+        self.funcs.get(name).copied()
     }
 }
 
@@ -64,25 +78,43 @@ pub fn attach(
         .func_id(func)
         .ok_or("not described in the kernel's BTF")?;
     let insns = template.insns();
-    let opts = sys::bpf_prog_load_opts {
-        sz: size_of::<sys::bpf_prog_load_opts>() as _,
-        expected_attach_type: attach_type,
-        attach_btf_id: btf_id,
-        ..Default::default()
+    let load = |log: Option<&mut [u8]>| {
+        let mut opts = sys::bpf_prog_load_opts {
+            sz: size_of::<sys::bpf_prog_load_opts>() as _,
+            expected_attach_type: attach_type,
+            attach_btf_id: btf_id,
+            ..Default::default()
+        };
+        if let Some(log) = log {
+            opts.log_level = 1;
+            opts.log_size = log.len() as u32;
+            opts.log_buf = log.as_mut_ptr().cast();
+        }
+        // SAFETY: the name, license and instruction pointers are valid for
+        // the call; `opts` is a fully initialized options struct of the
+        // right size, mutable because libbpf writes into it (the log's
+        // true size), and its log buffer outlives the call.
+        let fd = unsafe {
+            sys::bpf_prog_load(
+                sys::BPF_PROG_TYPE_TRACING,
+                c"rtools_tracing".as_ptr(),
+                c"Dual BSD/GPL".as_ptr(),
+                insns.as_ptr(),
+                insns.len() as _,
+                &mut opts,
+            )
+        };
+        owned(fd)
     };
-    // SAFETY: the name, license and instruction pointers are valid for the
-    // call; `opts` is a fully initialized options struct of the right size.
-    let fd = unsafe {
-        sys::bpf_prog_load(
-            sys::BPF_PROG_TYPE_TRACING,
-            c"rtools_tracing".as_ptr(),
-            c"Dual BSD/GPL".as_ptr(),
-            insns.as_ptr(),
-            insns.len() as _,
-            &opts as *const _ as *mut _,
-        )
-    };
-    let prog = owned(fd).map_err(|e| format!("loading: {e}"))?;
+    let prog = load(None).map_err(|e| {
+        if system::verbose() {
+            // Load again with the verifier's log, for -v.
+            let mut log = vec![0u8; 1 << 20];
+            let _ = load(Some(&mut log));
+            show_verifier_log(func, &log);
+        }
+        format!("loading: {e}")
+    })?;
     let mut link_opts = sys::bpf_link_create_opts {
         sz: size_of::<sys::bpf_link_create_opts>() as _,
         ..Default::default()
@@ -91,6 +123,17 @@ pub fn attach(
     // SAFETY: prog is a valid program fd; link_opts is initialized.
     let fd = unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, &link_opts) };
     owned(fd).map_err(|e| format!("attaching: {e}"))
+}
+
+/// Prints the verifier's log of a refused program on stderr (`-v`).
+fn show_verifier_log(func: &str, log: &[u8]) {
+    use std::io::Write as _;
+    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+    let text = String::from_utf8_lossy(&log[..end]);
+    let mut err = std::io::stderr().lock();
+    for line in text.lines() {
+        let _ = writeln!(err, "libbpf: verifier ({func}): {line}");
+    }
 }
 
 /// libbpf returns a new fd, or -errno.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use rtools_bpf::BpfError;
 use rtools_core::pattern::PatternError;
 use rtools_core::spec::SpecError;
 use rtools_core::targets::ResolveError;
@@ -28,6 +29,12 @@ pub fn usage<T>(msg: impl Into<String>) -> anyhow::Result<T> {
 
 /// The exit code an error deserves.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    let interrupted = err
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref(), Some(BpfError::Interrupted)));
+    if interrupted {
+        return exit::INTERRUPTED;
+    }
     let is_usage = err.chain().any(|cause| {
         cause.is::<Usage>()
             || cause.is::<SpecError>()

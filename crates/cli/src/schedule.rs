@@ -28,6 +28,16 @@ impl Schedule {
         }
     }
 
+    /// Whether it is time to print.
+    pub fn due(&self) -> bool {
+        self.deadline().is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// The next time to print, or `sweep` if that comes first.
+    pub fn deadline_or(&self, sweep: Instant) -> Instant {
+        self.deadline().map_or(sweep, |d| d.min(sweep))
+    }
+
     /// Whether the duration is over.
     pub fn over(&self) -> bool {
         self.end.is_some_and(|e| Instant::now() >= e)
@@ -37,6 +47,15 @@ impl Schedule {
     pub fn advance(&mut self) {
         self.next = self.next.zip(self.interval).map(|(n, i)| n + i);
     }
+}
+
+/// How often tools retire the counters of exited processes: every second,
+/// or `RTOOLS_TEST_SWEEP_MS` in the tests.
+pub fn sweep_interval() -> Duration {
+    std::env::var("RTOOLS_TEST_SWEEP_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(1), Duration::from_millis)
 }
 
 #[cfg(test)]

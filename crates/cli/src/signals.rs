@@ -21,14 +21,19 @@ pub struct StopSignal {
     wake: UnixStream,
     /// A pidfd of the `-p` process: readable once it has exited.
     target: Option<(u32, OwnedFd)>,
+    /// The `-p` process has exited. Kept apart from `requested`, which arms
+    /// the exit with 130: a Ctrl-C after this is still the first one.
+    target_exited: AtomicBool,
 }
 
 impl StopSignal {
     /// Like [`StopSignal::install`], and also stops when process `pid`
-    /// exits (`-p`): there is nothing left to trace.
+    /// exits (`-p`): there is nothing left to trace. A stop signal also
+    /// interrupts attaching, between probes.
     pub fn install_for(pid: Option<u32>) -> io::Result<StopSignal> {
         let mut stop = StopSignal::install()?;
         stop.target = pid.and_then(|pid| Some((pid, pidfd_open(pid)?)));
+        rtools_bpf::attach::interrupt_on(Arc::clone(&stop.requested));
         Ok(stop)
     }
 
@@ -47,6 +52,7 @@ impl StopSignal {
             requested,
             wake,
             target: None,
+            target_exited: AtomicBool::new(false),
         })
     }
 
@@ -63,7 +69,7 @@ impl StopSignal {
     /// Sleeps until `deadline`, a stop signal, or `also` is readable.
     pub fn wait(&self, deadline: Option<Instant>, also: Option<RawFd>) -> Wake {
         loop {
-            if self.requested() {
+            if self.requested() || self.target_exited.load(Ordering::SeqCst) {
                 return Wake::Stop;
             }
             let timeout = match deadline {
@@ -97,7 +103,7 @@ impl StopSignal {
                 if let Some((pid, _)) = &self.target {
                     say!("{}: process {pid} exited; final summary:", output::tool());
                 }
-                self.requested.store(true, Ordering::SeqCst);
+                self.target_exited.store(true, Ordering::SeqCst);
                 return Wake::Stop;
             }
         }

@@ -114,6 +114,8 @@ pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, 
     resolver.check_patterns(&spec)?;
     system::check_privileges()?;
     system::raise_fd_limit();
+    // Before any thread starts (blazesym's, the detach threads').
+    rtools_bpf::keeper::start();
     resolver.tracefs = system::ensure_tracefs();
     let mut targets = resolver
         .resolve(&spec)

@@ -14,7 +14,7 @@ use rtools_core::render::{count_json, count_table};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
+use crate::schedule::{self, Schedule};
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
@@ -156,7 +156,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let mut storage = MaybeUninit::uninit();
-    let counter = Counter::start(&mut storage, &targets, &config)
+    let mut counter = Counter::start(&mut storage, &targets, &config)
         .with_context(|| format!("attaching to '{}'", args.pattern))?;
     let attached = counter.attached();
     common::report_attach(
@@ -183,9 +183,16 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let mut tally = Tally::default();
     let mut lost_before = 0;
     let mut schedule = Schedule::new(args.interval, args.duration);
+    let sweep = schedule::sweep_interval();
+    let mut next_sweep = Instant::now() + sweep;
     loop {
-        let deadline = schedule.deadline();
-        let stopped = stop.wait_until(deadline);
+        let stopped = stop.wait_until(Some(schedule.deadline_or(next_sweep)));
+        if !stopped && !schedule.due() {
+            // Between summaries: make room for new processes.
+            counter.retire_exited()?;
+            next_sweep = Instant::now() + sweep;
+            continue;
+        }
         let finished = stopped || schedule.over();
         print_interval(
             &args,

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser};
@@ -18,7 +19,7 @@ use crate::error::usage;
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
+use crate::schedule::{self, Schedule};
 use crate::signals::{StopSignal, Wake};
 use crate::tools::common::{self, BackendArg};
 
@@ -185,18 +186,31 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let seen = Rc::new(RefCell::new(Vec::new()));
     let ring = counter.new_pids(Rc::clone(&seen))?;
     let mut symbols = Symbols::default();
+    if let Some(pid) = args.pid {
+        // Its mappings now, while it surely lives: it may exit before its
+        // first event is announced (issue 10).
+        symbols.remember(pid);
+    }
     let mut schedule = Schedule::new(args.interval, args.duration);
     let mut previous: HashMap<RawStack, u64> = HashMap::new();
     let mut lost_before = 0;
+    let sweep = schedule::sweep_interval();
+    let mut next_sweep = Instant::now() + sweep;
     loop {
-        let deadline = schedule.deadline();
-        let wake = stop.wait(deadline, Some(ring.epoll_fd()));
+        let deadline = schedule.deadline_or(next_sweep);
+        let wake = stop.wait(Some(deadline), Some(ring.epoll_fd()));
         if wake == Wake::Ready {
             // New processes: read their mappings while they are alive.
             let _ = ring.consume();
             seen.borrow_mut()
                 .drain(..)
                 .for_each(|pid| symbols.remember(pid));
+            continue;
+        }
+        if wake != Wake::Stop && !schedule.due() {
+            // Between summaries: make room for new processes.
+            counter.retire_exited()?;
+            next_sweep = Instant::now() + sweep;
             continue;
         }
         let totals = counter.totals()?;
