@@ -396,3 +396,55 @@ fn root_a_real_binary_passes_the_file_checks() {
     );
     assert!(Path::new(rtools_bin()).is_file());
 }
+
+/// Run as an unprivileged user: mistakes in what was typed are reported
+/// before the missing privileges, and the missing privileges say what to
+/// do.
+#[test]
+fn root_usage_errors_come_before_privilege_errors() {
+    let _bpf = require_root!();
+    let as_nobody = |args: &[&str]| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ])
+            .arg(rtools_bin())
+            .args(args)
+            .output()
+            .expect("run setpriv (util-linux)");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = as_nobody(&["funccount", "-r", "c:a["]);
+    assert_eq!(code, Some(USAGE), "{stderr}");
+    assert!(stderr.contains("unclosed character class"), "{stderr}");
+    let (code, stderr) = as_nobody(&["stackcount", "t:"]);
+    assert_eq!(code, Some(USAGE), "{stderr}");
+    let (code, stderr) = as_nobody(&["funclatency", "c:malloc"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("needs root, or the CAP_BPF and CAP_PERFMON capabilities"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// A full disk on stdout is a runtime error named after the tool.
+#[test]
+fn root_unwritable_output_names_the_tool() {
+    let _bpf = require_root!();
+    let out = Command::new(rtools_bin())
+        .args(["funccount", "-d", "1", "t:syscalls:sys_enter_getcpu"])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("funccount: error: writing output: No space left on device"),
+        "{stderr}"
+    );
+}
