@@ -54,24 +54,18 @@ fn root_funccount_per_process_outlives_its_table() {
 fn root_stackcount_per_process_outlives_its_table() {
     let _bpf = require_root!();
     let spec = format!("{}:rtools_test_one", testprog_path());
-    let (done, _pids) = many_processes(&["stackcount", "-P", "-U", &spec]);
-    // Every event is printed, or counted lost for a reason other than the
-    // table: stack-map hash collisions happen (101 processes' stacks in
-    // 16384 buckets), a full count table must not.
+    let (done, _) = many_processes(&["stackcount", "-P", "-U", &spec]);
+    // Every event is printed: stacks the stack map could not take (101
+    // processes' stacks in 16384 buckets collide now and then) are counted
+    // under a marker, and the count table never fills up.
     let printed: u64 = done
         .stdout
         .lines()
         .filter_map(|l| l.trim().parse::<u64>().ok())
         .sum();
-    let lost: u64 = done
-        .stderr
-        .lines()
-        .find_map(|l| l.split_once("stackcount: warning: "))
-        .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
-    assert_eq!(printed + lost, 7 * PROCESSES as u64, "{done:#?}");
+    assert_eq!(printed, 7 * PROCESSES as u64, "{done:#?}");
     assert!(
-        lost == 0 || done.stderr.contains(" 0 with the count table full"),
+        !done.stderr.contains("lost") || done.stderr.contains(" 0 with the count table full"),
         "{done:#?}"
     );
 }

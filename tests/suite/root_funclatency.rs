@@ -250,3 +250,17 @@ fn root_calls_nested_too_deep_are_counted_and_reported() {
         done.stderr
     );
 }
+
+/// Regression (issue 10): with -u and -m, calls shorter than the unit
+/// fell out of the histogram; BCC counts them in `0 -> 1`.
+#[test]
+fn root_calls_shorter_than_the_unit_land_in_the_first_row() {
+    let _bpf = require_root!();
+    let done = latency(&["-m"]);
+    let hists = histograms(&done.stdout);
+    assert_eq!(hists.len(), 1, "{done:#?}");
+    let rows = &hists[0].1;
+    assert_eq!(total(rows), 37 + 211, "{done:#?}");
+    assert!(count_in(rows, 0, 1) >= 211, "{done:#?}");
+    assert!(done.stdout.contains("count: 248"), "{done:#?}");
+}

@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+use rtools_core::stacks;
 use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
@@ -42,6 +43,10 @@ pub struct RawStack {
     pub user: Vec<u64>,
     /// The return address at the stack pointer of an entry uprobe.
     pub entry_return: u64,
+    /// Where the stack map could not take a stack: the marker frame it is
+    /// counted under (`stacks::lost_marker`).
+    pub kernel_lost: Option<&'static str>,
+    pub user_lost: Option<&'static str>,
 }
 
 /// Stacks not counted, by reason (enum lost_reason in stack.h).
@@ -234,6 +239,8 @@ impl<'obj> StackCounter<'obj> {
                 kernel: frames(key.kernel_stack_id)?,
                 user: frames(key.user_stack_id)?,
                 entry_return: key.entry_return,
+                kernel_lost: stacks::lost_marker(key.kernel_stack_id),
+                user_lost: stacks::lost_marker(key.user_stack_id),
                 comm: key.comm,
             };
             found(stack, count);

@@ -1,5 +1,6 @@
 //! Log2 latency histograms: bucket `i` holds values `v` with
-//! floor(log2(v)) + 1 == i (0 holds 0), as BCC's bpf_log2l buckets them.
+//! floor(log2(v)) + 1 == i, and 0 goes with 1 in bucket 1 (`0 -> 1`), as
+//! BCC's bpf_log2l buckets them. Bucket 0 stays empty.
 
 /// Buckets 0..=64.
 pub const BUCKETS: usize = 65;
@@ -54,11 +55,7 @@ impl Histogram {
 
 /// The bucket of `value` (what the BPF program computes).
 pub fn bucket(value: u64) -> usize {
-    if value == 0 {
-        0
-    } else {
-        64 - value.leading_zeros() as usize
-    }
+    (64 - value.leading_zeros() as usize).max(1)
 }
 
 /// The range of values bucket `i` holds, as BCC labels it (`0 -> 1` for
@@ -76,7 +73,8 @@ mod tests {
 
     #[test]
     fn buckets_follow_bcc() {
-        assert_eq!(bucket(0), 0);
+        // Calls shorter than the unit (-u, -m) count in the first row.
+        assert_eq!(bucket(0), 1);
         assert_eq!(bucket(1), 1);
         assert_eq!(bucket(2), 2);
         assert_eq!(bucket(3), 2);

@@ -21,6 +21,27 @@ impl Frame {
             offset: None,
         }
     }
+
+    /// The same frame under another name.
+    pub fn named(self, name: &str) -> Frame {
+        Frame {
+            name: name.to_string(),
+            ..self
+        }
+    }
+}
+
+/// The marker frame of an event whose stack the stack map could not take
+/// (bpf_get_stackid's error `id`): counted under it, so totals stay exact.
+/// None for ids that are stacks, or no stack at all.
+pub fn lost_marker(id: i32) -> Option<&'static str> {
+    const EEXIST: i32 = 17;
+    const ENOMEM: i32 = 12;
+    match -id {
+        EEXIST => Some("[lost stack: hash collision]"),
+        ENOMEM => Some("[lost stack: stack map full]"),
+        _ => None,
+    }
 }
 
 /// A counted stack, frames leaf first.
@@ -57,21 +78,23 @@ pub fn trim_bpf_frames(kernel: &mut Vec<Frame>) {
     kernel.drain(..own);
 }
 
-/// Merges rows whose stacks read the same once symbolized (the same
-/// function at different addresses, one binary in several processes),
-/// then sorts them BCC's way: ascending by count.
-pub fn merge(rows: Vec<StackRow>) -> Vec<StackRow> {
+/// Merges rows that print the same: stacks that read the same once
+/// symbolized (the same function at different addresses, one binary in
+/// several processes), of the same command where the output shows it
+/// (`by_comm`: folded lines, JSON, flame graphs and -P show it; BCC's text
+/// without -P does not). Then sorts them BCC's way: ascending by count.
+pub fn merge(rows: Vec<StackRow>, by_comm: bool) -> Vec<StackRow> {
     type Key = (String, Option<u32>, Vec<String>, Vec<String>);
     let names =
         |frames: &[Frame]| -> Vec<String> { frames.iter().map(|f| f.name.clone()).collect() };
     let mut merged: HashMap<Key, StackRow> = HashMap::new();
     for row in rows {
-        let key = (
-            row.comm.clone(),
-            row.pid,
-            names(&row.kernel),
-            names(&row.user),
-        );
+        let comm = if by_comm || row.pid.is_some() {
+            row.comm.clone()
+        } else {
+            String::new()
+        };
+        let key = (comm, row.pid, names(&row.kernel), names(&row.user));
         merged
             .entry(key)
             .and_modify(|m| m.count += row.count)
@@ -142,16 +165,34 @@ mod tests {
             user: vec![frame("delta", 9)],
             ..row(None, 0, 5)
         };
-        let rows = merge(vec![
-            row(None, 0x100, 3),
-            row(None, 0x200, 4),
-            other.clone(),
-        ]);
+        let rows = merge(
+            vec![row(None, 0x100, 3), row(None, 0x200, 4), other.clone()],
+            true,
+        );
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].count, rows[1].count), (5, 7));
         assert_eq!(rows[1].user[0].name, "gamma");
         // With -P the pids keep rows apart.
-        let rows = merge(vec![row(Some(1), 0x100, 3), row(Some(2), 0x100, 4)]);
+        let rows = merge(vec![row(Some(1), 0x100, 3), row(Some(2), 0x100, 4)], false);
+        assert_eq!(rows.len(), 2);
+    }
+
+    /// Regression (issue 10): two programs with one stack print one stack
+    /// with the sum where the command is not shown, one per command where
+    /// it is.
+    #[test]
+    fn stacks_of_two_commands_merge_where_the_command_is_not_shown() {
+        let row = |comm: &str, count: u64| StackRow {
+            comm: comm.into(),
+            pid: None,
+            kernel: vec![frame("__x64_sys_getcpu", 1)],
+            user: vec![],
+            count,
+        };
+        let rows = merge(vec![row("a", 1000), row("b", 500)], false);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].count, 1500);
+        let rows = merge(vec![row("a", 1000), row("b", 500)], true);
         assert_eq!(rows.len(), 2);
     }
 }

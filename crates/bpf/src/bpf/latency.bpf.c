@@ -38,14 +38,15 @@ static __always_inline void lose(__u32 reason)
 		__sync_fetch_and_add(counter, 1);
 }
 
-/* floor(log2(v)) + 1, 0 for 0: BCC's bpf_log2l, in six steps (a bit
- * loop would cost up to 64 on every return). */
+/* floor(log2(v)) + 1, and 1 for 0: BCC's bpf_log2l (calls shorter than
+ * the unit land in the first row, `0 -> 1`), in six steps (a bit loop
+ * would cost up to 64 on every return). */
 static __always_inline __u32 log2_bucket(__u64 v)
 {
 	__u32 r = 0;
 
 	if (!v)
-		return 0;
+		return 1;
 	if (v >> 32) { v >>= 32; r += 32; }
 	if (v >> 16) { v >>= 16; r += 16; }
 	if (v >> 8) { v >>= 8; r += 8; }

@@ -89,6 +89,14 @@ static __always_inline void announce(__u32 tgid)
 		bpf_ringbuf_output(&new_pids, &tgid, sizeof(tgid), 0);
 }
 
+/* A stack id worth a key: a stored stack, or one the map could not take
+ * (-EEXIST: a hash collision, -ENOMEM: full), which is still counted under
+ * a marker so that totals stay exact. -EFAULT means no such stack. */
+static __always_inline bool countable(long id)
+{
+	return id >= 0 || id == -EEXIST || id == -ENOMEM;
+}
+
 /* `sp`: for uprobes at a function's entry, the stack pointer (0 else). */
 static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 {
@@ -105,22 +113,18 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 	key.user_stack_id = -1;
 	if (kernel_stacks) {
 		key.kernel_stack_id = bpf_get_stackid(ctx, &stack_traces, 0);
-		if (key.kernel_stack_id < 0 && key.kernel_stack_id != -EFAULT) {
+		if (key.kernel_stack_id < 0 && key.kernel_stack_id != -EFAULT)
 			lose_stack(key.kernel_stack_id);
-			return 0;
-		}
 	}
 	if (user_stacks && key.tgid != 0) {
 		key.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 		/* -EFAULT: a kernel thread or an unreadable stack; no user part. */
-		if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT) {
+		if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT)
 			lose_stack(key.user_stack_id);
-			return 0;
-		}
 		if (sp)
 			bpf_probe_read_user(&key.entry_return, sizeof(key.entry_return), (void *)sp);
 	}
-	if (key.kernel_stack_id < 0 && key.user_stack_id < 0) {
+	if (!countable(key.kernel_stack_id) && !countable(key.user_stack_id)) {
 		lose(LOST_STACK_FAULT);
 		return 0;
 	}

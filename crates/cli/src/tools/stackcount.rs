@@ -13,7 +13,7 @@ use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORA
 use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::AttachOptions;
 use rtools_core::render::{flamegraph, stack_folded, stack_json, stack_text};
-use rtools_core::stacks::{self, StackRow};
+use rtools_core::stacks::{self, Frame, StackRow};
 
 use crate::error::usage;
 use crate::numbers;
@@ -221,14 +221,20 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 (v > before).then(|| (k.clone(), v - before))
             })
             .collect();
-        let rows = symbolized_rows(increases, &mut symbols, args.perpid);
+        let by_comm = args.folded || args.json;
+        let rows = symbolized_rows(increases, &mut symbols, args.perpid, by_comm);
         let lost = counter.lost()?.total();
         print_interval(&args, &rows, lost - lost_before);
         lost_before = lost;
         let finished = wake == Wake::Stop || schedule.over();
         if finished {
             if let Some(path) = &args.flamegraph {
-                let all = symbolized_rows(totals.into_iter().collect(), &mut symbols, args.perpid);
+                let all = symbolized_rows(
+                    totals.into_iter().collect(),
+                    &mut symbols,
+                    args.perpid,
+                    true,
+                );
                 write_flamegraph(path, &all, &args)?;
             }
             break;
@@ -247,10 +253,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
 }
 
 /// Symbolizes raw stacks per process and merges those that read alike.
+/// `by_comm`: the output shows each stack's command (folded, JSON, flame
+/// graphs), so stacks of different commands stay apart.
 fn symbolized_rows(
     raw: Vec<(RawStack, u64)>,
     symbols: &mut Symbols,
     perpid: bool,
+    by_comm: bool,
 ) -> Vec<StackRow> {
     let rows = raw
         .into_iter()
@@ -259,16 +268,19 @@ fn symbolized_rows(
             stacks::insert_entry_caller(&mut user, stack.entry_return);
             let mut kernel = symbols.kernel(&stack.kernel);
             stacks::trim_bpf_frames(&mut kernel);
+            let marker = |name: &str| vec![Frame::unknown(0).named(name)];
             StackRow {
                 comm: stack.comm.clone(),
                 pid: perpid.then_some(stack.tgid),
-                kernel,
-                user: symbols.user(stack.tgid, &user),
+                kernel: stack.kernel_lost.map_or(kernel, marker),
+                user: stack
+                    .user_lost
+                    .map_or_else(|| symbols.user(stack.tgid, &user), marker),
                 count,
             }
         })
         .collect();
-    stacks::merge(rows)
+    stacks::merge(rows, by_comm)
 }
 
 fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
@@ -280,6 +292,7 @@ fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
     } else {
         let opts = stack_text::TextOptions {
             delimiter: args.delimited,
+            both_stacks: !args.user_stacks_only && !args.kernel_stacks_only,
             offsets: args.offset,
             addresses: args.verbose,
         };
@@ -339,7 +352,8 @@ fn report_lost(counter: &StackCounter<'_>) -> anyhow::Result<()> {
     if lost.total() > 0 {
         say!(
             "stackcount: warning: {} stacks lost: {} hash collisions and {} with the stack map full \
-             (raise --stack-storage-size), {} unreadable, {} with the count table full",
+             (counted under [lost stack: ...]; raise --stack-storage-size), {} unreadable, \
+             {} with the count table full",
             lost.total(),
             lost.collisions,
             lost.map_full,

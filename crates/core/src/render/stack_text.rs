@@ -10,6 +10,9 @@ use crate::stacks::{Frame, StackRow};
 pub struct TextOptions {
     /// -d: a delimiter between the kernel and the user stack.
     pub delimiter: bool,
+    /// Both stacks are collected (neither -K nor -U): then the delimiter
+    /// is printed even where the kernel stack is empty, as BCC does.
+    pub both_stacks: bool,
     /// -s: `name+0xoffset`.
     pub offsets: bool,
     /// -v: the raw address before each frame.
@@ -38,7 +41,7 @@ pub fn render(rows: &[StackRow], time: Option<&str>, opts: TextOptions) -> Strin
     };
     for row in rows {
         row.kernel.iter().for_each(|f| frame(&mut out, f));
-        if opts.delimiter && !row.kernel.is_empty() && !row.user.is_empty() {
+        if opts.delimiter && opts.both_stacks {
             out.push_str("    --\n");
         }
         row.user.iter().for_each(|f| frame(&mut out, f));
@@ -98,6 +101,7 @@ pub(crate) mod tests {
         );
         let all = TextOptions {
             delimiter: true,
+            both_stacks: true,
             offsets: true,
             addresses: true,
         };
