@@ -1,11 +1,11 @@
-complete -c stackcount -s p -l pid -d 'Trace this PID only' -r
-complete -c stackcount -s c -l cpu -d 'Trace this CPU only' -r
-complete -c stackcount -s i -l interval -d 'Summary interval, seconds' -r
-complete -c stackcount -s D -l duration -d 'Total duration of trace, seconds' -r
+complete -c stackcount -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c stackcount -s c -l cpu -d 'Trace this CPU only' -r -f
+complete -c stackcount -s i -l interval -d 'Summary interval, seconds' -r -f
+complete -c stackcount -s D -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c stackcount -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
-complete -c stackcount -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r
-complete -c stackcount -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r
-complete -c stackcount -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r
+complete -c stackcount -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r -f
+complete -c stackcount -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r -f
+complete -c stackcount -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
 complete -c stackcount -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'

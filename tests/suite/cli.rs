@@ -164,11 +164,93 @@ fn no_tool_is_a_usage_error() {
     assert!(done.stderr.contains("rtools --list"), "{done:#?}");
 }
 
+/// Regression (issue 10): trace's error was cut off and out of date; its
+/// help, man page and error say precisely that it is not built and what
+/// to use meanwhile.
 #[test]
 fn tools_not_built_yet_say_so() {
     let done = run(&["trace", "-p", "1", "x"]);
     assert_eq!(done.code, Some(1), "{done:#?}");
-    assert!(done.stderr.contains("trace is not built yet"), "{done:#?}");
+    assert!(
+        done.stderr
+            .starts_with("trace: error: trace is not built yet in rtools ")
+            && done.stderr.contains("stackcount counts their call stacks")
+            && done.stderr.contains("trace-bpfcc"),
+        "{done:#?}"
+    );
+    let help = run(&["trace", "--help"]);
+    assert!(help.stdout.contains("trace is not built yet"), "{help:#?}");
+    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/trace.8")).unwrap();
+    assert!(man.contains("not built yet"), "{man}");
+}
+
+/// Regression (issue 10): the man pages cited rtools-funccount(8) and
+/// rtools-help(8), which do not exist, and reflowed the examples.
+#[test]
+fn man_pages_cite_only_pages_that_exist_and_keep_example_lines() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/man"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let page = std::fs::read_to_string(&path).unwrap();
+        for cited in page.split("\\fB").skip(1) {
+            if let Some((name, rest)) = cited.split_once("\\fR") {
+                if rest.starts_with("(8)") {
+                    assert!(
+                        dir.join(format!("{name}.8")).exists(),
+                        "{} cites {name}(8)",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(!page.contains("rtools\\-help"), "{}", path.display());
+        if page.contains(".SH EXAMPLES") {
+            let examples = page.split(".SH EXAMPLES\n").nth(1).unwrap();
+            assert!(examples.starts_with(".nf\n"), "{}", path.display());
+        }
+        assert!(
+            page.contains("(+) marks options")
+                || path.ends_with("rtools.8")
+                || path.ends_with("trace.8")
+        );
+    }
+}
+
+/// BCC's argparse takes unambiguous prefixes of long options.
+#[test]
+fn long_option_prefixes_are_accepted() {
+    let done = run(&["funccount", "--dur", "0", "c:malloc"]);
+    assert_eq!(done.code, Some(2), "{done:#?}");
+    assert!(
+        done.stderr
+            .contains("-d/--duration must be at least 1 second"),
+        "{done:#?}"
+    );
+    // Ambiguous: --max-depth and --max-probes.
+    let done = run(&["stackcount", "--max", "3", "c:malloc"]);
+    assert_eq!(done.code, Some(2), "{done:#?}");
+}
+
+/// Regression (issue 10): -p completed file names; it completes pids.
+#[test]
+fn bash_completes_pids_after_p() {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/completions/funccount.bash");
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                ". {script}; COMP_WORDS=(funccount -p ''); COMP_CWORD=2; \
+                 _funccount funccount '' -p; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+            ),
+        ])
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        words.lines().any(|w| w == std::process::id().to_string()),
+        "{words}"
+    );
+    assert!(words.lines().all(|w| w.parse::<u32>().is_ok()), "{words}");
 }
 
 #[test]

@@ -88,6 +88,17 @@ fn root_kernel_functions_without_kprobes_or_fentry_are_explained() {
             done.stderr
         );
     }
+    // Regression (issue 10): it also says what to do next.
+    assert!(
+        done.stderr
+            .contains("Here, trace tracepoints instead (t:CATEGORY:EVENT")
+            && done
+                .stderr
+                .contains("Kernel functions need kprobes (CONFIG_KPROBES=y) or fentry"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(done.stderr.lines().count(), 1, "{}", done.stderr);
 }
 
 #[test]

@@ -95,7 +95,7 @@ fn root_two_populations_land_in_their_buckets() {
 #[test]
 fn root_units_change_buckets_and_labels() {
     let _bpf = require_root!();
-    let done = latency(&["-u"]);
+    let done = latency(&["-u", "--merge"]);
     let rows = &histograms(&done.stdout)[0].1;
     assert!(done
         .stdout
@@ -103,7 +103,7 @@ fn root_units_change_buckets_and_labels() {
     assert!(count_in(rows, 8, 63) >= 211 - STRAYS, "{}", done.stdout); // ~20 us
     assert!(count_in(rows, 1024, 4095) >= 37 - STRAYS, "{}", done.stdout); // ~2000 us
     assert!(done.stdout.contains(" usecs, count: 248"));
-    let done = latency(&["-m"]);
+    let done = latency(&["-m", "--merge"]);
     assert!(done
         .stdout
         .contains("     msecs               : count     distribution"));
@@ -118,7 +118,7 @@ fn root_per_function_histograms_are_exact() {
     let spec = format!("{}:rtools_test_*", testprog_path());
     let done = trace_workload(
         &["funcs", "4999", "3001", "1009"],
-        &["funclatency", "-F", &spec],
+        &["funclatency", "-F", "--merge", &spec],
     );
     let hists = histograms(&done.stdout);
     let by_name: std::collections::BTreeMap<&str, u64> = hists
@@ -256,11 +256,55 @@ fn root_calls_nested_too_deep_are_counted_and_reported() {
 #[test]
 fn root_calls_shorter_than_the_unit_land_in_the_first_row() {
     let _bpf = require_root!();
-    let done = latency(&["-m"]);
+    let done = latency(&["-m", "-p", "{pid}"]);
     let hists = histograms(&done.stdout);
     assert_eq!(hists.len(), 1, "{done:#?}");
     let rows = &hists[0].1;
     assert_eq!(total(rows), 37 + 211, "{done:#?}");
     assert!(count_in(rows, 0, 1) >= 211, "{done:#?}");
     assert!(done.stdout.contains("count: 248"), "{done:#?}");
+}
+
+/// Regression (issue 10): BCC keys user functions' histograms by process
+/// (`Function = name [PID]`); rtools printed one anonymous histogram.
+/// `--merge` keeps the merged view.
+#[test]
+fn root_user_functions_get_a_section_per_process() {
+    let _bpf = require_root!();
+    let spec = format!("{}:lat_20us", testprog_path());
+    let run = |extra: &[&str]| {
+        let mut a = Workload::start(&["latency", "0", "211"]);
+        let mut b = Workload::start(&["latency", "0", "101"]);
+        let mut args = vec!["funclatency"];
+        args.extend_from_slice(extra);
+        args.push(&spec);
+        let tracer = Tracer::start(&args);
+        a.run();
+        b.run();
+        let done = tracer.stop();
+        let pids = (a.pid, b.pid);
+        a.exit();
+        b.exit();
+        assert_eq!(done.code, Some(0), "{done:#?}");
+        (done, pids)
+    };
+    let (done, (a, b)) = run(&[]);
+    let mut sections: Vec<(String, u64)> = histograms(&done.stdout)
+        .into_iter()
+        .map(|(name, rows)| (name, total(&rows)))
+        .collect();
+    sections.sort();
+    let mut expected = vec![
+        (format!("lat_20us [{a}]"), 211),
+        (format!("lat_20us [{b}]"), 101),
+    ];
+    expected.sort();
+    assert_eq!(sections, expected, "{done:#?}");
+    assert!(done.stdout.contains("count: 312"), "{done:#?}");
+
+    let (done, _) = run(&["--merge"]);
+    let hists = histograms(&done.stdout);
+    assert_eq!(hists.len(), 1, "{done:#?}");
+    assert_eq!(hists[0].0, "", "{done:#?}");
+    assert_eq!(total(&hists[0].1), 312, "{done:#?}");
 }

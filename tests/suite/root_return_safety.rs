@@ -76,7 +76,7 @@ fn root_longjmp_out_of_traced_frames_keeps_timing_and_output() {
     let log = kernel_log(0).len();
     let exe = c_program("jumps");
     let spec = format!("{}:jumps_*", exe.display());
-    let tracer = Tracer::start(&["funclatency", "-F", "-v", &spec]);
+    let tracer = Tracer::start(&["funclatency", "-F", "--merge", "-v", &spec]);
     let said = run_jumps(&["jumps", ROUNDS], None);
     let done = tracer.stop();
     assert_eq!(done.code, Some(0), "{done:#?}");

@@ -130,6 +130,11 @@ fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
     let stacks = printed_stacks(&ktime.stdout);
     assert!(!stacks.is_empty(), "{ktime:#?}");
     for (frames, process, _) in &stacks {
+        // A busy kernel path fills the stack map's buckets: those events
+        // count under a marker (issue 10), the others are whole stacks.
+        if frames[0].starts_with("[lost stack: ") {
+            continue;
+        }
         assert_eq!(frames[0], "ktime_get", "{frames:?}");
         assert!(frames.iter().all(|f| f != "[unknown]"), "{frames:?}");
         assert!(

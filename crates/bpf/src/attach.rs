@@ -453,8 +453,7 @@ fn attach_kernel(
             BackendResult::Interrupted => return Err(BpfError::Interrupted),
         }
     }
-    Err(BpfError::NothingAttached {
-        what: "kernel function",
+    Err(BpfError::NoKernelBackend {
         reasons: failures.join("; "),
     })
 }

@@ -11,6 +11,14 @@ pub enum BpfError {
     Load(String),
     #[error("cannot attach to any {what}: {reasons}")]
     NothingAttached { what: &'static str, reasons: String },
+    #[error(
+        "cannot attach to any kernel function: {reasons}. Kernel functions need kprobes \
+         (CONFIG_KPROBES=y) or fentry (BTF, and BPF trampolines allowed: EPERM as root means \
+         lockdown, seccomp or a security module forbids them). Here, trace tracepoints \
+         instead (t:CATEGORY:EVENT, listed in /sys/kernel/tracing/available_events) or user \
+         functions (LIB:FUNC)"
+    )]
+    NoKernelBackend { reasons: String },
     #[error("interrupted while attaching; nothing was traced")]
     Interrupted,
     #[error("reading the BPF map {map}: {detail}")]

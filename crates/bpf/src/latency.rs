@@ -1,21 +1,26 @@
 //! The latency program (latency.bpf.c): entry and return probes on every
 //! matched function, log2 histograms per function.
 
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
 
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::OpenObject;
+use libbpf_rs::{MapCore, MapFlags, OpenObject};
 use rtools_core::hist::{Histogram, BUCKETS};
 use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
 use crate::error::BpfError;
+use crate::exited;
 use crate::percpu;
 use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
 
 #[derive(Debug, Clone, Copy)]
 pub struct LatencyConfig {
     pub pid: Option<u32>,
+    /// Histograms per function and process (BCC's sections for user
+    /// functions), read with [`LatencyCounter::pid_histograms`].
+    pub per_pid: bool,
     /// 1, 1000 or 1000000: the unit of the histograms, in nanoseconds.
     pub unit_ns: u64,
     pub attach: AttachOptions,
@@ -30,8 +35,13 @@ pub struct Lost {
     pub table_full: u64,
 }
 
+/// A per-process histogram's key: (slot, tgid).
+pub type PidSlot = (u32, u32);
+
 pub struct LatencyCounter<'obj> {
     skel: LatencySkel<'obj>,
+    /// Histograms of exited processes, moved out of `pid_hists`.
+    retired: HashMap<PidSlot, Histogram>,
     _thread_exit: libbpf_rs::Link,
     returns: Attached,
     entries: Attached,
@@ -72,6 +82,7 @@ impl<'obj> LatencyCounter<'obj> {
             .expect("latency.bpf.c has rodata");
         rodata.filter_tgid = config.pid.unwrap_or(0);
         rodata.unit_ns = config.unit_ns;
+        rodata.per_pid = config.per_pid;
         let slots = targets.len() as u32;
         open.maps
             .hist
@@ -82,6 +93,15 @@ impl<'obj> LatencyCounter<'obj> {
             .set_max_entries(slots.max(1))
             .map_err(load_err)?;
         open.maps.lost.set_max_entries(4).map_err(load_err)?;
+        let pid_keys = if config.per_pid {
+            exited::max_keys()
+        } else {
+            1
+        };
+        open.maps
+            .pid_hists
+            .set_max_entries(pid_keys)
+            .map_err(load_err)?;
 
         let needs = Needs::of(targets);
         let progs = &mut open.progs;
@@ -160,6 +180,7 @@ impl<'obj> LatencyCounter<'obj> {
         let entries = attach::attach_all(&programs(true), targets, &config.attach)?;
         Ok(LatencyCounter {
             skel,
+            retired: HashMap::new(),
             _thread_exit: thread_exit,
             returns,
             entries,
@@ -194,6 +215,68 @@ impl<'obj> LatencyCounter<'obj> {
                 Ok(hist)
             })
             .collect()
+    }
+
+    /// Every (slot, process) histogram since attach (with `per_pid`).
+    pub fn pid_histograms(&self) -> Result<HashMap<PidSlot, Histogram>, BpfError> {
+        let mut all = self.retired.clone();
+        for (key, hist) in self.read_pid_hists(|_| true)? {
+            all.entry(key).or_default().add(&hist);
+        }
+        Ok(all)
+    }
+
+    /// Moves the histograms of processes that have exited out of the map,
+    /// so that it never fills up with the dead; the totals keep them.
+    pub fn retire_exited(&mut self) -> Result<usize, BpfError> {
+        let gone = self.read_pid_hists(|(_, tgid)| !exited::alive(tgid))?;
+        for ((slot, tgid), hist) in &gone {
+            let raw = [slot.to_ne_bytes(), tgid.to_ne_bytes()].concat();
+            self.skel
+                .maps
+                .pid_hists
+                .delete(&raw)
+                .map_err(|e| BpfError::Map {
+                    map: "pid_hists",
+                    detail: format!("{e:#}"),
+                })?;
+            self.retired.entry((*slot, *tgid)).or_default().add(hist);
+        }
+        Ok(gone.len())
+    }
+
+    /// The histograms in `pid_hists` whose (slot, tgid) passes `wanted`,
+    /// summed over CPUs (struct pid_hist: BUCKETS counts, then total_ns).
+    fn read_pid_hists(
+        &self,
+        wanted: impl Fn(PidSlot) -> bool,
+    ) -> Result<Vec<(PidSlot, Histogram)>, BpfError> {
+        let map = &self.skel.maps.pid_hists;
+        let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+        let mut out = Vec::new();
+        for raw in map.keys() {
+            let half = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
+            let key = (half(0), half(4));
+            if !wanted(key) {
+                continue;
+            }
+            let values = map
+                .lookup_percpu(&raw, MapFlags::ANY)
+                .map_err(|e| BpfError::Map {
+                    map: "pid_hists",
+                    detail: format!("{e:#}"),
+                })?
+                .unwrap_or_default();
+            let mut hist = Histogram::default();
+            for cpu in &values {
+                for (i, bucket) in hist.buckets.iter_mut().enumerate() {
+                    *bucket += word(cpu, i);
+                }
+                hist.total_ns += word(cpu, BUCKETS);
+            }
+            out.push((key, hist));
+        }
+        Ok(out)
     }
 
     pub fn lost(&self) -> Result<Lost, BpfError> {

@@ -113,7 +113,11 @@ pub fn attach(
             let _ = load(Some(&mut log));
             show_verifier_log(func, &log);
         }
-        format!("loading: {e}")
+        if e.raw_os_error() == Some(libc::EPERM) {
+            format!("loading: {e}: BPF trampolines are forbidden here, even to root")
+        } else {
+            format!("loading: {e}")
+        }
     })?;
     let mut link_opts = sys::bpf_link_create_opts {
         sz: size_of::<sys::bpf_link_create_opts>() as _,

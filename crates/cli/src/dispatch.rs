@@ -51,6 +51,7 @@ fn find(name: &str) -> Option<&'static Tool> {
 pub fn command() -> Command {
     Command::new("rtools")
         .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true)
         .about("eBPF function-tracing tools: funccount, stackcount, trace, funclatency")
         .long_about(
             "eBPF function-tracing tools: funccount, stackcount, trace, funclatency.\n\n\

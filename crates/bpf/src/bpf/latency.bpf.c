@@ -24,6 +24,24 @@ struct {
 	__uint(max_entries, 1);
 } empty_stack SEC(".maps");
 
+/* Histograms per function and process (`per_pid`), else per function. */
+const volatile bool per_pid = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct pid_key);
+	__type(value, struct pid_hist);
+	__uint(max_entries, 1); /* set by the loader */
+} pid_hists SEC(".maps");
+
+/* One zeroed pid_hist: what a process's first call copies. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct pid_hist);
+	__uint(max_entries, 1);
+} empty_hist SEC(".maps");
+
 /* slot * BUCKETS + bucket -> count */
 PERCPU_ARRAY(hist, __u32, __u64);
 /* slot -> sum of durations in ns */
@@ -124,13 +142,37 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 	return 0;
 }
 
+/* Adds one call of `slot` by process `tgid` to its histogram. */
+static __always_inline void record_per_pid(__u32 slot, __u32 tgid, __u32 bucket, __u64 delta)
+{
+	struct pid_key key = { .slot = slot, .tgid = tgid };
+	struct pid_hist *h = bpf_map_lookup_elem(&pid_hists, &key);
+	__u32 zero = 0;
+
+	if (!h) {
+		struct pid_hist *empty = bpf_map_lookup_elem(&empty_hist, &zero);
+
+		if (!empty)
+			return;
+		bpf_map_update_elem(&pid_hists, &key, empty, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&pid_hists, &key);
+		if (!h) {
+			lose(LOST_TABLE_FULL);
+			return;
+		}
+	}
+	if (bucket < BUCKETS)
+		__sync_fetch_and_add(&h->buckets[bucket], 1);
+	__sync_fetch_and_add(&h->total_ns, delta);
+}
+
 /* `sp`: the stack pointer after the return (user functions: the entry
  * stack pointer + 8, the return address popped), or 0 (kernel). */
 static __always_inline int on_return(__u32 slot, __u64 sp)
 {
 	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
 	__u64 entry_sp = sp ? sp - 8 : 0;
-	__u32 tid = (__u32)pid_tgid, d, key;
+	__u32 tid = (__u32)pid_tgid, d, key, bucket;
 	struct entry_stack *st;
 	__u64 delta, *counter;
 
@@ -179,7 +221,12 @@ static __always_inline int on_return(__u32 slot, __u64 sp)
 	/* BCC's bpf_log2l(delta / unit): calls shorter than a unit land in
 	 * the first bucket. unit_ns is read-only: the verifier drops the
 	 * division for nsecs. */
-	key = slot * BUCKETS + log2_bucket(unit_ns == 1 ? delta : delta / unit_ns);
+	bucket = log2_bucket(unit_ns == 1 ? delta : delta / unit_ns);
+	if (per_pid) {
+		record_per_pid(slot, pid_tgid >> 32, bucket, delta);
+		return 0;
+	}
+	key = slot * BUCKETS + bucket;
 	counter = bpf_map_lookup_elem(&hist, &key);
 	if (counter)
 		__sync_fetch_and_add(counter, 1);

@@ -19,6 +19,17 @@ struct entry_stack {
 	__u64 entry_sp[MAX_NEST];
 };
 
+/* Per-process histograms (user functions, as BCC keys them). */
+struct pid_key {
+	__u32 slot;
+	__u32 tgid;
+};
+
+struct pid_hist {
+	__u64 buckets[BUCKETS];
+	__u64 total_ns;
+};
+
 enum latency_lost {
 	/* A return whose entry was not seen (attached mid-call). */
 	LOST_NO_ENTRY = 0,
@@ -27,7 +38,8 @@ enum latency_lost {
 	LOST_MISSED_RETURN = 1,
 	/* A call nested deeper than MAX_NEST. */
 	LOST_TOO_DEEP = 2,
-	/* No room for the thread's entry stack. */
+	/* No room for the thread's entry stack, or for a process's
+	 * histogram. */
 	LOST_TABLE_FULL = 3,
 	LATENCY_LOST_REASONS = 4,
 };

@@ -12,6 +12,28 @@ use rtools_core::targets::{Resolver, Target};
 use crate::error::usage;
 use crate::output::say;
 
+/// What every tool's --help and man page says after its examples.
+pub const NOTES: &str = "\
+Notes:
+    (+) marks options that are rtools additions; the others are BCC's, with
+    the same letters.
+
+    Kept apart from BCC on purpose: the Tracing... banner, warnings and
+    Detaching... go to stderr, so that stdout pipes cleanly; * and ? are
+    globs (BCC reads . as any character, by accident); -i 0 is refused.
+
+    Where BCC and bpftrace probe forms clash, BCC wins: u:LIB:PROBE is a
+    USDT probe.
+
+    Tracepoints, uprobes and USDT probes work on every kernel; kernel
+    functions need kprobes (CONFIG_KPROBES) or fentry (BTF, and ftrace not
+    locked down).";
+
+/// A tool's text after the options: its examples, then [`NOTES`].
+pub fn after_help(examples: &str) -> String {
+    format!("{examples}\n\n{NOTES}")
+}
+
 /// `--backend`: how kernel functions are attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum BackendArg {

@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum, ValueHint};
 use rtools_bpf::count::{CountConfig, Counter};
 use rtools_bpf::AttachOptions;
 use rtools_core::count::{self, GroupBy, Tally};
@@ -20,16 +20,17 @@ use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
 Examples:
-    funccount 'vfs_*'                      kernel functions named vfs_*
-    funccount -r '^vfs_(read|write)$'      the same kind of match as a regex
+    funccount 't:syscalls:sys_enter_*'     syscall tracepoints, by syscall
+    funccount -P 't:syscalls:sys_enter_*'  the same per process name and pid (+)
     funccount -T -i 5 't:sched:*'          scheduler tracepoints, every 5 s, timed
     funccount -d 10 c:malloc               malloc() in libc, for 10 seconds
     funccount -p 1234 'c:str*'             libc str* functions in process 1234
-    funccount -P 't:syscalls:sys_enter_*'  syscalls per process name and pid (+)
     funccount --top 5 'c:*'                the five busiest libc functions (+)
-    funccount u:/usr/bin/python3:function__entry   a USDT probe
+    funccount u:/usr/bin/python3:gc__start a USDT probe
     funccount ./app:handle_*               functions in a binary of your own
-    funccount --json -i 1 c:malloc         one JSON object per second (+)";
+    funccount --json -i 1 c:malloc         one JSON object per second (+)
+    funccount 'vfs_*'                      kernel functions (kprobes or fentry)
+    funccount -r '^vfs_(read|write)$'      the same kind of match as a regex";
 
 /// `--by`: the key rows are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,16 +69,21 @@ pub enum ByArg {
 /// wildcards such as 't:syscalls:sys_enter_*' are served by one
 /// raw_syscalls program, so they attach and detach in milliseconds.
 #[derive(Debug, Parser)]
-#[command(name = "funccount", version, after_help = EXAMPLES, allow_negative_numbers = true)]
+#[command(
+    name = "funccount",
+    version,
+    allow_negative_numbers = true,
+    infer_long_args = true
+)]
 pub struct FunccountArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -89,7 +95,7 @@ pub struct FunccountArgs {
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
     /// Trace this CPU only
-    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub cpu: Option<u32>,
     /// One row per process name and pid (+)
     #[arg(short = 'P', long = "per-process", conflicts_with = "by")]
@@ -98,7 +104,7 @@ pub struct FunccountArgs {
     #[arg(long = "by", value_enum, value_name = "KEY")]
     pub by: Option<ByArg>,
     /// Show only the N most frequent rows (+)
-    #[arg(long = "top", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    #[arg(long = "top", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub top: Option<usize>,
     /// One JSON object per interval on stdout (+)
     #[arg(long = "json")]
@@ -107,7 +113,7 @@ pub struct FunccountArgs {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
     /// Refuse a pattern that matches more than N (default 10000 probes) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
@@ -119,7 +125,7 @@ pub struct FunccountArgs {
 }
 
 pub fn command() -> clap::Command {
-    FunccountArgs::command()
+    FunccountArgs::command().after_help(common::after_help(EXAMPLES))
 }
 
 pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {

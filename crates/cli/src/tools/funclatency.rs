@@ -2,10 +2,12 @@
 //! and print log2 histograms (BCC's funclatency, correct under nesting and
 //! recursion, plus JSON).
 
+use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
+use std::time::Instant;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
 use rtools_bpf::latency::{LatencyConfig, LatencyCounter, Lost};
 use rtools_bpf::AttachOptions;
 use rtools_core::hist::{bucket_range, Histogram};
@@ -17,17 +19,18 @@ use crate::error::usage;
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
+use crate::schedule::{self, Schedule};
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
 Examples:
-    funclatency vfs_read                   time vfs_read, histogram in nsecs
-    funclatency -u -F 'vfs_r*'             one histogram per function, usecs
+    funclatency c:malloc                   time libc's malloc, histogram in nsecs
     funclatency -m -i 5 c:nanosleep        libc's nanosleep, msecs, every 5 s
     funclatency -p 1234 ./app:handle_*     functions of one process
-    funclatency --json -d 10 c:malloc      one JSON object at the end (+)";
+    funclatency --json -d 10 c:malloc      one JSON object at the end (+)
+    funclatency vfs_read                   a kernel function (kprobes or fentry)
+    funclatency -u -F 'vfs_r*'             one histogram per function, usecs";
 
 /// Time functions and print latency histograms.
 ///
@@ -43,16 +46,21 @@ Examples:
 /// attach, an entry whose return never came) are counted and reported on
 /// stderr.
 #[derive(Debug, Parser)]
-#[command(name = "funclatency", version, after_help = EXAMPLES, allow_negative_numbers = true)]
+#[command(
+    name = "funclatency",
+    version,
+    allow_negative_numbers = true,
+    infer_long_args = true
+)]
 pub struct FunclatencyArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -66,11 +74,15 @@ pub struct FunclatencyArgs {
     /// Show a separate histogram per function
     #[arg(short = 'F', long = "function")]
     pub function: bool,
+    /// User functions: no section per process (BCC prints `Function =
+    /// name [PID]` for each process unless -p is given) (+)
+    #[arg(long = "merge")]
+    pub merge: bool,
     /// Use regular expressions. Default is "*" wildcards only.
     #[arg(short = 'r', long = "regexp")]
     pub regexp: bool,
     /// Nesting levels to track (BCC); rtools always tracks 32
-    #[arg(short = 'l', long = "level", value_name = "LEVEL", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'l', long = "level", value_name = "LEVEL", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub level: Option<u32>,
     /// Print the attach plan and libbpf's messages
     #[arg(short = 'v', long = "verbose")]
@@ -79,7 +91,7 @@ pub struct FunclatencyArgs {
     #[arg(long = "json")]
     pub json: bool,
     /// Refuse a pattern that matches more than N (default 1000 functions) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
@@ -91,7 +103,7 @@ pub struct FunclatencyArgs {
 }
 
 pub fn command() -> clap::Command {
-    FunclatencyArgs::command()
+    FunclatencyArgs::command().after_help(common::after_help(EXAMPLES))
 }
 
 fn unit(args: &FunclatencyArgs) -> (&'static str, u64) {
@@ -115,7 +127,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     }
     check_spec(&args.pattern)?;
 
-    let (_spec, targets) = common::resolve(
+    let (spec, targets) = common::resolve(
         &args.pattern,
         &common::Matching {
             tool: "funclatency",
@@ -129,8 +141,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
     let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let (unit_name, unit_ns) = unit(&args);
+    // BCC keys user functions' histograms by process too, unless -p
+    // narrows them to one (and -F asks for sections anyway).
+    let user = matches!(spec, ProbeSpec::User { .. });
+    let per_pid = user && !args.merge && (args.pid.is_none() || args.function);
     let config = LatencyConfig {
         pid: args.pid,
+        per_pid,
         unit_ns,
         attach: AttachOptions {
             pid: args.pid,
@@ -138,7 +155,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         },
     };
     let mut storage = MaybeUninit::uninit();
-    let counter = LatencyCounter::start(&mut storage, &targets, &config)
+    let mut counter = LatencyCounter::start(&mut storage, &targets, &config)
         .with_context(|| format!("attaching to '{}'", args.pattern))?;
     let attached = counter.attached();
     common::report_attach(
@@ -161,17 +178,36 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     );
 
     let mut schedule = Schedule::new(args.interval, args.duration);
-    let mut previous: Vec<Histogram> = vec![Histogram::default(); names.len()];
+    let sweep = schedule::sweep_interval();
+    let mut next_sweep = Instant::now() + sweep;
+    let mut previous: Sections = Sections::new();
     loop {
-        let deadline = schedule.deadline();
-        let stopped = stop.wait_until(deadline);
-        let current = counter.histograms()?;
-        let interval_hists: Vec<Histogram> = current
+        let stopped = stop.wait_until(Some(schedule.deadline_or(next_sweep)));
+        if !stopped && !schedule.due() {
+            // Between summaries: make room for new processes.
+            if per_pid {
+                counter.retire_exited()?;
+            }
+            next_sweep = Instant::now() + sweep;
+            continue;
+        }
+        let current = read_sections(&counter, per_pid)?;
+        let interval: Sections = current
             .iter()
-            .zip(&previous)
-            .map(|(now, before)| now.since(before))
+            .map(|(section, now)| {
+                let before = previous.get(section).cloned().unwrap_or_default();
+                (*section, now.since(&before))
+            })
             .collect();
-        print_interval(&args, unit_name, &names, &interval_hists, &counter.lost()?);
+        let sectioned = per_pid || args.function;
+        print_interval(
+            &args,
+            unit_name,
+            &names,
+            &interval,
+            sectioned,
+            &counter.lost()?,
+        );
         previous = current;
         if stopped || schedule.over() {
             break;
@@ -202,22 +238,57 @@ fn check_spec(pattern: &str) -> anyhow::Result<()> {
     }
 }
 
+/// A histogram's section: its function (slot) and, with per-process
+/// histograms, the process.
+type Section = (u32, Option<u32>);
+type Sections = BTreeMap<Section, Histogram>;
+
+fn read_sections(counter: &LatencyCounter<'_>, per_pid: bool) -> anyhow::Result<Sections> {
+    Ok(if per_pid {
+        counter
+            .pid_histograms()?
+            .into_iter()
+            .map(|((slot, pid), h)| ((slot, Some(pid)), h))
+            .collect()
+    } else {
+        counter
+            .histograms()?
+            .into_iter()
+            .enumerate()
+            .map(|(slot, h)| ((slot as u32, None), h))
+            .collect()
+    })
+}
+
+/// The sections that have calls, ordered by function name, then pid.
+fn shown<'a>(
+    names: &'a [String],
+    hists: &'a Sections,
+) -> Vec<(&'a str, Option<u32>, &'a Histogram)> {
+    let mut shown: Vec<_> = hists
+        .iter()
+        .filter(|(_, h)| h.count() > 0)
+        .map(|(&(slot, pid), h)| (names[slot as usize].as_str(), pid, h))
+        .collect();
+    shown.sort_by_key(|&(name, pid, _)| (name, pid));
+    shown
+}
+
 fn print_interval(
     args: &FunclatencyArgs,
     unit: &str,
     names: &[String],
-    hists: &[Histogram],
+    hists: &Sections,
+    sectioned: bool,
     lost: &Lost,
 ) {
     let (time, timestamp) = output::now();
     let mut all = Histogram::default();
-    hists.iter().for_each(|h| all.add(h));
+    hists.values().for_each(|h| all.add(h));
     if args.json {
-        let functions: Vec<_> = names
-            .iter()
-            .zip(hists)
-            .filter(|(_, h)| h.count() > 0)
-            .map(|(name, h)| {
+        let functions: Vec<_> = shown(names, hists)
+            .into_iter()
+            .map(|(name, pid, h)| {
                 let buckets: Vec<_> = (1..h.buckets.len())
                     .filter(|&i| h.buckets[i] > 0)
                     .map(|i| {
@@ -225,7 +296,11 @@ fn print_interval(
                         json!({"low": low, "high": high, "count": h.buckets[i]})
                     })
                     .collect();
-                json!({"name": name, "count": h.count(), "total_ns": h.total_ns, "buckets": buckets})
+                let mut f = json!({"name": name, "count": h.count(), "total_ns": h.total_ns, "buckets": buckets});
+                if let Some(pid) = pid {
+                    f["pid"] = json!(pid);
+                }
+                f
             })
             .collect();
         let line = json!({
@@ -245,9 +320,12 @@ fn print_interval(
     if args.timestamp {
         out.push_str(&format!("{time:<8}\n"));
     }
-    if args.function {
-        for (name, h) in names.iter().zip(hists).filter(|(_, h)| h.count() > 0) {
-            out.push_str(&format!("\nFunction = {name}\n"));
+    if sectioned {
+        for (name, pid, h) in shown(names, hists) {
+            match pid {
+                Some(pid) => out.push_str(&format!("\nFunction = {name} [{pid}]\n")),
+                None => out.push_str(&format!("\nFunction = {name}\n")),
+            }
             out.push_str(&log2_hist::render(h, unit));
         }
     } else {
@@ -264,7 +342,7 @@ fn report_lost(lost: &Lost) {
     if total > 0 {
         say!(
             "funclatency: {total} calls not timed: {} returns whose entry came before tracing, \
-             {} missed returns, {} nested deeper than 32, {} with the thread table full",
+             {} missed returns, {} nested deeper than 32, {} with a table full",
             lost.no_entry,
             lost.missed_returns,
             lost.too_deep,

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
 use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORAGE, MAX_DEPTH};
 use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::AttachOptions;
@@ -25,13 +25,14 @@ use crate::tools::common::{self, BackendArg};
 
 const EXAMPLES: &str = "\
 Examples:
-    stackcount ktime_get                   kernel stacks that call ktime_get
-    stackcount -P -K ktime_get             the same, per process, kernel only
+    stackcount t:syscalls:sys_enter_getppid   kernel and user stacks of a syscall
     stackcount -p 1234 c:malloc            malloc() call paths of one process
+    stackcount -P -U c:malloc              user stacks, per process
     stackcount -f t:sched:sched_switch     folded output for a flame graph
     stackcount --flamegraph out.svg c:malloc   write the flame graph directly (+)
-    stackcount -d -s t:syscalls:sys_enter_getppid   kernel and user, offsets
-    stackcount -D 10 -i 2 'vfs_*'          every 2 s for 10 s";
+    stackcount -d -s t:syscalls:sys_enter_getppid   delimiter, offsets
+    stackcount -D 10 -i 2 c:malloc         every 2 s for 10 s
+    stackcount ktime_get                   a kernel function (kprobes or fentry)";
 
 /// Count the call stacks that lead to events.
 ///
@@ -49,19 +50,24 @@ Examples:
 /// Stacks that cannot be recorded (stack map full, hash collision) are
 /// counted and reported on stderr, never shown as empty stacks.
 #[derive(Debug, Parser)]
-#[command(name = "stackcount", version, after_help = EXAMPLES, allow_negative_numbers = true)]
+#[command(
+    name = "stackcount",
+    version,
+    allow_negative_numbers = true,
+    infer_long_args = true
+)]
 pub struct StackcountArgs {
     /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
     /// Trace this CPU only
-    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>)]
+    #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub cpu: Option<u32>,
     /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub interval: Option<u64>,
     /// Total duration of trace, seconds
-    #[arg(short = 'D', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>)]
+    #[arg(short = 'D', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub duration: Option<u64>,
     /// Include timestamp on output
     #[arg(short = 'T', long = "timestamp")]
@@ -101,16 +107,16 @@ pub struct StackcountArgs {
     #[arg(long = "flamegraph", value_name = "FILE")]
     pub flamegraph: Option<std::path::PathBuf>,
     /// Number of stacks the stack map holds (+)
-    #[arg(long = "stack-storage-size", value_name = "N", default_value_t = DEFAULT_STACK_STORAGE, value_parser = numbers::unsigned::<u32>)]
+    #[arg(long = "stack-storage-size", value_name = "N", default_value_t = DEFAULT_STACK_STORAGE, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub stack_storage_size: u32,
     /// Frames kept per stack, 1 to 127 (+)
-    #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH, value_parser = numbers::unsigned::<u32>)]
+    #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub max_depth: u32,
     /// One JSON object per interval on stdout (+)
     #[arg(long = "json")]
     pub json: bool,
     /// Refuse a pattern that matches more than N (default 10000 probes) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>)]
+    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub max_probes: Option<usize>,
     /// How to attach kernel functions (+)
     #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
@@ -121,7 +127,7 @@ pub struct StackcountArgs {
 }
 
 pub fn command() -> clap::Command {
-    StackcountArgs::command()
+    StackcountArgs::command().after_help(common::after_help(EXAMPLES))
 }
 
 pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
