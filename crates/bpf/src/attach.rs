@@ -15,11 +15,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-
-use std::os::fd::AsFd;
 
 use libbpf_rs::{
     KprobeMultiOpts, KprobeOpts, MapCore, MapFlags, MapMut, ProgramMut, RawTracepointOpts,
@@ -718,20 +717,20 @@ fn attach_uprobes(
         single.clear();
         for (i, batch) in slots.chunks(UPROBE_BATCH).enumerate() {
             let split = attach_split(batch, |batch| {
-                let offsets: Vec<usize> =
-                    batch.iter().map(|&s| uprobe_offset(&targets[s])).collect();
+                let offsets: Vec<u64> = batch
+                    .iter()
+                    .map(|&s| uprobe_offset(&targets[s]) as u64)
+                    .collect();
                 let cookies: Vec<u64> = batch.iter().map(|&s| s as u64).collect();
                 // Through the keeper where there is one (see keeper.rs).
-                let wide: Vec<u64> = offsets.iter().map(|&o| o as u64).collect();
                 let prog = progs.uprobe_multi.as_fd();
-                let keeper_pid = pid.max(0) as u32;
                 if let Some(made) =
-                    keeper::uprobe_multi(prog, binary, &wide, &cookies, ret, keeper_pid)
+                    keeper::uprobe_multi(prog, binary, &offsets, &cookies, ret, pid.max(0) as u32)
                 {
                     return Ok(Attachment::Fd(made?));
                 }
                 let opts = UprobeMultiOpts {
-                    offsets,
+                    offsets: offsets.iter().map(|&o| o as usize).collect(),
                     cookies,
                     retprobe: ret,
                     ..Default::default()
