@@ -22,6 +22,14 @@ pub const DEFAULT_STACK_STORAGE: u32 = 16384;
 /// The most frames the kernel will unwind (PERF_MAX_STACK_DEPTH).
 pub const MAX_DEPTH: u32 = 127;
 
+/// The most user stacks kept as build ids (each up to 4 KB).
+const MAX_BUILD_ID_STACKS: u32 = 16384;
+
+/// struct build_id_stack: nr, pad, then BUILD_ID_FRAMES frames of
+/// struct bpf_stack_build_id (status, build_id[20], offset) of 32 bytes.
+const BUILD_ID_FRAME_SIZE: usize = 32;
+const BPF_STACK_BUILD_ID_VALID: i32 = 1;
+
 #[derive(Debug, Clone, Copy)]
 pub struct StackConfig {
     pub pid: Option<u32>,
@@ -47,6 +55,17 @@ pub struct RawStack {
     /// counted under (`stacks::lost_marker`).
     pub kernel_lost: Option<&'static str>,
     pub user_lost: Option<&'static str>,
+    /// The user stack as (build id, file offset) frames, leaf first, where
+    /// the kernel could tell them (None for a frame it could not): how a
+    /// process that exited before its mappings were read is symbolized.
+    pub user_files: Vec<Option<FileFrame>>,
+}
+
+/// A frame as the file it ran from, named by build id, and the offset.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileFrame {
+    pub build_id: Vec<u8>,
+    pub offset: u64,
 }
 
 /// Stacks not counted, by reason (enum lost_reason in stack.h).
@@ -106,6 +125,12 @@ impl<'obj> StackCounter<'obj> {
             .set_value_size(config.max_depth.clamp(1, MAX_DEPTH) * 8)
             .map_err(load_err)?;
         open.maps.lost.set_max_entries(4).map_err(load_err)?;
+        // Entries are made only for new (process, stack) keys and are not
+        // preallocated (4 KB each); retired with their keys.
+        open.maps
+            .build_ids
+            .set_max_entries(exited::max_keys().min(MAX_BUILD_ID_STACKS))
+            .map_err(load_err)?;
 
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
@@ -177,8 +202,49 @@ impl<'obj> StackCounter<'obj> {
                     map: "counts",
                     detail: format!("{e:#}"),
                 })?;
+            // Its build-id stack went into the retired RawStack; another
+            // slot's key may have shared it, hence no error if gone.
+            let key = parse_key(raw);
+            let bid_key = [key.tgid.to_ne_bytes(), key.user_stack_id.to_ne_bytes()].concat();
+            let _ = self.skel.maps.build_ids.delete(&bid_key);
         }
         Ok(gone.len())
+    }
+
+    /// The build-id frames kept for (tgid, user stack id), if any.
+    fn build_id_frames(
+        &self,
+        tgid: u32,
+        stack_id: i32,
+    ) -> Result<Vec<Option<FileFrame>>, BpfError> {
+        if stack_id < 0 {
+            return Ok(Vec::new());
+        }
+        let key = [tgid.to_ne_bytes(), stack_id.to_ne_bytes()].concat();
+        let value = self
+            .skel
+            .maps
+            .build_ids
+            .lookup(&key, MapFlags::ANY)
+            .map_err(|e| BpfError::Map {
+                map: "build_ids",
+                detail: format!("{e:#}"),
+            })?;
+        let Some(value) = value else {
+            return Ok(Vec::new());
+        };
+        let nr = u32::from_ne_bytes(value[..4].try_into().expect("nr")) as usize;
+        Ok(value[8..]
+            .chunks_exact(BUILD_ID_FRAME_SIZE)
+            .take(nr)
+            .map(|f| {
+                let status = i32::from_ne_bytes(f[..4].try_into().unwrap());
+                (status == BPF_STACK_BUILD_ID_VALID).then(|| FileFrame {
+                    build_id: f[4..24].to_vec(),
+                    offset: u64::from_ne_bytes(f[24..32].try_into().unwrap()),
+                })
+            })
+            .collect())
     }
 
     /// Reads the counts whose key passes `wanted`, with their frames, into
@@ -241,6 +307,7 @@ impl<'obj> StackCounter<'obj> {
                 entry_return: key.entry_return,
                 kernel_lost: stacks::lost_marker(key.kernel_stack_id),
                 user_lost: stacks::lost_marker(key.user_stack_id),
+                user_files: self.build_id_frames(key.tgid, key.user_stack_id)?,
                 comm: key.comm,
             };
             found(stack, count);

@@ -2,7 +2,7 @@
 //! through the process's mappings (captured while it was alive) and the
 //! ELF symbols and DWARF of the mapped files, JIT frames through perf maps.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
@@ -11,12 +11,15 @@ use blazesym::MaybeDefault;
 use rtools_core::stacks::Frame;
 
 use crate::proc_maps::ProcMaps;
+use crate::stack::FileFrame;
 
 pub struct Symbols {
     symbolizer: Symbolizer,
     processes: HashMap<u32, Option<ProcMaps>>,
     kernel: HashMap<u64, Frame>,
     files: HashMap<(PathBuf, u64), (String, Option<u64>)>,
+    /// Build id -> a file that has it, from every mapping seen.
+    build_ids: BuildIds,
 }
 
 impl Default for Symbols {
@@ -26,7 +29,57 @@ impl Default for Symbols {
             processes: HashMap::new(),
             kernel: HashMap::new(),
             files: HashMap::new(),
+            build_ids: BuildIds::default(),
         }
+    }
+}
+
+/// Which file a build id names: learnt from the files that the processes
+/// rtools has seen map (rtools' own included), and on a miss from every
+/// running process's mappings, once per unknown id.
+#[derive(Default)]
+struct BuildIds {
+    by_id: HashMap<Vec<u8>, PathBuf>,
+    indexed: HashSet<PathBuf>,
+    searched: HashSet<Vec<u8>>,
+}
+
+impl BuildIds {
+    fn index(&mut self, path: &Path) {
+        if !self.indexed.insert(path.to_path_buf()) {
+            return;
+        }
+        if let Ok(Some(id)) = blazesym::helper::read_elf_build_id(&path) {
+            self.by_id
+                .entry(id.to_vec())
+                .or_insert_with(|| path.to_path_buf());
+        }
+    }
+
+    fn index_maps(&mut self, maps: &ProcMaps) {
+        for m in &maps.mappings {
+            self.index(&m.path);
+        }
+    }
+
+    fn path(&mut self, id: &[u8]) -> Option<PathBuf> {
+        if let Some(path) = self.by_id.get(id) {
+            return Some(path.clone());
+        }
+        if !self.searched.insert(id.to_vec()) {
+            return None;
+        }
+        let pids: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        for pid in std::iter::once(std::process::id()).chain(pids) {
+            if let Some(maps) = ProcMaps::read(pid) {
+                self.index_maps(&maps);
+            }
+        }
+        self.by_id.get(id).cloned()
     }
 }
 
@@ -34,9 +87,35 @@ impl Symbols {
     /// Captures `pid`'s mappings now, if not done yet; call it as soon as
     /// a process is seen, so that it still resolves after it exits.
     pub fn remember(&mut self, pid: u32) {
-        self.processes
-            .entry(pid)
-            .or_insert_with(|| ProcMaps::read(pid));
+        if self.processes.contains_key(&pid) {
+            return;
+        }
+        let maps = ProcMaps::read(pid);
+        if let Some(maps) = &maps {
+            self.build_ids.index_maps(maps);
+        }
+        self.processes.insert(pid, maps);
+    }
+
+    /// User frames from (build id, file offset) pairs, for a process whose
+    /// mappings were never captured; `addrs` name the frames that have
+    /// none.
+    pub fn user_from_files(&mut self, frames: &[Option<FileFrame>], addrs: &[u64]) -> Vec<Frame> {
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(i, &addr)| {
+                let Some(Some(file)) = frames.get(i) else {
+                    return Frame::unknown(addr);
+                };
+                let Some(path) = self.build_ids.path(&file.build_id) else {
+                    return Frame::unknown(addr);
+                };
+                let (name, offset) =
+                    file_symbol(&self.symbolizer, &mut self.files, &path, file.offset);
+                Frame { addr, name, offset }
+            })
+            .collect()
     }
 
     /// Kernel frames for `addrs`.

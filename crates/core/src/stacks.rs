@@ -60,11 +60,13 @@ pub struct StackRow {
 /// for the callee yet, so the walk goes from the leaf straight to the
 /// caller's caller; the return address at the stack pointer (`entry_return`)
 /// is the missing frame. Kernels that already add it have it second.
-pub fn insert_entry_caller(user: &mut Vec<u64>, entry_return: u64) {
+/// Returns whether it inserted one.
+pub fn insert_entry_caller(user: &mut Vec<u64>, entry_return: u64) -> bool {
     if entry_return == 0 || user.is_empty() || user.get(1) == Some(&entry_return) {
-        return;
+        return false;
     }
     user.insert(1, entry_return);
+    true
 }
 
 /// Drops the frames of rtools' own BPF program and its trampoline from the

@@ -2,9 +2,10 @@
 /* Counts the distinct kernel and user stacks that lead to an event.
  *
  * Stacks go to a stack-trace map; a stack that cannot be stored is counted
- * as lost by reason, never counted as an empty stack. The first event of
- * every process is announced on a ring buffer, so the loader can read the
- * process's memory map while it is alive and symbolize it later.
+ * under its error (a marker stack) and as lost by reason. The first event
+ * of every process is announced on a ring buffer, so the loader can read
+ * the process's memory map while it is alive; each new user stack is also
+ * kept as (build id, file offset) frames, for processes that exit first.
  */
 #include "common.bpf.h"
 #include <bpf/usdt.bpf.h>
@@ -51,6 +52,23 @@ struct {
 	__uint(max_entries, 64 * 1024);
 } new_pids SEC(".maps");
 
+/* (tgid, user stack id) -> the stack as build ids and file offsets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct build_id_key);
+	__type(value, struct build_id_stack);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1); /* set by the loader */
+} build_ids SEC(".maps");
+
+/* Room to take a build_id_stack (4 KB: more than the BPF stack holds). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct build_id_stack);
+	__uint(max_entries, 1);
+} build_id_scratch SEC(".maps");
+
 /* As in count.bpf.c: syscall number -> slot + 1. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -87,6 +105,28 @@ static __always_inline void announce(__u32 tgid)
 		return;
 	if (bpf_map_update_elem(&seen_pids, &tgid, &one, BPF_NOEXIST) == 0)
 		bpf_ringbuf_output(&new_pids, &tgid, sizeof(tgid), 0);
+}
+
+/* Keeps the user stack of a new key as build ids and file offsets (once
+ * per process and stack). */
+static __always_inline void record_build_ids(void *ctx, __u32 tgid, __s32 user_stack_id)
+{
+	struct build_id_key key = { .tgid = tgid, .user_stack_id = user_stack_id };
+	struct build_id_stack *buf;
+	__u32 zero = 0;
+	long n;
+
+	if (bpf_map_lookup_elem(&build_ids, &key))
+		return;
+	buf = bpf_map_lookup_elem(&build_id_scratch, &zero);
+	if (!buf)
+		return;
+	n = bpf_get_stack(ctx, buf->frames, sizeof(buf->frames),
+			  BPF_F_USER_STACK | BPF_F_USER_BUILD_ID);
+	if (n <= 0)
+		return;
+	buf->nr = n / sizeof(struct bpf_stack_build_id);
+	bpf_map_update_elem(&build_ids, &key, buf, BPF_NOEXIST);
 }
 
 /* A stack id worth a key: a stored stack, or one the map could not take
@@ -140,6 +180,8 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 		 * pid), so announcing here keeps the common path free of it. */
 		if (key.tgid)
 			announce(key.tgid);
+		if (key.user_stack_id >= 0)
+			record_build_ids(ctx, key.tgid, key.user_stack_id);
 		return 0;
 	}
 	counter = bpf_map_lookup_elem(&counts, &key);

@@ -18,6 +18,22 @@ struct stack_key {
 	char comm[COMM_LEN];
 };
 
+/* A user stack as (build id, file offset) frames, taken when a key is
+ * first counted: a process that exits before rtools reads its memory map
+ * is still symbolized from the files it ran. */
+#define BUILD_ID_FRAMES 127
+
+struct build_id_key {
+	__u32 tgid;
+	__s32 user_stack_id;
+};
+
+struct build_id_stack {
+	__u32 nr;
+	__u32 pad;
+	struct bpf_stack_build_id frames[BUILD_ID_FRAMES];
+};
+
 /* Indexes of the `lost` counters. */
 enum lost_reason {
 	LOST_STACK_COLLISION = 0, /* -EEXIST: another stack hashed to the slot */

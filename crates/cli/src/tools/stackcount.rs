@@ -271,7 +271,7 @@ fn symbolized_rows(
         .into_iter()
         .map(|(stack, count)| {
             let mut user = stack.user.clone();
-            stacks::insert_entry_caller(&mut user, stack.entry_return);
+            let inserted = stacks::insert_entry_caller(&mut user, stack.entry_return);
             let mut kernel = symbols.kernel(&stack.kernel);
             stacks::trim_bpf_frames(&mut kernel);
             let marker = |name: &str| vec![Frame::unknown(0).named(name)];
@@ -279,14 +279,42 @@ fn symbolized_rows(
                 comm: stack.comm.clone(),
                 pid: perpid.then_some(stack.tgid),
                 kernel: stack.kernel_lost.map_or(kernel, marker),
-                user: stack
-                    .user_lost
-                    .map_or_else(|| symbols.user(stack.tgid, &user), marker),
+                user: match stack.user_lost {
+                    Some(lost) => marker(lost),
+                    None => user_frames(symbols, &stack, &user, inserted),
+                },
                 count,
             }
         })
         .collect();
     stacks::merge(rows, by_comm)
+}
+
+/// A stack's user frames: through the process's mappings where they were
+/// captured; a frame they leave unknown (a process that exited before its
+/// mappings could be read, or while they were) is named from the build id
+/// and file offset the kernel took.
+fn user_frames(
+    symbols: &mut Symbols,
+    stack: &RawStack,
+    user: &[u64],
+    inserted: bool,
+) -> Vec<Frame> {
+    let mut frames = symbols.user(stack.tgid, user);
+    if stack.user_files.is_empty() || !frames.iter().any(|f| f.name == "[unknown]") {
+        return frames;
+    }
+    let mut from_files = symbols.user_from_files(&stack.user_files, &stack.user);
+    if inserted {
+        // The caller put back at a function's entry has no build-id frame.
+        from_files.insert(1, Frame::unknown(stack.entry_return));
+    }
+    for (frame, file) in frames.iter_mut().zip(from_files) {
+        if frame.name == "[unknown]" {
+            *frame = file;
+        }
+    }
+    frames
 }
 
 fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
