@@ -427,3 +427,98 @@ fn root_short_lived_processes_are_all_named() {
     assert!(!done.stdout.contains("[unknown]"), "{}", done.stdout);
     assert!(done.stdout.contains(";main;"), "{}", done.stdout);
 }
+
+/// Issue 11: any user can put a FIFO or a symlink at /tmp/perf-PID.map of
+/// their own process. stackcount neither blocks on the FIFO nor follows the
+/// symlink (to a root-only file here), and -v says why.
+#[test]
+fn root_perf_maps_that_are_fifos_or_symlinks_are_skipped() {
+    let _bpf = require_root!();
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "7f0000000000 1000 SECRET_ROOT_ONLY_SYMBOL\n").unwrap();
+    for kind in ["fifo", "symlink"] {
+        let mut w = Workload::start(&["stacks", "3001", "1009"]);
+        let map = format!("/tmp/perf-{}.map", w.pid);
+        let _ = std::fs::remove_file(&map);
+        if kind == "fifo" {
+            let c = std::ffi::CString::new(map.clone()).unwrap();
+            // SAFETY: a valid NUL-terminated path.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o666) }, 0);
+        } else {
+            std::os::unix::fs::symlink(secret.path(), &map).unwrap();
+        }
+        let spec = gamma_spec();
+        let tracer = Tracer::start(&["stackcount", "-v", "-p", &w.pid_str(), &spec]);
+        w.run();
+        let stopped = std::time::Instant::now();
+        let done = tracer.stop();
+        let took = stopped.elapsed();
+        w.exit();
+        let _ = std::fs::remove_file(&map);
+        assert_eq!(done.code, Some(0), "{kind}: {done:#?}");
+        assert!(took < std::time::Duration::from_secs(2), "{kind}: {took:?}");
+        assert!(!done.stdout.contains("SECRET"), "{kind}: {done:#?}");
+        let why = if kind == "fifo" {
+            "is not a regular file"
+        } else {
+            "is a symlink"
+        };
+        assert!(
+            done.stderr.contains("skipped its perf map: /tmp/perf-") && done.stderr.contains(why),
+            "{kind}: {done:#?}"
+        );
+        let total: u64 = stacks(&done.stdout).iter().map(|p| p.count).sum();
+        assert_eq!(total, VIA_BETA + VIA_DELTA, "{kind}: {done:#?}");
+    }
+}
+
+/// Issue 11: a process in its own mount and pid namespaces runs its own
+/// binary, bind-mounted over a path where the host has another file
+/// (`true`), and writes its perf map to its private /tmp under its
+/// namespace pid. Its frames are named from its own files, JIT included.
+#[test]
+fn root_processes_in_other_mount_namespaces_use_their_own_files() {
+    let _bpf = require_root!();
+    let host = tempfile::Builder::new()
+        .prefix("rtools-ns-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let app = host.path().join("app");
+    std::fs::copy("/bin/true", &app).unwrap();
+    let testprog = super::support::testprog_path();
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["--mount", "--pid", "--fork", "sh", "-c"])
+        .arg(format!(
+            "mount -t tmpfs none /tmp && mount --bind {testprog} {app} && exec {app} jit 1013",
+            app = app.display()
+        ));
+    let mut w = Workload::start_command(command);
+    assert_eq!(w.pid, 1, "the workload is pid 1 of its namespace");
+    let spec = gamma_spec();
+    let tracer = Tracer::start(&["stackcount", "-v", &spec]);
+    w.run();
+    let done = tracer.stop();
+    w.exit();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 1, "{printed:#?}");
+    assert_eq!(printed[0].count, 1013);
+    // -v puts the address before each name.
+    let names: Vec<&str> = printed[0]
+        .frames
+        .iter()
+        .map(|f| f.split_whitespace().last().unwrap())
+        .collect();
+    assert_eq!(
+        &names[..3],
+        [
+            "gamma",
+            "rtools_jit_trampoline",
+            "rtools_testprog::Jit::call"
+        ],
+        "{printed:#?}"
+    );
+    assert!(names.contains(&"main"), "{printed:#?}");
+    assert!(!done.stderr.contains("skipped"), "{done:#?}");
+}

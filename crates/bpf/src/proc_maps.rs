@@ -1,7 +1,21 @@
 //! A process's executable mappings, read from /proc/PID/maps while it is
 //! alive, so that its addresses can be symbolized after it exits.
+//!
+//! rtools runs as root among processes of other users and containers, so
+//! the files it reads for a process are the process's own: each mapped
+//! file is opened through /proc/PID/map_files (the very file mapped, in
+//! the process's mount namespace), checked to be the regular file with the
+//! mapping's device and inode, and kept open (read later as
+//! /proc/self/fd/N, once per device and inode). The perf map is read the
+//! way perf reads it: in the process's mount namespace under its own pid,
+//! never through a final symlink, never blocking, only a regular file
+//! owned by the process's user or root.
 
-use std::fs;
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,7 +24,13 @@ pub struct Mapping {
     pub end: u64,
     /// Offset of `start` in the file.
     pub offset: u64,
+    /// The path the process mapped (in its own mount namespace).
+    pub mapped: PathBuf,
+    /// Where rtools reads the file: /proc/self/fd/N of the file opened
+    /// from the process.
     pub path: PathBuf,
+    pub dev: u64,
+    pub inode: u64,
 }
 
 /// The executable file mappings of a process, and its JIT symbol map
@@ -19,25 +39,105 @@ pub struct Mapping {
 pub struct ProcMaps {
     pub mappings: Vec<Mapping>,
     pub perf_map: Vec<(u64, u64, String)>,
+    /// Files skipped and why (shown with -v).
+    pub notes: Vec<String>,
+}
+
+/// The files opened for traced processes, by (device, inode): one open
+/// file per binary however many processes map it.
+#[derive(Debug, Default)]
+pub struct OpenFiles {
+    by_inode: HashMap<(u64, u64), Option<PathBuf>>,
+    fds: Vec<OwnedFd>,
+}
+
+impl OpenFiles {
+    /// The readable path of the file `m` maps in process `pid`, opening it
+    /// if no process's copy of it is open yet.
+    fn open(&mut self, pid: u32, m: &RawMapping) -> Result<PathBuf, String> {
+        if let Some(found) = self.by_inode.get(&(m.dev, m.inode)) {
+            return found
+                .clone()
+                .ok_or_else(|| format!("{} cannot be read", m.path.display()));
+        }
+        let opened = open_mapped(pid, m);
+        let path = match opened {
+            Ok(file) => {
+                let fd: OwnedFd = file.into();
+                let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                self.fds.push(fd);
+                Ok(path)
+            }
+            Err(e) => Err(e),
+        };
+        self.by_inode
+            .insert((m.dev, m.inode), path.as_ref().ok().cloned());
+        path
+    }
+}
+
+/// Opens the file of mapping `m` of `pid`: through map_files, else
+/// through the process's root without following a final symlink; it must
+/// be the regular file the mapping names (device and inode).
+fn open_mapped(pid: u32, m: &RawMapping) -> Result<File, String> {
+    let by_range = format!("/proc/{pid}/map_files/{:x}-{:x}", m.start, m.end);
+    let inside = PathBuf::from(format!("/proc/{pid}/root"))
+        .join(m.path.strip_prefix("/").unwrap_or(&m.path));
+    let open = |path: &PathBuf, nofollow: bool| {
+        let flags = libc::O_NONBLOCK | if nofollow { libc::O_NOFOLLOW } else { 0 };
+        OpenOptions::new().read(true).custom_flags(flags).open(path)
+    };
+    let file = open(&PathBuf::from(&by_range), false)
+        .or_else(|_| open(&inside, true))
+        .map_err(|e| format!("{}: {e}", m.path.display()))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: {e}", m.path.display()))?;
+    if !meta.file_type().is_file() {
+        return Err(format!("{} is not a regular file", m.path.display()));
+    }
+    if (dev_of(meta.dev()), meta.ino()) != (m.dev, m.inode) {
+        return Err(format!(
+            "{} is not the file the process mapped (replaced?)",
+            m.path.display()
+        ));
+    }
+    Ok(file)
+}
+
+/// A device number as [`parse_maps`] keeps the `major:minor` of
+/// /proc/PID/maps: major << 32 | minor.
+fn dev_of(st_dev: u64) -> u64 {
+    let (major, minor) = (libc::major(st_dev) as u64, libc::minor(st_dev) as u64);
+    (major << 32) | minor
 }
 
 impl ProcMaps {
-    /// Reads the maps of `pid`; None if the process is gone.
-    pub fn read(pid: u32) -> Option<ProcMaps> {
+    /// Reads the maps of `pid` and opens their files in `files`; None if
+    /// the process is gone.
+    pub fn read(pid: u32, files: &mut OpenFiles) -> Option<ProcMaps> {
         let text = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        let root = PathBuf::from(format!("/proc/{pid}/root"));
-        let mut maps = ProcMaps {
-            mappings: parse_maps(&text),
-            perf_map: fs::read_to_string(format!("/tmp/perf-{pid}.map"))
-                .map(|t| parse_perf_map(&t))
-                .unwrap_or_default(),
-        };
-        // A process in another mount namespace sees other files.
-        for m in &mut maps.mappings {
-            let inside = root.join(m.path.strip_prefix("/").unwrap_or(&m.path));
-            if !m.path.exists() && inside.exists() {
-                m.path = inside;
+        let mut maps = ProcMaps::default();
+        for raw in parse_maps(&text) {
+            match files.open(pid, &raw) {
+                Ok(path) => maps.mappings.push(Mapping {
+                    start: raw.start,
+                    end: raw.end,
+                    offset: raw.offset,
+                    mapped: raw.path,
+                    path,
+                    dev: raw.dev,
+                    inode: raw.inode,
+                }),
+                Err(why) => maps.notes.push(format!("pid {pid}: skipped {why}")),
             }
+        }
+        match read_perf_map(pid) {
+            Ok(entries) => maps.perf_map = entries,
+            Err(Some(why)) => maps
+                .notes
+                .push(format!("pid {pid}: skipped its perf map: {why}")),
+            Err(None) => {}
         }
         Some(maps)
     }
@@ -59,25 +159,94 @@ impl ProcMaps {
     }
 }
 
+/// An executable, file-backed line of /proc/PID/maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMapping {
+    pub start: u64,
+    pub end: u64,
+    pub offset: u64,
+    /// major << 32 | minor, as [`dev_of`] makes of a stat's st_dev.
+    pub dev: u64,
+    pub inode: u64,
+    pub path: PathBuf,
+}
+
 /// Executable, file-backed lines of /proc/PID/maps.
-pub fn parse_maps(text: &str) -> Vec<Mapping> {
+pub fn parse_maps(text: &str) -> Vec<RawMapping> {
     text.lines()
         .filter_map(|line| {
-            let mut words = line.split_whitespace();
+            let mut words = line.splitn(6, ' ');
             let (range, perms, offset) = (words.next()?, words.next()?, words.next()?);
-            let path = words.nth(2)?;
+            let (dev, inode) = (words.next()?, words.next()?);
+            let path = words.next()?.trim_start();
             if !perms.contains('x') || !path.starts_with('/') {
                 return None;
             }
             let (start, end) = range.split_once('-')?;
-            Some(Mapping {
-                start: u64::from_str_radix(start, 16).ok()?,
-                end: u64::from_str_radix(end, 16).ok()?,
-                offset: u64::from_str_radix(offset, 16).ok()?,
+            let (major, minor) = dev.split_once(':')?;
+            let hex = |h: &str| u64::from_str_radix(h, 16).ok();
+            Some(RawMapping {
+                start: hex(start)?,
+                end: hex(end)?,
+                offset: hex(offset)?,
+                dev: (hex(major)? << 32) | hex(minor)?,
+                inode: inode.parse().ok()?,
                 path: PathBuf::from(path),
             })
         })
         .collect()
+}
+
+/// The most of a perf map rtools reads.
+const PERF_MAP_MAX: u64 = 64 << 20;
+
+/// The perf map of `pid`, read as perf reads it. Err(None): it has none;
+/// Err(Some(why)): there is one that is not safe to read.
+fn read_perf_map(pid: u32) -> Result<Vec<(u64, u64, String)>, Option<String>> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| None)?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    // The pid the process knows itself by, in its own pid namespace.
+    let ns_pid = field("NSpid:").last().cloned().unwrap_or(pid.to_string());
+    let uids: Vec<u32> = field("Uid:")
+        .iter()
+        .filter_map(|u| u.parse().ok())
+        .collect();
+    let path = format!("/proc/{pid}/root/tmp/perf-{ns_pid}.map");
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Some(format!("/tmp/perf-{ns_pid}.map is a symlink")))
+        }
+        Err(e) => return Err(Some(format!("/tmp/perf-{ns_pid}.map: {e}"))),
+    };
+    let meta = file.metadata().map_err(|e| Some(e.to_string()))?;
+    if !meta.file_type().is_file() {
+        return Err(Some(format!(
+            "/tmp/perf-{ns_pid}.map is not a regular file"
+        )));
+    }
+    if meta.uid() != 0 && !uids.contains(&meta.uid()) {
+        return Err(Some(format!(
+            "/tmp/perf-{ns_pid}.map is owned by uid {}, not by the process's user or root",
+            meta.uid()
+        )));
+    }
+    let mut text = String::new();
+    file.take(PERF_MAP_MAX)
+        .read_to_string(&mut text)
+        .map_err(|e| Some(e.to_string()))?;
+    Ok(parse_perf_map(&text))
 }
 
 /// `START SIZE NAME` lines, hex numbers.
@@ -106,9 +275,22 @@ mod tests {
 ";
         let maps = parse_maps(text);
         assert_eq!(maps.len(), 1);
+        assert_eq!((maps[0].dev, maps[0].inode), (0xfe << 32, 123));
         let procs = ProcMaps {
-            mappings: maps,
+            mappings: maps
+                .into_iter()
+                .map(|m| Mapping {
+                    start: m.start,
+                    end: m.end,
+                    offset: m.offset,
+                    mapped: m.path.clone(),
+                    path: m.path,
+                    dev: m.dev,
+                    inode: m.inode,
+                })
+                .collect(),
             perf_map: parse_perf_map("7f02000 100 jitted_fn\n"),
+            notes: Vec::new(),
         };
         let (m, off) = procs.file_offset(0x55d0f010).unwrap();
         assert_eq!((m.path.to_str().unwrap(), off), ("/usr/bin/app", 0x1010));
@@ -117,9 +299,21 @@ mod tests {
     }
 
     #[test]
-    fn reads_its_own_maps() {
-        let maps = ProcMaps::read(std::process::id()).unwrap();
+    fn reads_its_own_maps_through_open_files() {
+        let mut files = OpenFiles::default();
+        let maps = ProcMaps::read(std::process::id(), &mut files).unwrap();
         let exe = std::fs::canonicalize("/proc/self/exe").unwrap();
-        assert!(maps.mappings.iter().any(|m| m.path == exe), "{maps:?}");
+        let mine = maps
+            .mappings
+            .iter()
+            .find(|m| m.mapped == exe)
+            .expect("the exe");
+        assert!(mine.path.starts_with("/proc/self/fd/"), "{mine:?}");
+        let meta = std::fs::metadata(&mine.path).unwrap();
+        assert_eq!((dev_of(meta.dev()), meta.ino()), (mine.dev, mine.inode));
+        // A second read shares the open file.
+        let again = ProcMaps::read(std::process::id(), &mut files).unwrap();
+        let second = again.mappings.iter().find(|m| m.mapped == exe).unwrap();
+        assert_eq!(second.path, mine.path);
     }
 }

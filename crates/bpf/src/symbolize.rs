@@ -10,7 +10,7 @@ use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 use rtools_core::stacks::Frame;
 
-use crate::proc_maps::ProcMaps;
+use crate::proc_maps::{OpenFiles, ProcMaps};
 use crate::stack::FileFrame;
 
 pub struct Symbols {
@@ -20,6 +20,10 @@ pub struct Symbols {
     files: HashMap<(PathBuf, u64), (String, Option<u64>)>,
     /// Build id -> a file that has it, from every mapping seen.
     build_ids: BuildIds,
+    /// The files of traced processes, opened from the processes.
+    open_files: OpenFiles,
+    /// Files skipped and why, for -v.
+    notes: Vec<String>,
 }
 
 impl Default for Symbols {
@@ -30,6 +34,8 @@ impl Default for Symbols {
             kernel: HashMap::new(),
             files: HashMap::new(),
             build_ids: BuildIds::default(),
+            open_files: OpenFiles::default(),
+            notes: Vec::new(),
         }
     }
 }
@@ -62,7 +68,7 @@ impl BuildIds {
         }
     }
 
-    fn path(&mut self, id: &[u8]) -> Option<PathBuf> {
+    fn path(&mut self, id: &[u8], files: &mut OpenFiles) -> Option<PathBuf> {
         if let Some(path) = self.by_id.get(id) {
             return Some(path.clone());
         }
@@ -75,7 +81,7 @@ impl BuildIds {
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .collect();
         for pid in std::iter::once(std::process::id()).chain(pids) {
-            if let Some(maps) = ProcMaps::read(pid) {
+            if let Some(maps) = ProcMaps::read(pid, files) {
                 self.index_maps(&maps);
             }
         }
@@ -90,11 +96,17 @@ impl Symbols {
         if self.processes.contains_key(&pid) {
             return;
         }
-        let maps = ProcMaps::read(pid);
+        let maps = ProcMaps::read(pid, &mut self.open_files);
         if let Some(maps) = &maps {
             self.build_ids.index_maps(maps);
+            self.notes.extend(maps.notes.iter().cloned());
         }
         self.processes.insert(pid, maps);
+    }
+
+    /// Files skipped since the last call, and why (for -v).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// User frames from (build id, file offset) pairs, for a process whose
@@ -108,7 +120,7 @@ impl Symbols {
                 let Some(Some(file)) = frames.get(i) else {
                     return Frame::unknown(addr);
                 };
-                let Some(path) = self.build_ids.path(&file.build_id) else {
+                let Some(path) = self.build_ids.path(&file.build_id, &mut self.open_files) else {
                     return Frame::unknown(addr);
                 };
                 let (name, offset) =

@@ -211,6 +211,12 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
             seen.borrow_mut()
                 .drain(..)
                 .for_each(|pid| symbols.remember(pid));
+            if args.verbose {
+                symbols
+                    .take_notes()
+                    .iter()
+                    .for_each(|n| say!("stackcount: {n}"));
+            }
             continue;
         }
         if wake != Wake::Stop && !schedule.due() {
@@ -247,6 +253,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         }
         previous = totals;
         schedule.advance();
+    }
+    if args.verbose {
+        // Symbolizing may have met more.
+        symbols
+            .take_notes()
+            .iter()
+            .for_each(|n| say!("stackcount: {n}"));
     }
     report_lost(&counter)?;
     say!("Detaching...");
