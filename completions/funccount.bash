@@ -23,7 +23,7 @@ _funccount() {
 
     case "${cmd}" in
         funccount)
-            opts="-p -i -d -T -r -D -c -P -v -h -V --pid --interval --duration --timestamp --regexp --debug --cpu --per-process --by --top --json --verbose --max-probes --backend --help --version"
+            opts="-p -i -d -T -r -D -c -P -v -h -V --pid --cgroup --interval --duration --timestamp --regexp --debug --cpu --per-process --by --top --json --verbose --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,13 @@ _funccount() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --interval)
@@ -80,7 +87,7 @@ _funccount() {
                     return 0
                     ;;
                 --by)
-                    COMPREPLY=($(compgen -W "comm pid tid cpu" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "comm pid tid cpu cgroup" -- "${cur}"))
                     return 0
                     ;;
                 --top)

@@ -1,11 +1,13 @@
 complete -c funccount -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c funccount -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c funccount -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c funccount -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c funccount -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c funccount -l by -d 'Group rows by this key as well as by function (+)' -r -f -a "comm\t'Process name'
 pid\t'Process id (with its name)'
 tid\t'Thread id (with its name)'
-cpu\t'CPU number'"
+cpu\t'CPU number'
+cgroup\t'cgroup v2, printed as its path (+)'"
 complete -c funccount -l top -d 'Show only the N most frequent rows (+)' -r -f
 complete -c funccount -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
 complete -c funccount -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'

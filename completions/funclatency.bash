@@ -23,7 +23,7 @@ _funclatency() {
 
     case "${cmd}" in
         funclatency)
-            opts="-p -i -d -T -u -m -F -r -l -v -h -V --pid --interval --duration --timestamp --microseconds --milliseconds --function --merge --regexp --level --verbose --json --max-probes --backend --help --version"
+            opts="-p -i -d -T -u -m -F -r -l -v -h -V --pid --cgroup --interval --duration --timestamp --microseconds --milliseconds --function --merge --regexp --level --verbose --json --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,13 @@ _funclatency() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --interval)

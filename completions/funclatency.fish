@@ -1,4 +1,5 @@
 complete -c funclatency -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c funclatency -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c funclatency -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c funclatency -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c funclatency -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r -f

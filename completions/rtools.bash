@@ -49,7 +49,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funccount)
-            opts="-p -i -d -T -r -D -c -P -v -h -V --pid --interval --duration --timestamp --regexp --debug --cpu --per-process --by --top --json --verbose --max-probes --backend --help --version"
+            opts="-p -i -d -T -r -D -c -P -v -h -V --pid --cgroup --interval --duration --timestamp --regexp --debug --cpu --per-process --by --top --json --verbose --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -61,6 +61,13 @@ _rtools() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --interval)
@@ -106,7 +113,7 @@ _rtools() {
                     return 0
                     ;;
                 --by)
-                    COMPREPLY=($(compgen -W "comm pid tid cpu" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "comm pid tid cpu cgroup" -- "${cur}"))
                     return 0
                     ;;
                 --top)
@@ -135,7 +142,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funclatency)
-            opts="-p -i -d -T -u -m -F -r -l -v -h -V --pid --interval --duration --timestamp --microseconds --milliseconds --function --merge --regexp --level --verbose --json --max-probes --backend --help --version"
+            opts="-p -i -d -T -u -m -F -r -l -v -h -V --pid --cgroup --interval --duration --timestamp --microseconds --milliseconds --function --merge --regexp --level --verbose --json --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -147,6 +154,13 @@ _rtools() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --interval)
@@ -210,7 +224,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__stackcount)
-            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
+            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cgroup --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,6 +236,13 @@ _rtools() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --cpu)

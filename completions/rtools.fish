@@ -32,13 +32,15 @@ complete -c rtools -n "__fish_rtools_needs_command" -f -a "stackcount" -d 'Count
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments (not built yet in rtools 0.1.0)'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "funclatency" -d 'Time functions and print latency histograms'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l by -d 'Group rows by this key as well as by function (+)' -r -f -a "comm\t'Process name'
 pid\t'Process id (with its name)'
 tid\t'Thread id (with its name)'
-cpu\t'CPU number'"
+cpu\t'CPU number'
+cgroup\t'cgroup v2, printed as its path (+)'"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l top -d 'Show only the N most frequent rows (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
@@ -54,6 +56,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s v -l verbose
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s D -l duration -d 'Total duration of trace, seconds' -r -f
@@ -81,6 +84,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l versio
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r -f

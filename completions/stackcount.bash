@@ -23,7 +23,7 @@ _stackcount() {
 
     case "${cmd}" in
         stackcount)
-            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
+            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cgroup --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -35,6 +35,13 @@ _stackcount() {
                     ;;
                 -p)
                     COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
                     return 0
                     ;;
                 --cpu)

@@ -1,4 +1,5 @@
 complete -c stackcount -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c stackcount -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c stackcount -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c stackcount -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c stackcount -s D -l duration -d 'Total duration of trace, seconds' -r -f

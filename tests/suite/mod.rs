@@ -3,6 +3,7 @@ mod support;
 mod cli;
 mod root_attach_interrupt;
 mod root_bad_input;
+mod root_cgroups;
 mod root_exited_keys;
 mod root_funccount;
 mod root_funccount_errors;

@@ -129,6 +129,16 @@ fn shared_cases(files: &BadFiles, dur: &str) -> Vec<Case> {
             "more than the limit of 1",
         ),
         case(&["--no-such-option", "c:malloc"], USAGE, "--no-such-option"),
+        case(
+            &["--cgroup", "/no-such-cgroup-xyz", "c:malloc"],
+            USAGE,
+            "no cgroup v2 directory",
+        ),
+        case(
+            &["--cgroup", "/etc", "c:malloc"],
+            USAGE,
+            "no cgroup v2 directory",
+        ),
         case(&["--backend", "nope", "c:malloc"], USAGE, "nope"),
         case(&["c:malloc", "extra"], USAGE, "extra"),
         case(&["-r", "c:mal(loc"], USAGE, "unclosed group"),

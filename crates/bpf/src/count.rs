@@ -10,6 +10,7 @@ use rtools_core::count::{CountKey, GroupBy};
 use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
+use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
 use crate::percpu;
@@ -23,12 +24,15 @@ fn group_code(group_by: GroupBy) -> u32 {
         GroupBy::Pid => 2,
         GroupBy::Tid => 3,
         GroupBy::Cpu => 4,
+        GroupBy::Cgroup => 5,
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CountConfig {
     pub pid: Option<u32>,
+    /// `--cgroup`: only tasks under this cgroup v2 directory.
+    pub cgroup: Option<std::path::PathBuf>,
     pub cpu: Option<u32>,
     pub group_by: GroupBy,
     pub attach: AttachOptions,
@@ -61,6 +65,7 @@ impl<'obj> Counter<'obj> {
             .as_deref_mut()
             .expect("count.bpf.c has rodata");
         rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.filter_cgroup = config.cgroup.is_some();
         rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
         rodata.group_by = group_code(config.group_by);
         rodata.single_slot = targets.len() == 1;
@@ -88,6 +93,9 @@ impl<'obj> Counter<'obj> {
             .rt_uprobe
             .set_autoload(needs.uprobe || needs.kernel);
         let skel = open.load().map_err(load_err)?;
+        if let Some(dir) = &config.cgroup {
+            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
+        }
 
         let programs = event_programs!(skel, rt_uprobe);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
@@ -120,8 +128,7 @@ impl<'obj> Counter<'obj> {
                 let total = percpu::sum_at(map, slot, "counts")?;
                 let key = CountKey {
                     slot,
-                    id: 0,
-                    comm: String::new(),
+                    ..CountKey::default()
                 };
                 Ok((key, total))
             })
@@ -176,7 +183,7 @@ impl<'obj> Counter<'obj> {
     }
 }
 
-/// struct group_key { u32 slot; u32 id; char comm[16]; }
+/// struct group_key { u32 slot; u32 id; char comm[16]; u64 cgroup; }
 fn parse_group_key(raw: &[u8]) -> CountKey {
     let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().expect("group_key"));
     let comm = &raw[8..24];
@@ -185,5 +192,6 @@ fn parse_group_key(raw: &[u8]) -> CountKey {
         slot: word(0),
         id: word(4),
         comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+        cgroup: u64::from_ne_bytes(raw[24..32].try_into().expect("group_key")),
     }
 }

@@ -10,14 +10,17 @@ use rtools_core::hist::{Histogram, BUCKETS};
 use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
 use crate::percpu;
 use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct LatencyConfig {
     pub pid: Option<u32>,
+    /// `--cgroup`: only tasks under this cgroup v2 directory.
+    pub cgroup: Option<std::path::PathBuf>,
     /// Histograms per function and process (BCC's sections for user
     /// functions), read with [`LatencyCounter::pid_histograms`].
     pub per_pid: bool,
@@ -81,6 +84,7 @@ impl<'obj> LatencyCounter<'obj> {
             .as_deref_mut()
             .expect("latency.bpf.c has rodata");
         rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.filter_cgroup = config.cgroup.is_some();
         rodata.unit_ns = config.unit_ns;
         rodata.per_pid = config.per_pid;
         let slots = targets.len() as u32;
@@ -136,6 +140,9 @@ impl<'obj> LatencyCounter<'obj> {
             prog.set_autoload(needs.uprobe_multi);
         }
         let skel = open.load().map_err(load_err)?;
+        if let Some(dir) = &config.cgroup {
+            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
+        }
 
         let p = &skel.progs;
         let programs = |entry: bool| Programs {

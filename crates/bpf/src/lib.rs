@@ -2,6 +2,7 @@
 //! strategy this kernel supports, and reads what they collected.
 
 pub mod attach;
+pub mod cgroup_filter;
 pub mod count;
 pub mod error;
 pub mod exited;

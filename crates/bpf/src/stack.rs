@@ -12,6 +12,7 @@ use rtools_core::stacks;
 use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
+use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
 use crate::percpu;
@@ -30,9 +31,11 @@ const MAX_BUILD_ID_STACKS: u32 = 16384;
 const BUILD_ID_FRAME_SIZE: usize = 32;
 const BPF_STACK_BUILD_ID_VALID: i32 = 1;
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct StackConfig {
     pub pid: Option<u32>,
+    /// `--cgroup`: only tasks under this cgroup v2 directory.
+    pub cgroup: Option<std::path::PathBuf>,
     pub cpu: Option<u32>,
     pub kernel: bool,
     pub user: bool,
@@ -108,6 +111,7 @@ impl<'obj> StackCounter<'obj> {
             .as_deref_mut()
             .expect("stack.bpf.c has rodata");
         rodata.filter_tgid = config.pid.unwrap_or(0);
+        rodata.filter_cgroup = config.cgroup.is_some();
         rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
         rodata.kernel_stacks = config.kernel;
         rodata.user_stacks = config.user;
@@ -136,6 +140,9 @@ impl<'obj> StackCounter<'obj> {
         set_autoload!(open.progs, needs);
         open.progs.rt_tracing.set_autoload(needs.kernel);
         let skel = open.load().map_err(load_err)?;
+        if let Some(dir) = &config.cgroup {
+            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
+        }
 
         let programs = event_programs!(skel, rt_tracing);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;

@@ -16,6 +16,8 @@ pub enum GroupBy {
     Pid,
     Tid,
     Cpu,
+    /// The cgroup v2 of the task, printed as its path (`--by cgroup`).
+    Cgroup,
 }
 
 impl GroupBy {
@@ -25,23 +27,37 @@ impl GroupBy {
             GroupBy::Pid => Some("PID"),
             GroupBy::Tid => Some("TID"),
             GroupBy::Cpu => Some("CPU"),
-            GroupBy::None | GroupBy::Comm => None,
+            GroupBy::None | GroupBy::Comm | GroupBy::Cgroup => None,
         }
     }
 
-    /// Whether rows carry a process name.
+    /// Whether rows carry a name: the process's, or the cgroup's path.
     pub fn has_comm(self) -> bool {
-        matches!(self, GroupBy::Comm | GroupBy::Pid | GroupBy::Tid)
+        matches!(
+            self,
+            GroupBy::Comm | GroupBy::Pid | GroupBy::Tid | GroupBy::Cgroup
+        )
+    }
+
+    /// The heading (and JSON field) of the name column.
+    pub fn name_heading(self) -> &'static str {
+        if self == GroupBy::Cgroup {
+            "CGROUP"
+        } else {
+            "COMM"
+        }
     }
 }
 
 /// One counter: a probe slot, and the group it was counted for (`id` is
-/// the pid, tid or cpu; `comm` the process name; both empty without -P).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// the pid, tid or cpu; `comm` the process name, or with `--by cgroup`
+/// the cgroup's path; `cgroup` its id; all empty without -P/--by).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct CountKey {
     pub slot: u32,
     pub id: u32,
     pub comm: String,
+    pub cgroup: u64,
 }
 
 /// One printed row.
@@ -113,6 +129,7 @@ mod tests {
             slot,
             id,
             comm: comm.to_string(),
+            cgroup: 0,
         }
     }
 

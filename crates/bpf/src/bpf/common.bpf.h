@@ -32,6 +32,23 @@
 		__uint(max_entries, 1);                                        \
 	} name SEC(".maps")
 
+/* --cgroup: only tasks in the cgroup v2 subtree whose directory the loader
+ * puts at index 0 (BCC trace's -c does the same). Read-only: without the
+ * option the verifier drops the check. */
+const volatile bool filter_cgroup = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u32));
+	__uint(max_entries, 1);
+} cgroup_filter SEC(".maps");
+
+static __always_inline bool in_cgroup(void)
+{
+	return !filter_cgroup || bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
+}
+
 /* Add one to a counter in a per-CPU map. Only the current CPU touches its
  * slot, so where the kernel runs the program with preemption disabled a
  * plain add is exact. Where it runs with only migration disabled (uprobes,

@@ -46,8 +46,11 @@ static __always_inline void count_group(__u32 slot, __u64 pid_tgid)
 	case GROUP_CPU:
 		key.id = bpf_get_smp_processor_id();
 		break;
+	case GROUP_CGROUP:
+		key.cgroup = bpf_get_current_cgroup_id();
+		break;
 	}
-	if (group_by != GROUP_CPU)
+	if (group_by != GROUP_CPU && group_by != GROUP_CGROUP)
 		bpf_get_current_comm(key.comm, sizeof(key.comm));
 
 	counter = bpf_map_lookup_elem(&group_counts, &key);
@@ -75,6 +78,8 @@ static __always_inline int count_slot(__u32 slot, bool preemptible)
 	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
 		return 0;
 	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
+		return 0;
+	if (!in_cgroup())
 		return 0;
 	if (group_by != GROUP_NONE) {
 		count_group(slot, bpf_get_current_pid_tgid());

@@ -10,15 +10,18 @@ enum group_by {
 	GROUP_PID = 2,
 	GROUP_TID = 3,
 	GROUP_CPU = 4,
+	GROUP_CGROUP = 5,
 };
 
 #define COMM_LEN 16
 
-/* Key of group_counts. `id` is the pid, tid or cpu, 0 for GROUP_COMM. */
+/* Key of group_counts. `id` is the pid, tid or cpu, 0 for GROUP_COMM;
+ * `cgroup` the cgroup v2 id for GROUP_CGROUP, else 0. */
 struct group_key {
 	__u32 slot;
 	__u32 id;
 	char comm[COMM_LEN];
+	__u64 cgroup;
 };
 
 /* syscall_slots holds one table for sys_enter and one for sys_exit. */

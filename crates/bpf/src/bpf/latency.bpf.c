@@ -113,6 +113,8 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 
 	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
 		return 0;
+	if (!in_cgroup())
+		return 0;
 	st = bpf_map_lookup_elem(&entries, &tid);
 	if (!st) {
 		/* The zeroed value of an unused per-CPU slot is the template:
@@ -177,6 +179,8 @@ static __always_inline int on_return(__u32 slot, __u64 sp)
 	__u64 delta, *counter;
 
 	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
+		return 0;
+	if (!in_cgroup())
 		return 0;
 	st = bpf_map_lookup_elem(&entries, &tid);
 	if (!st || st->depth == 0) {

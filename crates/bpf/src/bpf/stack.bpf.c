@@ -148,6 +148,8 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 		return 0;
 	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
 		return 0;
+	if (!in_cgroup())
+		return 0;
 
 	key.kernel_stack_id = -1;
 	key.user_stack_id = -1;

@@ -70,6 +70,14 @@ pub fn check_pid(pid: Option<u32>) -> anyhow::Result<()> {
     }
 }
 
+/// The directory `--cgroup` names, or a usage error saying where it looked.
+pub fn check_cgroup(arg: Option<&str>) -> anyhow::Result<Option<PathBuf>> {
+    match arg {
+        None => Ok(None),
+        Some(arg) => rtools_core::cgroup::resolve(arg).map(Some).or_else(usage),
+    }
+}
+
 /// Fails with a usage error unless `cpu` names an online CPU.
 pub fn check_cpu(cpu: Option<u32>) -> anyhow::Result<()> {
     let count = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;

@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum, ValueHint};
 use rtools_bpf::count::{CountConfig, Counter};
 use rtools_bpf::AttachOptions;
+use rtools_core::cgroup::CgroupNames;
 use rtools_core::count::{self, GroupBy, Tally};
 use rtools_core::render::{count_json, count_table};
 
@@ -43,6 +44,8 @@ pub enum ByArg {
     Tid,
     /// CPU number
     Cpu,
+    /// cgroup v2, printed as its path (+)
+    Cgroup,
 }
 
 /// Count function calls, tracepoints and USDT probes.
@@ -79,6 +82,10 @@ pub struct FunccountArgs {
     /// Trace this PID only
     #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
+    /// Trace only tasks in this cgroup v2 directory and below: a path in
+    /// the hierarchy (/system.slice/x.service) or under its mount (+)
+    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
+    pub cgroup: Option<String>,
     /// Summary interval, seconds
     #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub interval: Option<u64>,
@@ -134,6 +141,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     common::check_positive(args.interval, "-i/--interval")?;
     common::check_positive(args.duration, "-d/--duration")?;
     common::check_pid(args.pid)?;
+    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
     common::check_cpu(args.cpu)?;
     let group_by = group_by(&args);
 
@@ -153,6 +161,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let config = CountConfig {
         pid: args.pid,
+        cgroup,
         cpu: args.cpu,
         group_by,
         attach: AttachOptions {
@@ -187,6 +196,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
 
     // BCC: with -d and no -i, one summary at the end of the duration.
     let mut tally = Tally::default();
+    let mut cgroups = CgroupNames::default();
     let mut lost_before = 0;
     let mut schedule = Schedule::new(args.interval, args.duration);
     let sweep = schedule::sweep_interval();
@@ -207,6 +217,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
             &mut lost_before,
             &names,
             group_by,
+            &mut cgroups,
         )?;
         if finished {
             break;
@@ -227,10 +238,12 @@ fn group_by(args: &FunccountArgs) -> GroupBy {
         (false, Some(ByArg::Comm)) => GroupBy::Comm,
         (false, Some(ByArg::Tid)) => GroupBy::Tid,
         (false, Some(ByArg::Cpu)) => GroupBy::Cpu,
+        (false, Some(ByArg::Cgroup)) => GroupBy::Cgroup,
         (false, None) => GroupBy::None,
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn print_interval(
     args: &FunccountArgs,
     counter: &Counter<'_>,
@@ -238,8 +251,19 @@ fn print_interval(
     lost_before: &mut u64,
     names: &[String],
     group_by: GroupBy,
+    cgroups: &mut CgroupNames,
 ) -> anyhow::Result<()> {
-    let totals = counter.totals()?;
+    let mut totals = counter.totals()?;
+    if group_by == GroupBy::Cgroup {
+        // Rows are named by the cgroup's path.
+        totals = totals
+            .into_iter()
+            .map(|(mut key, n)| {
+                key.comm = cgroups.name(key.cgroup);
+                (key, n)
+            })
+            .collect();
+    }
     let rows = count::rows(tally.interval(totals), names, group_by, args.top);
     let lost_total = counter.lost()?;
     let lost = lost_total - *lost_before;

@@ -56,6 +56,10 @@ pub struct FunclatencyArgs {
     /// Trace this PID only
     #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
+    /// Trace only tasks in this cgroup v2 directory and below: a path in
+    /// the hierarchy (/system.slice/x.service) or under its mount (+)
+    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
+    pub cgroup: Option<String>,
     /// Summary interval, seconds
     #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub interval: Option<u64>,
@@ -122,6 +126,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     common::check_positive(args.interval, "-i/--interval")?;
     common::check_positive(args.duration, "-d/--duration")?;
     common::check_pid(args.pid)?;
+    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
     if args.level.is_some_and(|l| !(1..=32).contains(&l)) {
         return usage("-l/--level must be 1 to 32 (rtools tracks 32 nested calls)");
     }
@@ -147,6 +152,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let per_pid = user && !args.merge && (args.pid.is_none() || args.function);
     let config = LatencyConfig {
         pid: args.pid,
+        cgroup,
         per_pid,
         unit_ns,
         attach: AttachOptions {

@@ -60,6 +60,10 @@ pub struct StackcountArgs {
     /// Trace this PID only
     #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub pid: Option<u32>,
+    /// Trace only tasks in this cgroup v2 directory and below: a path in
+    /// the hierarchy (/system.slice/x.service) or under its mount (+)
+    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
+    pub cgroup: Option<String>,
     /// Trace this CPU only
     #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub cpu: Option<u32>,
@@ -136,6 +140,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     common::check_positive(args.interval, "-i/--interval")?;
     common::check_positive(args.duration, "-D/--duration")?;
     common::check_pid(args.pid)?;
+    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
     common::check_cpu(args.cpu)?;
     if !(1..=MAX_DEPTH).contains(&args.max_depth) {
         return usage(format!("--max-depth must be 1 to {MAX_DEPTH}"));
@@ -162,6 +167,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
     let config = StackConfig {
         pid: args.pid,
+        cgroup,
         cpu: args.cpu,
         kernel: !args.user_stacks_only,
         user: !args.kernel_stacks_only,

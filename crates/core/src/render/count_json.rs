@@ -1,8 +1,8 @@
 //! funccount's `--json`: one object per interval, on one line.
 //!
 //! Stable fields: `time` (local HH:MM:SS), `timestamp` (Unix seconds),
-//! `pattern`, `rows` (each `func`, `count`, and `comm`/`pid`/`tid`/`cpu`
-//! when grouped), `lost` (events not counted: group table full).
+//! `pattern`, `rows` (each `func`, `count`, and `comm`/`pid`/`tid`/`cpu`/
+//! `cgroup` (its path) when grouped), `lost` (events not counted: group table full).
 
 use serde_json::{json, Map, Value};
 
@@ -20,7 +20,12 @@ pub fn render(rows: &[CountRow], group_by: GroupBy, info: &IntervalInfo<'_>) -> 
         GroupBy::Pid => Some("pid"),
         GroupBy::Tid => Some("tid"),
         GroupBy::Cpu => Some("cpu"),
-        GroupBy::None | GroupBy::Comm => None,
+        GroupBy::None | GroupBy::Comm | GroupBy::Cgroup => None,
+    };
+    let name_field = if group_by == GroupBy::Cgroup {
+        "cgroup"
+    } else {
+        "comm"
     };
     let rows: Vec<Value> = rows
         .iter()
@@ -28,7 +33,7 @@ pub fn render(rows: &[CountRow], group_by: GroupBy, info: &IntervalInfo<'_>) -> 
             let mut obj = Map::new();
             obj.insert("func".into(), json!(row.func));
             if let Some(comm) = &row.comm {
-                obj.insert("comm".into(), json!(comm));
+                obj.insert(name_field.into(), json!(comm));
             }
             if let (Some(field), Some(id)) = (id_field, row.id) {
                 obj.insert(field.into(), json!(id));

@@ -13,7 +13,11 @@ pub fn render(rows: &[CountRow], group_by: GroupBy, time: Option<&str>) -> Strin
     if let Some(time) = time {
         let _ = writeln!(out, "{time:<8}");
     }
-    let _ = writeln!(out, "{}", line("FUNC", group_by, "COMM", "", "COUNT"));
+    let _ = writeln!(
+        out,
+        "{}",
+        line("FUNC", group_by, group_by.name_heading(), "", "COUNT")
+    );
     for row in rows {
         let comm = row.comm.as_deref().unwrap_or("");
         let id = row.id.map(|id| id.to_string()).unwrap_or_default();
@@ -28,7 +32,9 @@ pub fn render(rows: &[CountRow], group_by: GroupBy, time: Option<&str>) -> Strin
 
 fn line(func: &str, group_by: GroupBy, comm: &str, id: &str, count: &str) -> String {
     let mut s = format!("{func:<36}");
-    if group_by.has_comm() {
+    if group_by == GroupBy::Cgroup {
+        let _ = write!(s, " {comm:<40}");
+    } else if group_by.has_comm() {
         let _ = write!(s, " {comm:<16}");
     }
     if let Some(heading) = group_by.id_heading() {
