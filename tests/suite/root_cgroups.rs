@@ -14,7 +14,7 @@ struct Cgroups {
 
 impl Cgroups {
     fn new() -> Cgroups {
-        let mount = rtools_core_v2_mount();
+        let mount = rtools_core::cgroup::v2_mount().expect("a cgroup v2 hierarchy in /proc/mounts");
         let tag = std::process::id();
         let a = mount.join(format!("rtools-test-{tag}-a"));
         let b = mount.join(format!("rtools-test-{tag}-b"));
@@ -36,17 +36,6 @@ impl Drop for Cgroups {
             let _ = std::fs::remove_dir(dir);
         }
     }
-}
-
-fn rtools_core_v2_mount() -> PathBuf {
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    mounts
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.get(2) == Some(&"cgroup2")).then(|| PathBuf::from(f[1]))
-        })
-        .expect("a cgroup v2 hierarchy in /proc/mounts")
 }
 
 /// Runs `rtools ARGS` while one workload in cgroup a and one in b run

@@ -68,7 +68,18 @@ fn from_process_maps(pid: u32, prefix: &str) -> Option<PathBuf> {
     maps.lines()
         .filter_map(|line| line.split_whitespace().nth(5))
         .find(|path| path.starts_with('/') && file_name_matches(path, prefix))
-        .map(PathBuf::from)
+        .map(|path| in_mount_namespace_of(pid, Path::new(path)))
+}
+
+/// `path` as process `pid` sees it: through /proc/PID/root when the
+/// process lives in another mount namespace (a container), where the same
+/// path may name another file on the host.
+pub fn in_mount_namespace_of(pid: u32, path: &Path) -> PathBuf {
+    let ns = |p: &str| fs::read_link(format!("/proc/{p}/ns/mnt")).ok();
+    if ns(&pid.to_string()) == ns("self") {
+        return path.to_path_buf();
+    }
+    PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path))
 }
 
 fn from_ld_so_cache(prefix: &str) -> Option<PathBuf> {
