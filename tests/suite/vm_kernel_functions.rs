@@ -71,7 +71,11 @@ fn common_cases() -> Vec<Case> {
             Some(RW),
             "stackcount --backend fentry -p {pid} vfs_read",
         ),
-        case("stack_ktime", None, "stackcount -P -K -D 1 ktime_get"),
+        // Every process, kernel stacks only. Not ktime_get, which the idle
+        // loop runs: patching it under TCG crashed the 6.12 guest
+        // ("Oops: int3" in ktime_get from tick_nohz_idle_enter) and hung
+        // the 6.1 one, in 2 of 9 runs.
+        case("stack_all", Some(RW), "stackcount -P -K vfs_read"),
         case("latency", Some(RW), "funclatency -v -p {pid} vfs_read"),
         case(
             "latency_kprobe",
@@ -125,17 +129,19 @@ fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
             );
         }
     }
-    let ktime = &results["stack_ktime"];
-    assert_eq!(ktime.code, 0, "{ktime:#?}");
-    let stacks = printed_stacks(&ktime.stdout);
-    assert!(!stacks.is_empty(), "{ktime:#?}");
+    let all = &results["stack_all"];
+    assert_eq!(all.code, 0, "{all:#?}");
+    let stacks = printed_stacks(&all.stdout);
+    assert!(!stacks.is_empty(), "{all:#?}");
+    let total: u64 = stacks.iter().map(|s| s.2).sum();
+    assert!(total >= READS, "{all:#?}");
     for (frames, process, _) in &stacks {
         // A busy kernel path fills the stack map's buckets: those events
         // count under a marker (issue 10), the others are whole stacks.
         if frames[0].starts_with("[lost stack: ") {
             continue;
         }
-        assert_eq!(frames[0], "ktime_get", "{frames:?}");
+        assert_eq!(frames[0], "vfs_read", "{frames:?}");
         assert!(frames.iter().all(|f| f != "[unknown]"), "{frames:?}");
         assert!(
             process.as_ref().is_some_and(|p| p.ends_with(']')),
