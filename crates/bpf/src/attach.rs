@@ -7,11 +7,13 @@
 //! - kernel functions: kprobe-multi (one link for all), fentry/fexit (a
 //!   trampoline each), kprobe (one link each); `auto` tries them in that
 //!   order, `--backend` forces one;
-//! - user functions: one uprobe.multi link per binary, else a uprobe each;
+//! - user functions: uprobe.multi links of 128 functions (made by the
+//!   keeper, keeper.rs, where there is one), else a uprobe each;
 //! - USDT probes through libbpf's USDT support.
 //!
 //! A target that cannot be attached is skipped with a warning; only when
-//! nothing attaches is it an error.
+//! nothing attaches is it an error. A stop signal interrupts attaching
+//! between links.
 
 use std::collections::BTreeMap;
 use std::fmt;

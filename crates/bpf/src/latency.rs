@@ -43,6 +43,7 @@ pub type PidSlot = (u32, u32);
 
 pub struct LatencyCounter<'obj> {
     skel: LatencySkel<'obj>,
+    per_pid: bool,
     /// Histograms of exited processes, moved out of `pid_hists`.
     retired: HashMap<PidSlot, Histogram>,
     _thread_exit: libbpf_rs::Link,
@@ -187,6 +188,7 @@ impl<'obj> LatencyCounter<'obj> {
         let entries = attach::attach_all(&programs(true), targets, &config.attach)?;
         Ok(LatencyCounter {
             skel,
+            per_pid: config.per_pid,
             retired: HashMap::new(),
             _thread_exit: thread_exit,
             returns,
@@ -234,8 +236,12 @@ impl<'obj> LatencyCounter<'obj> {
     }
 
     /// Moves the histograms of processes that have exited out of the map,
-    /// so that it never fills up with the dead; the totals keep them.
+    /// so that it never fills up with the dead; the totals keep them. A
+    /// no-op without per-process histograms.
     pub fn retire_exited(&mut self) -> Result<usize, BpfError> {
+        if !self.per_pid {
+            return Ok(0);
+        }
         let gone = self.read_pid_hists(|(_, tgid)| !exited::alive(tgid))?;
         for ((slot, tgid), hist) in &gone {
             let raw = [slot.to_ne_bytes(), tgid.to_ne_bytes()].concat();

@@ -2,6 +2,7 @@
 //! counted stacks as raw addresses.
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
@@ -269,6 +270,11 @@ impl<'obj> StackCounter<'obj> {
         };
         let counts = &self.skel.maps.counts;
         let mut stacks: HashMap<i32, Vec<u64>> = HashMap::new();
+        // Build-id frames are read only for processes gone by now: those
+        // are the ones whose mappings rtools may have missed (4 KB each,
+        // so not for every key at every interval).
+        let mut gone: HashMap<u32, bool> = HashMap::new();
+        let mut files: HashMap<(u32, i32), Vec<Option<FileFrame>>> = HashMap::new();
         let mut read = Vec::new();
         for raw in counts.keys() {
             let key = parse_key(&raw);
@@ -314,7 +320,20 @@ impl<'obj> StackCounter<'obj> {
                 entry_return: key.entry_return,
                 kernel_lost: stacks::lost_marker(key.kernel_stack_id),
                 user_lost: stacks::lost_marker(key.user_stack_id),
-                user_files: self.build_id_frames(key.tgid, key.user_stack_id)?,
+                user_files: {
+                    let tgid = key.tgid;
+                    if *gone.entry(tgid).or_insert_with(|| !exited::alive(tgid)) {
+                        let id = (tgid, key.user_stack_id);
+                        match files.entry(id) {
+                            Entry::Occupied(known) => known.get().clone(),
+                            Entry::Vacant(new) => {
+                                new.insert(self.build_id_frames(id.0, id.1)?).clone()
+                            }
+                        }
+                    } else {
+                        Vec::new()
+                    }
+                },
                 comm: key.comm,
             };
             found(stack, count);

@@ -41,34 +41,37 @@ impl Default for Symbols {
 }
 
 /// Which file a build id names: learnt from the files that the processes
-/// rtools has seen map (rtools' own included), and on a miss from every
-/// running process's mappings, once per unknown id.
+/// rtools has seen map, and on a miss from every running process's
+/// mappings, once per unknown id. Files are noted as processes are seen
+/// and their build ids read only when an id is first looked up, so
+/// announcing a process costs nothing more.
 #[derive(Default)]
 struct BuildIds {
     by_id: HashMap<Vec<u8>, PathBuf>,
-    indexed: HashSet<PathBuf>,
+    seen: HashSet<PathBuf>,
+    unread: Vec<PathBuf>,
     searched: HashSet<Vec<u8>>,
 }
 
 impl BuildIds {
-    fn index(&mut self, path: &Path) {
-        if !self.indexed.insert(path.to_path_buf()) {
-            return;
-        }
-        if let Ok(Some(id)) = blazesym::helper::read_elf_build_id(&path) {
-            self.by_id
-                .entry(id.to_vec())
-                .or_insert_with(|| path.to_path_buf());
+    fn index_maps(&mut self, maps: &ProcMaps) {
+        for m in &maps.mappings {
+            if self.seen.insert(m.path.clone()) {
+                self.unread.push(m.path.clone());
+            }
         }
     }
 
-    fn index_maps(&mut self, maps: &ProcMaps) {
-        for m in &maps.mappings {
-            self.index(&m.path);
+    fn read_unread(&mut self) {
+        for path in std::mem::take(&mut self.unread) {
+            if let Ok(Some(id)) = blazesym::helper::read_elf_build_id(&path) {
+                self.by_id.entry(id.to_vec()).or_insert(path);
+            }
         }
     }
 
     fn path(&mut self, id: &[u8], files: &mut OpenFiles) -> Option<PathBuf> {
+        self.read_unread();
         if let Some(path) = self.by_id.get(id) {
             return Some(path.clone());
         }
@@ -85,6 +88,7 @@ impl BuildIds {
                 self.index_maps(&maps);
             }
         }
+        self.read_unread();
         self.by_id.get(id).cloned()
     }
 }

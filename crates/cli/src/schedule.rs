@@ -1,5 +1,6 @@
 //! When a tool prints: every -i seconds, and at the end of the duration
-//! (BCC: with a duration and no interval, one summary at the end).
+//! (BCC: with a duration and no interval, one summary at the end). In
+//! between, every second, it retires the counters of exited processes.
 
 use std::time::{Duration, Instant};
 
@@ -7,16 +8,21 @@ pub struct Schedule {
     interval: Option<Duration>,
     end: Option<Instant>,
     next: Option<Instant>,
+    sweep: Duration,
+    next_sweep: Instant,
 }
 
 impl Schedule {
     pub fn new(interval_secs: Option<u64>, duration_secs: Option<u64>) -> Schedule {
         let now = Instant::now();
         let interval = interval_secs.or(duration_secs).map(Duration::from_secs);
+        let sweep = sweep_interval();
         Schedule {
             interval,
             end: duration_secs.map(|d| now + Duration::from_secs(d)),
             next: interval.map(|i| now + i),
+            sweep,
+            next_sweep: now + sweep,
         }
     }
 
@@ -33,9 +39,16 @@ impl Schedule {
         self.deadline().is_some_and(|d| Instant::now() >= d)
     }
 
-    /// The next time to print, or `sweep` if that comes first.
-    pub fn deadline_or(&self, sweep: Instant) -> Instant {
-        self.deadline().map_or(sweep, |d| d.min(sweep))
+    /// When to wake next: to print, or to sweep if that comes first.
+    pub fn wake(&self) -> Instant {
+        self.deadline()
+            .map_or(self.next_sweep, |d| d.min(self.next_sweep))
+    }
+
+    /// A wake that is not time to print is time to sweep: retire the
+    /// counters of exited processes, then call [`Schedule::swept`].
+    pub fn swept(&mut self) {
+        self.next_sweep = Instant::now() + self.sweep;
     }
 
     /// Whether the duration is over.
@@ -51,7 +64,7 @@ impl Schedule {
 
 /// How often tools retire the counters of exited processes: every second,
 /// or `RTOOLS_TEST_SWEEP_MS` in the tests.
-pub fn sweep_interval() -> Duration {
+fn sweep_interval() -> Duration {
     std::env::var("RTOOLS_TEST_SWEEP_MS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -15,7 +15,7 @@ use rtools_core::render::{count_json, count_table};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::{self, Schedule};
+use crate::schedule::Schedule;
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
@@ -199,14 +199,12 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let mut cgroups = CgroupNames::default();
     let mut lost_before = 0;
     let mut schedule = Schedule::new(args.interval, args.duration);
-    let sweep = schedule::sweep_interval();
-    let mut next_sweep = Instant::now() + sweep;
     loop {
-        let stopped = stop.wait_until(Some(schedule.deadline_or(next_sweep)));
+        let stopped = stop.wait_until(Some(schedule.wake()));
         if !stopped && !schedule.due() {
             // Between summaries: make room for new processes.
             counter.retire_exited()?;
-            next_sweep = Instant::now() + sweep;
+            schedule.swept();
             continue;
         }
         let finished = stopped || schedule.over();

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
@@ -19,7 +18,7 @@ use crate::error::usage;
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::{self, Schedule};
+use crate::schedule::Schedule;
 use crate::signals::StopSignal;
 use crate::tools::common::{self, BackendArg};
 
@@ -184,17 +183,13 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     );
 
     let mut schedule = Schedule::new(args.interval, args.duration);
-    let sweep = schedule::sweep_interval();
-    let mut next_sweep = Instant::now() + sweep;
     let mut previous: Sections = Sections::new();
     loop {
-        let stopped = stop.wait_until(Some(schedule.deadline_or(next_sweep)));
+        let stopped = stop.wait_until(Some(schedule.wake()));
         if !stopped && !schedule.due() {
             // Between summaries: make room for new processes.
-            if per_pid {
-                counter.retire_exited()?;
-            }
-            next_sweep = Instant::now() + sweep;
+            counter.retire_exited()?;
+            schedule.swept();
             continue;
         }
         let current = read_sections(&counter, per_pid)?;

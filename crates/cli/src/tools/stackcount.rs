@@ -5,7 +5,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::rc::Rc;
-use std::time::Instant;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
@@ -19,7 +18,7 @@ use crate::error::usage;
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::{self, Schedule};
+use crate::schedule::Schedule;
 use crate::signals::{StopSignal, Wake};
 use crate::tools::common::{self, BackendArg};
 
@@ -206,11 +205,8 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let mut schedule = Schedule::new(args.interval, args.duration);
     let mut previous: HashMap<RawStack, u64> = HashMap::new();
     let mut lost_before = 0;
-    let sweep = schedule::sweep_interval();
-    let mut next_sweep = Instant::now() + sweep;
     loop {
-        let deadline = schedule.deadline_or(next_sweep);
-        let wake = stop.wait(Some(deadline), Some(ring.epoll_fd()));
+        let wake = stop.wait(Some(schedule.wake()), Some(ring.epoll_fd()));
         if wake == Wake::Ready {
             // New processes: read their mappings while they are alive.
             let _ = ring.consume();
@@ -228,7 +224,7 @@ pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
         if wake != Wake::Stop && !schedule.due() {
             // Between summaries: make room for new processes.
             counter.retire_exited()?;
-            next_sweep = Instant::now() + sweep;
+            schedule.swept();
             continue;
         }
         let totals = counter.totals()?;
