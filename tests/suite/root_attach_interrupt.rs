@@ -2,8 +2,11 @@
 //! SIGKILL in the middle leaves no uprobe behind (issue 9). The target is
 //! a private copy of libc mapped by a few sleeping processes, so that the
 //! kernel really writes breakpoints into running processes, and into no
-//! one else's.
+//! one else's. Only the links the tracer itself made (read from its
+//! fdinfo) are checked, so other BPF users on the machine do not matter.
 
+use std::collections::BTreeSet;
+use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -52,30 +55,106 @@ impl Drop for Mapped {
     }
 }
 
-fn links() -> usize {
+/// The ids of the BPF links that exist now, machine-wide.
+fn links() -> BTreeSet<u32> {
     let out = Command::new("bpftool")
         .args(["link", "show"])
         .output()
         .expect("run bpftool (scripts/test-deps.sh installs it)");
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()))
-        .count()
+        .filter_map(|l| l.split(':').next()?.parse().ok())
+        .collect()
 }
 
-fn start(spec: &str) -> Child {
-    Command::new(rtools_bin())
-        .args(["funclatency", "--max-probes", "5000", spec])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// The ids of the links an rtools process holds (its fds' fdinfo), and its
+/// children's: the link keeper shares its file table and outlives it.
+fn links_of(pid: u32) -> BTreeSet<u32> {
+    let mut pids = vec![pid];
+    if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u32>().ok()),
+        );
+    }
+    let mut ids = BTreeSet::new();
+    for pid in pids {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let info = fs::read_to_string(fd.path()).unwrap_or_default();
+            ids.extend(
+                info.lines()
+                    .filter_map(|l| l.strip_prefix("link_id:"))
+                    .filter_map(|id| id.trim().parse::<u32>().ok()),
+            );
+        }
+    }
+    ids
 }
 
-fn wait_for_links(before: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while links() > before && Instant::now() < deadline {
-        sleep(Duration::from_millis(50));
+/// Starts the tracer and, until `stop` returns, keeps the ids of every
+/// link it has held: only its own links are checked afterwards, so other
+/// BPF users on the machine do not matter.
+struct Watched {
+    child: Child,
+    keeper: Option<u32>,
+    seen: BTreeSet<u32>,
+}
+
+impl Watched {
+    fn start(spec: &str) -> Watched {
+        let child = Command::new(rtools_bin())
+            .args(["funclatency", "--max-probes", "5000", spec])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Watched {
+            child,
+            keeper: None,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    /// Follows the tracer's links for `how_long`.
+    fn watch(&mut self, how_long: Duration) {
+        let pid = self.child.id();
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            self.seen.extend(links_of(pid));
+            if self.keeper.is_none() {
+                self.keeper = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+                    .ok()
+                    .and_then(|c| c.split_whitespace().next()?.parse().ok());
+            }
+            sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends `signal`; after it the keeper's view of the shared file
+    /// table still names every link made, until it closes them.
+    fn signal(&mut self, signal: i32) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+        if let Some(keeper) = self.keeper {
+            self.seen.extend(links_of(keeper));
+        }
+    }
+
+    /// Waits up to 10 s for every link it held to be gone; returns those
+    /// left.
+    fn left_behind(&self) -> BTreeSet<u32> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: BTreeSet<u32> = links().intersection(&self.seen).copied().collect();
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -83,37 +162,37 @@ fn wait_for_links(before: usize) {
 fn root_ctrl_c_during_a_large_attach_exits_within_a_second() {
     let _bpf = require_root!();
     let mapped = Mapped::new();
-    let before = links();
-    let mut child = start(&mapped.spec());
+    let mut tracer = Watched::start(&mapped.spec());
     // Past resolving (a few hundred ms), inside the ~2 s of attaching.
-    sleep(Duration::from_millis(700));
+    tracer.watch(Duration::from_millis(700));
+    assert!(!tracer.seen.is_empty(), "no link made in 700 ms");
     let sent = Instant::now();
-    // SAFETY: kill on our own child's pid.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let status = child.wait().unwrap();
+    tracer.signal(libc::SIGINT);
+    let status = tracer.child.wait().unwrap();
     let took = sent.elapsed();
     let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    std::io::Read::read_to_string(&mut tracer.child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted while attaching"), "{stderr}");
     assert!(took < Duration::from_secs(1), "took {took:?} to stop");
-    wait_for_links(before);
-    assert_eq!(links(), before, "links left behind");
+    assert_eq!(tracer.left_behind(), BTreeSet::new(), "links left behind");
 }
 
 #[test]
 fn root_sigkill_during_a_large_attach_leaks_no_uprobe() {
     let _bpf = require_root!();
     let mapped = Mapped::new();
-    let before = links();
     let log = kernel_log(0).len();
     for delay_ms in [300, 600, 900, 1200, 1500] {
-        let mut child = start(&mapped.spec());
-        sleep(Duration::from_millis(delay_ms));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        wait_for_links(before);
-        assert_eq!(links(), before, "links left after SIGKILL at {delay_ms} ms");
+        let mut tracer = Watched::start(&mapped.spec());
+        tracer.watch(Duration::from_millis(delay_ms));
+        tracer.signal(libc::SIGKILL);
+        tracer.child.wait().unwrap();
+        assert_eq!(
+            tracer.left_behind(),
+            BTreeSet::new(),
+            "links left after SIGKILL at {delay_ms} ms"
+        );
     }
     let leaks: Vec<String> = kernel_log(log)
         .into_iter()

@@ -40,40 +40,79 @@ pub fn is_root() -> bool {
 }
 
 /// For tests that load BPF programs: `let _bpf = require_root!();`.
-/// Skips (loudly) when not run as root; otherwise evaluates to the BPF
-/// lock ([`bpf_lock`]), held until the test ends.
+/// Skips (loudly) when not run as root, or fails where skips are refused
+/// ([`skip`]); otherwise evaluates to the machine lock ([`bpf_lock`]), held
+/// until the test ends.
 macro_rules! require_root {
     () => {
         if $crate::suite::support::is_root() {
             $crate::suite::support::bpf_lock()
         } else {
-            eprintln!(
-                "SKIPPED {}: loading BPF programs needs root",
-                module_path!()
-            );
+            $crate::suite::support::skip(module_path!(), "loading BPF programs needs root");
             return;
         }
     };
 }
 pub(crate) use require_root;
 
-/// Root tests trace system-wide, so they run one at a time; they also
-/// time workloads, so they run while no qemu guest (two busy host
-/// threads each) competes for the CPUs. Guests may run together.
-static MACHINE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+/// Set by CI: a test that would skip fails instead, so a suite run as the
+/// wrong user cannot pass without running.
+pub const NO_SKIP: &str = "RTOOLS_TEST_NO_SKIP";
 
-pub fn bpf_lock() -> std::sync::RwLockWriteGuard<'static, ()> {
-    // A failed test poisons the lock; the next one may still run.
-    MACHINE
-        .write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+/// Says why a test skips, or panics when [`NO_SKIP`] is set.
+pub fn skip(test: &str, why: &str) {
+    if std::env::var_os(NO_SKIP).is_some() {
+        panic!("{test} would skip ({why}) and {NO_SKIP} is set");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Root tests trace system-wide and time workloads, so they run one at a
+/// time, and while no qemu guest (two busy host threads each) competes
+/// for the CPUs; guests may run together. The lock is a file lock, so it
+/// holds across test runs too: a second `cargo test` on the machine waits
+/// instead of failing (flock locks conflict between open files, threads
+/// of one process included).
+pub struct MachineLock(#[allow(dead_code)] std::fs::File);
+
+fn machine_lock(exclusive: bool) -> MachineLock {
+    // /run/lock is the machine's lock directory (sticky, world-writable).
+    let dir = Path::new("/run/lock");
+    let dir = if dir.is_dir() {
+        dir.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join("rtools-tests.lock");
+    // Opened for reading (flock needs no more), so another user's file
+    // will do; created when missing.
+    let file = std::fs::File::open(&path)
+        .or_else(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+        })
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let locked = if exclusive {
+        file.lock()
+    } else {
+        file.lock_shared()
+    };
+    locked.unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    MachineLock(file)
+}
+
+/// Held by each root test: no other root test or guest, in this test run
+/// or another, runs meanwhile.
+pub fn bpf_lock() -> MachineLock {
+    machine_lock(true)
 }
 
 /// Held by the VM tests: shared with each other, never with a root test.
-pub fn vm_lock() -> std::sync::RwLockReadGuard<'static, ()> {
-    MACHINE
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+pub fn vm_lock() -> MachineLock {
+    machine_lock(false)
 }
 
 /// A finished rtools run.
