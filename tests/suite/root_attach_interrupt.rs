@@ -5,14 +5,13 @@
 //! one else's. Only the links the tracer itself made (read from its
 //! fdinfo) are checked, so other BPF users on the machine do not matter.
 
-use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{kernel_log, require_root, rtools_bin};
+use super::support::{kernel_log, require_root, rtools_bin, BpfIds};
 
 struct Mapped {
     _dir: tempfile::TempDir,
@@ -55,53 +54,13 @@ impl Drop for Mapped {
     }
 }
 
-/// The ids of the BPF links that exist now, machine-wide.
-fn links() -> BTreeSet<u32> {
-    let out = Command::new("bpftool")
-        .args(["link", "show"])
-        .output()
-        .expect("run bpftool (scripts/test-deps.sh installs it)");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split(':').next()?.parse().ok())
-        .collect()
-}
-
-/// The ids of the links an rtools process holds (its fds' fdinfo), and its
-/// children's: the link keeper shares its file table and outlives it.
-fn links_of(pid: u32) -> BTreeSet<u32> {
-    let mut pids = vec![pid];
-    if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-        pids.extend(
-            children
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u32>().ok()),
-        );
-    }
-    let mut ids = BTreeSet::new();
-    for pid in pids {
-        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-            continue;
-        };
-        for fd in fds.flatten() {
-            let info = fs::read_to_string(fd.path()).unwrap_or_default();
-            ids.extend(
-                info.lines()
-                    .filter_map(|l| l.strip_prefix("link_id:"))
-                    .filter_map(|id| id.trim().parse::<u32>().ok()),
-            );
-        }
-    }
-    ids
-}
-
 /// Starts the tracer and, until `stop` returns, keeps the ids of every
 /// link it has held: only its own links are checked afterwards, so other
 /// BPF users on the machine do not matter.
 struct Watched {
     child: Child,
     keeper: Option<u32>,
-    seen: BTreeSet<u32>,
+    seen: BpfIds,
 }
 
 impl Watched {
@@ -115,7 +74,7 @@ impl Watched {
         Watched {
             child,
             keeper: None,
-            seen: BTreeSet::new(),
+            seen: BpfIds::default(),
         }
     }
 
@@ -124,7 +83,7 @@ impl Watched {
         let pid = self.child.id();
         let until = Instant::now() + how_long;
         while Instant::now() < until {
-            self.seen.extend(links_of(pid));
+            self.seen.extend(BpfIds::held_by(pid));
             if self.keeper.is_none() {
                 self.keeper = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
                     .ok()
@@ -140,20 +99,7 @@ impl Watched {
         // SAFETY: kill on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, signal) };
         if let Some(keeper) = self.keeper {
-            self.seen.extend(links_of(keeper));
-        }
-    }
-
-    /// Waits up to 10 s for every link it held to be gone; returns those
-    /// left.
-    fn left_behind(&self) -> BTreeSet<u32> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left: BTreeSet<u32> = links().intersection(&self.seen).copied().collect();
-            if left.is_empty() || Instant::now() > deadline {
-                return left;
-            }
-            sleep(Duration::from_millis(50));
+            self.seen.extend(BpfIds::held_by(keeper));
         }
     }
 }
@@ -165,7 +111,7 @@ fn root_ctrl_c_during_a_large_attach_exits_within_a_second() {
     let mut tracer = Watched::start(&mapped.spec());
     // Past resolving (a few hundred ms), inside the ~2 s of attaching.
     tracer.watch(Duration::from_millis(700));
-    assert!(!tracer.seen.is_empty(), "no link made in 700 ms");
+    assert!(!tracer.seen.links.is_empty(), "no link made in 700 ms");
     let sent = Instant::now();
     tracer.signal(libc::SIGINT);
     let status = tracer.child.wait().unwrap();
@@ -175,7 +121,7 @@ fn root_ctrl_c_during_a_large_attach_exits_within_a_second() {
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted while attaching"), "{stderr}");
     assert!(took < Duration::from_secs(1), "took {took:?} to stop");
-    assert_eq!(tracer.left_behind(), BTreeSet::new(), "links left behind");
+    assert_eq!(tracer.seen.left_behind(), BpfIds::default(), "left behind");
 }
 
 #[test]
@@ -189,9 +135,9 @@ fn root_sigkill_during_a_large_attach_leaks_no_uprobe() {
         tracer.signal(libc::SIGKILL);
         tracer.child.wait().unwrap();
         assert_eq!(
-            tracer.left_behind(),
-            BTreeSet::new(),
-            "links left after SIGKILL at {delay_ms} ms"
+            tracer.seen.left_behind(),
+            BpfIds::default(),
+            "left after SIGKILL at {delay_ms} ms"
         );
     }
     let leaks: Vec<String> = kernel_log(log)

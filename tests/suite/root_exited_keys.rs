@@ -69,3 +69,39 @@ fn root_stackcount_per_process_outlives_its_table() {
         "{done:#?}"
     );
 }
+
+/// Three live processes and a table of two: the third one's calls cannot
+/// be counted; the loss is exact and reported, in text and in JSON.
+fn full_table(extra: &[&str]) -> Finished {
+    let mut args = vec!["funccount", "--by", "pid"];
+    args.extend_from_slice(extra);
+    args.push("t:syscalls:sys_enter_getcpu");
+    let tracer = Tracer::start_with_env(&args, &[("RTOOLS_TEST_MAX_KEYS", "2")]);
+    let mut workloads: Vec<Workload> = ["101", "103", "107"]
+        .iter()
+        .map(|n| Workload::start(&["getcpu", n]))
+        .collect();
+    for w in &mut workloads {
+        w.run();
+    }
+    let done = tracer.stop();
+    workloads.into_iter().for_each(Workload::exit);
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    done
+}
+
+#[test]
+fn root_funccount_full_table_is_counted_and_reported() {
+    let _bpf = require_root!();
+    let done = full_table(&[]);
+    let counts: Vec<u64> = done.table().into_values().collect();
+    assert_eq!(counts.iter().sum::<u64>(), 101 + 103, "{done:#?}");
+    assert!(
+        done.stderr
+            .contains("funccount: warning: 107 events not counted: the per-process table is full"),
+        "{done:#?}"
+    );
+    let done = full_table(&["--json"]);
+    let v: serde_json::Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    assert_eq!(v["lost"], 107, "{v}");
+}

@@ -114,3 +114,26 @@ fn root_verbose_shows_the_plan() {
     );
     assert!(done.stderr.contains("detached in"), "{}", done.stderr);
 }
+
+/// What the machine fails at is a runtime failure (exit 1), not the
+/// user's mistake (exit 2): a file that is an ELF library of this machine
+/// but whose symbol tables cannot be read (a fixture of rtools-core).
+#[test]
+fn root_unreadable_symbols_are_runtime_failures() {
+    let _bpf = require_root!();
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/core/tests/fixtures/elf/bad-symbols.so"
+    );
+    for tool in ["funccount", "stackcount", "funclatency"] {
+        let done = run(&[tool, &format!("{file}:fixture_*")]);
+        assert_eq!(done.code, Some(1), "{tool}: {done:#?}");
+        let line = format!(
+            "{tool}: error: resolving '{file}:fixture_*': cannot read the symbols of {file}: "
+        );
+        assert!(done.stderr.starts_with(&line), "{tool}: {done:#?}");
+        assert_eq!(done.stderr.lines().count(), 1, "{tool}: {done:#?}");
+    }
+    // The same pattern on a file that is no ELF at all is a usage error.
+    assert_error(&["funccount", "/etc/hostname:f"], 2, "is a text file");
+}

@@ -52,6 +52,36 @@ fn total(rows: &[Row]) -> u64 {
     rows.iter().map(|r| r.2).sum()
 }
 
+/// The `avg = A UNIT, total: T UNIT, count: N` line agrees with the
+/// histogram above it: the count is the rows' sum, the total lies between
+/// what the rows' low and high ends allow, and the average is total/count.
+fn assert_summary_matches_histogram(stdout: &str, unit: &str) {
+    let rows = &histograms(stdout)[0].1;
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("avg = "))
+        .unwrap_or_else(|| panic!("no summary: {stdout}"));
+    let numbers: Vec<u64> = summary
+        .split([' ', ','])
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let [avg, total, count] = numbers[..] else {
+        panic!("{summary}");
+    };
+    assert_eq!(
+        summary,
+        format!("avg = {avg} {unit}, total: {total} {unit}, count: {count}")
+    );
+    assert_eq!(count, self::total(rows), "{stdout}");
+    let least: u64 = rows.iter().map(|r| r.0 * r.2).sum();
+    let most: u64 = rows.iter().map(|r| (r.1 + 1) * r.2).sum();
+    assert!(
+        (least..=most).contains(&total),
+        "total {total} {unit} outside {least}..={most} the rows allow:\n{stdout}"
+    );
+    assert_eq!(avg, total / count, "{summary}");
+}
+
 fn latency(args: &[&str]) -> Finished {
     let spec = format!("{}:lat_*", testprog_path());
     let mut all = vec!["funclatency"];
@@ -89,6 +119,7 @@ fn root_two_populations_land_in_their_buckets() {
         .find(|l| l.starts_with("avg = "))
         .unwrap();
     assert!(summary.ends_with(" nsecs, count: 248"), "{summary}");
+    assert_summary_matches_histogram(&done.stdout, "nsecs");
     assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
 }
 
@@ -103,6 +134,7 @@ fn root_units_change_buckets_and_labels() {
     assert!(count_in(rows, 8, 63) >= 211 - STRAYS, "{}", done.stdout); // ~20 us
     assert!(count_in(rows, 1024, 4095) >= 37 - STRAYS, "{}", done.stdout); // ~2000 us
     assert!(done.stdout.contains(" usecs, count: 248"));
+    assert_summary_matches_histogram(&done.stdout, "usecs");
     let done = latency(&["-m", "--merge"]);
     assert!(done
         .stdout
@@ -110,6 +142,7 @@ fn root_units_change_buckets_and_labels() {
     let rows = &histograms(&done.stdout)[0].1;
     assert!(count_in(rows, 1, 7) >= 37 - STRAYS, "{}", done.stdout); // ~2 ms
     assert!(done.stdout.contains(" msecs, count: 248"));
+    assert_summary_matches_histogram(&done.stdout, "msecs");
 }
 
 #[test]
@@ -199,6 +232,11 @@ fn root_json_histograms() {
         "{v}"
     );
     assert_eq!(v["missed_returns"], 0);
+    assert_eq!(
+        v["lost"],
+        serde_json::json!({"no_entry": 0, "missed_returns": 0, "too_deep": 0, "table_full": 0}),
+        "{v}"
+    );
 }
 
 #[test]
@@ -212,8 +250,21 @@ fn events_that_are_not_functions_are_usage_errors() {
         assert_eq!(done.code, Some(2), "{done:#?}");
         assert!(done.stderr.contains(needle), "{done:#?}");
     }
-    let done = run(&["funclatency", "-l", "99", "c:malloc"]);
-    assert_eq!(done.code, Some(2));
+    // A private library, never the system's libc: were the check lost,
+    // return probes would go on the fixture alone.
+    let lib = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/core/tests/fixtures/root/opt/fixture/lib/libfixture.so.1"
+    );
+    for level in ["0", "33", "99"] {
+        let done = run(&["funclatency", "-l", level, &format!("{lib}:fixture_add")]);
+        assert_eq!(done.code, Some(2), "{done:#?}");
+        assert_eq!(
+            done.stderr.trim(),
+            "funclatency: error: -l/--level must be 1 to 32 (rtools tracks 32 nested calls) \
+             (see 'funclatency --help')"
+        );
+    }
 }
 
 #[test]
@@ -248,6 +299,15 @@ fn root_calls_nested_too_deep_are_counted_and_reported() {
         done.stderr.contains("funclatency: 88 calls not timed: 0 returns whose entry came before tracing, 0 missed returns, 88 nested deeper than 32"),
         "{}",
         done.stderr
+    );
+    // The same counts in JSON.
+    let done = trace_workload(&["recurse", "11", "40"], &["funclatency", "--json", &spec]);
+    let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    assert_eq!(v["count"], 11 * 32, "{v}");
+    assert_eq!(
+        v["lost"],
+        serde_json::json!({"no_entry": 0, "missed_returns": 0, "too_deep": 88, "table_full": 0}),
+        "{v}"
     );
 }
 

@@ -228,6 +228,18 @@ fn root_lost_stacks_are_counted_under_a_marker() {
         warning.starts_with(&format!("stackcount: warning: {lost} stacks lost")),
         "{warning}"
     );
+    // JSON: the same count lost, and the same total.
+    let (done, _) = trace_gamma(&["-U", "--stack-storage-size", "1", "--json"], false);
+    let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    let lost = v["lost"].as_u64().unwrap_or_else(|| panic!("{v}"));
+    assert!(lost == VIA_BETA || lost == VIA_DELTA, "{v}");
+    let counted: u64 = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, VIA_BETA + VIA_DELTA, "{v}");
 }
 
 /// Regression (issue 10): -d printed no delimiter where the kernel stack
@@ -554,4 +566,121 @@ fn root_library_paths_of_other_mount_namespaces_go_through_their_root() {
         theirs,
         std::path::PathBuf::from(format!("/proc/{pid}/root/usr/lib/x"))
     );
+}
+
+/// The stacks of each interval of `-T -i`, split at the timestamp lines.
+fn intervals(stdout: &str) -> Vec<Vec<Printed>> {
+    let is_stamp = |l: &str| l.len() == 8 && l.as_bytes()[2] == b':' && l.as_bytes()[5] == b':';
+    let mut parts: Vec<String> = Vec::new();
+    for line in stdout.lines() {
+        if is_stamp(line) {
+            parts.push(String::new());
+        } else if let Some(part) = parts.last_mut() {
+            if line != "Detaching..." {
+                part.push_str(line);
+                part.push('\n');
+            }
+        }
+    }
+    parts.iter().map(|p| stacks(p)).collect()
+}
+
+/// `-i 1 -D 3`: three intervals, each with only its own stacks (counts
+/// reset between them), summing to the workload's calls; the two bursts,
+/// 1.2 s apart, land in different intervals.
+#[test]
+fn root_intervals_reset_and_sum_to_the_total() {
+    let _bpf = require_root!();
+    let mut w = Workload::start(&["getcpu-bursts", "101", "1200", "103"]);
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&[
+        "stackcount",
+        "-T",
+        "-i",
+        "1",
+        "-D",
+        "3",
+        "-p",
+        &pid,
+        "t:syscalls:sys_enter_getcpu",
+    ]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let parts = intervals(&done.stdout);
+    assert_eq!(parts.len(), 3, "{}", done.stdout);
+    let sums: Vec<u64> = parts
+        .iter()
+        .map(|stacks| stacks.iter().map(|p| p.count).sum())
+        .collect();
+    assert_eq!(
+        sums.iter().sum::<u64>(),
+        101 + 103,
+        "{sums:?}\n{}",
+        done.stdout
+    );
+    let busy: Vec<u64> = sums.iter().copied().filter(|&s| s > 0).collect();
+    assert_eq!(busy, [101, 103], "{sums:?}\n{}", done.stdout);
+}
+
+/// `-c CPU`: only events on that CPU. Two workloads pinned to CPUs 0 and
+/// 1 make the same calls; -P shows only the one on the CPU traced, exact.
+#[test]
+fn root_cpu_filter_keeps_that_cpus_events_only() {
+    let _bpf = require_root!();
+    let mut on0 = Workload::start(&["--cpu", "0", "getcpu", "211"]);
+    let mut on1 = Workload::start(&["--cpu", "1", "getcpu", "223"]);
+    let tracer = Tracer::start(&["stackcount", "-P", "-c", "1", "t:syscalls:sys_enter_getcpu"]);
+    on0.run();
+    on1.run();
+    let done = tracer.stop();
+    let (pid0, pid1) = (on0.pid_str(), on1.pid_str());
+    on0.exit();
+    on1.exit();
+    let by_pid = |pid: &str| -> u64 {
+        stacks(&done.stdout)
+            .iter()
+            .filter(|p| {
+                p.process
+                    .as_ref()
+                    .is_some_and(|c| c.ends_with(&format!("[{pid}]")))
+            })
+            .map(|p| p.count)
+            .sum()
+    };
+    assert_eq!(by_pid(&pid1), 223, "{}", done.stdout);
+    assert_eq!(by_pid(&pid0), 0, "{}", done.stdout);
+}
+
+/// -U and -K on a tracepoint, where both stacks exist: each keeps its own
+/// half and drops the other, with exact counts.
+#[test]
+fn root_user_only_and_kernel_only_stacks_of_a_syscall() {
+    let _bpf = require_root!();
+    for (flag, want, unwanted) in [
+        ("-U", "rtools_testprog::work", "do_syscall_64"),
+        ("-K", "do_syscall_64", "rtools_testprog::work"),
+    ] {
+        let mut w = Workload::start(&["getcpu", "211"]);
+        let pid = w.pid_str();
+        let tracer = Tracer::start(&[
+            "stackcount",
+            flag,
+            "-p",
+            &pid,
+            "t:syscalls:sys_enter_getcpu",
+        ]);
+        w.run();
+        let done = tracer.stop();
+        w.exit();
+        let printed = stacks(&done.stdout);
+        let total: u64 = printed.iter().map(|p| p.count).sum();
+        assert_eq!(total, 211, "{flag}: {printed:#?}");
+        for p in &printed {
+            assert!(p.frames.iter().any(|f| f == want), "{flag}: {p:#?}");
+            assert!(!p.frames.iter().any(|f| f == unwanted), "{flag}: {p:#?}");
+            assert!(!p.frames.iter().any(|f| f == "--"), "{flag}: {p:#?}");
+        }
+    }
 }

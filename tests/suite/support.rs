@@ -411,3 +411,96 @@ pub fn kernel_log(skip: usize) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The BPF programs and links a process holds (ids from its fds' fdinfo),
+/// its children's included: rtools' link keeper shares its file table
+/// and outlives it. Leak tests follow these ids, never every BPF object on
+/// the machine, so other BPF users cannot fail them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BpfIds {
+    pub progs: std::collections::BTreeSet<u32>,
+    pub links: std::collections::BTreeSet<u32>,
+}
+
+impl BpfIds {
+    pub fn held_by(pid: u32) -> BpfIds {
+        let mut pids = vec![pid];
+        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+            pids.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+        let mut ids = BpfIds::default();
+        for pid in pids {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                let info = std::fs::read_to_string(fd.path()).unwrap_or_default();
+                let id = |key: &str| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix(key)?.trim().parse::<u32>().ok())
+                };
+                // A link's fdinfo names its program too; a program fd
+                // has no link_id.
+                match (id("link_id:"), id("prog_id:")) {
+                    (Some(link), _) => {
+                        ids.links.insert(link);
+                    }
+                    (None, Some(prog)) => {
+                        ids.progs.insert(prog);
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        ids
+    }
+
+    /// Every program and link on the machine now (bpftool).
+    pub fn on_machine() -> BpfIds {
+        let list = |kind: &str| {
+            let out = Command::new("bpftool")
+                .args([kind, "show"])
+                .output()
+                .expect("run bpftool (scripts/test-deps.sh installs it)");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.split(':').next()?.parse().ok())
+                .collect()
+        };
+        BpfIds {
+            progs: list("prog"),
+            links: list("link"),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.progs.is_empty() && self.links.is_empty()
+    }
+
+    pub fn extend(&mut self, other: BpfIds) {
+        self.progs.extend(other.progs);
+        self.links.extend(other.links);
+    }
+
+    /// Those of these ids still on the machine after up to 10 s (the
+    /// kernel releases objects with their last fd, the keeper closes its
+    /// links when it sees rtools gone).
+    pub fn left_behind(&self) -> BpfIds {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = BpfIds::on_machine();
+            let left = BpfIds {
+                progs: now.progs.intersection(&self.progs).copied().collect(),
+                links: now.links.intersection(&self.links).copied().collect(),
+            };
+            if left.is_empty() || Instant::now() > deadline {
+                return left;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -12,6 +12,8 @@ const READS: u64 = 1009;
 const WRITES: u64 = 503;
 const RW: &str = "read-write 1009 503";
 const LOOP_CTL: &str = "loop-ctl 7";
+/// gamma through alpha and beta 13 times, through delta 7 times.
+const USER_STACKS: &str = "stacks 13 7";
 /// About a thousand kernel functions (1196 on the development kernel).
 const WIDE: &str = "^(tcp|udp|inet|ip|sock|sk)_";
 
@@ -61,6 +63,13 @@ fn common_cases() -> Vec<Case> {
             "funccount -v -p {pid} kprobe:loop:loop_control_ioctl",
         ),
         case("stack", Some(RW), "stackcount -p {pid} vfs_read"),
+        // User stacks at a uprobe: 6.1 does not report the caller of a
+        // function at its entry; rtools adds it from the stack's top.
+        case(
+            "stack_user",
+            Some(USER_STACKS),
+            "stackcount -U -p {pid} /testprog:gamma",
+        ),
         case(
             "stack_kprobe",
             Some(RW),
@@ -129,6 +138,7 @@ fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
             );
         }
     }
+    assert_user_stacks(&results["stack_user"]);
     let all = &results["stack_all"];
     assert_eq!(all.code, 0, "{all:#?}");
     let stacks = printed_stacks(&all.stdout);
@@ -148,6 +158,38 @@ fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
             "no comm [pid]: {frames:?}"
         );
     }
+}
+
+/// The workload's two user stacks, exact: whole from the probed function
+/// up (its caller included) to main, with their counts.
+fn assert_user_stacks(result: &CaseResult) {
+    assert_eq!(result.code, 0, "{result:#?}");
+    const LOOP: &str = "rtools_testprog::work::{{closure}}";
+    let mut stacks: Vec<(Vec<String>, u64)> = printed_stacks(&result.stdout)
+        .into_iter()
+        .map(|(frames, _, count)| {
+            assert!(
+                frames.iter().any(|f| f == "rtools_testprog::main"),
+                "no main in {frames:?}: {result:#?}"
+            );
+            let top = frames.iter().position(|f| f == LOOP);
+            let top = top.unwrap_or_else(|| panic!("no {LOOP} in {frames:?}: {result:#?}"));
+            (frames[..=top].to_vec(), count)
+        })
+        .collect();
+    stacks.sort();
+    let expected = |frames: &[&str], count| {
+        let frames = frames.iter().chain([&LOOP]).map(|f| f.to_string());
+        (frames.collect(), count)
+    };
+    assert_eq!(
+        stacks,
+        [
+            expected(&["gamma", "beta", "alpha"], 13),
+            expected(&["gamma", "delta"], 7),
+        ],
+        "{result:#?}"
+    );
 }
 
 /// Attach and detach of ~1000 functions with each backend, for the times.

@@ -1,9 +1,11 @@
 //! Project chores: `cargo xtask gen` writes the man pages and shell
 //! completions from the clap definitions; `cargo xtask check` fails if the
-//! committed ones are stale.
+//! committed ones are stale; `bench` compares rtools with its peers;
+//! `mutants` runs mutation testing and checks the score.
 
 mod bench;
 mod bench_vm;
+mod mutants;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,16 @@ enum Task {
         #[arg(long)]
         vm: bool,
     },
+    /// Mutation testing (cargo-mutants) of what unit tests reach; fails
+    /// under a 95% caught score
+    Mutants {
+        /// Mutants built and tested at once
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Only this source file (a quick look; the score is its own)
+        #[arg(long)]
+        file: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -53,6 +65,9 @@ fn main() -> Result<()> {
     } = &task
     {
         return bench::run(*rounds, scenario.as_deref(), *vm);
+    }
+    if let Task::Mutants { jobs, file } = &task {
+        return mutants::run(&root, *jobs, file.as_deref());
     }
     let files = generate()?;
     match task {
@@ -81,7 +96,7 @@ fn main() -> Result<()> {
                 files.len()
             );
         }
-        Task::Bench { .. } => unreachable!("handled above"),
+        Task::Bench { .. } | Task::Mutants { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

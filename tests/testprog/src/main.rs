@@ -14,6 +14,8 @@
 //! - `getppid N`: the getppid syscall, N times;
 //! - `getcpu N`: the raw getcpu syscall (nothing else on the machine makes
 //!   it), N times;
+//! - `getcpu-bursts A MS B`: the raw getcpu syscall A times, a sleep of MS
+//!   milliseconds, then B more times (intervals of the tools);
 //! - `libc-getpid N`: libc's getpid(), N times;
 //! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
@@ -235,6 +237,11 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
     match mode {
         "getppid" => (0..n(0)?).for_each(|_| raw_syscall(libc::SYS_getppid, 0, 0)),
         "getcpu" => (0..n(0)?).for_each(|_| raw_syscall(libc::SYS_getcpu, 0, 0)),
+        "getcpu-bursts" => {
+            (0..n(0)?).for_each(|_| raw_syscall(libc::SYS_getcpu, 0, 0));
+            std::thread::sleep(std::time::Duration::from_millis(n(1)?));
+            (0..n(2)?).for_each(|_| raw_syscall(libc::SYS_getcpu, 0, 0));
+        }
         "libc-getpid" => (0..n(0)?).for_each(|_| {
             // SAFETY: getpid has no preconditions.
             black_box(unsafe { libc::getpid() });

@@ -139,6 +139,7 @@ pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, 
         use_regex: how.use_regex,
         tracefs: None,
         return_probes: how.returns,
+        system_root: None,
     };
     // Mistakes in what was typed come before what the machine says.
     resolver.check_patterns(&spec)?;

@@ -313,6 +313,13 @@ fn print_interval(
             "total_ns": all.total_ns,
             "functions": functions,
             "missed_returns": lost.missed_returns,
+            // Calls not timed, by cause (the text output's warning).
+            "lost": {
+                "no_entry": lost.no_entry,
+                "missed_returns": lost.missed_returns,
+                "too_deep": lost.too_deep,
+                "table_full": lost.table_full,
+            },
         });
         output::stdout(&format!("{line}\n"));
         return;

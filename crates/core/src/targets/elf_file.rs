@@ -231,13 +231,32 @@ mod tests {
         assert!(check_bytes(&h).contains("past its end"));
     }
 
+    fn fixture(path: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path)
+    }
+
     #[test]
-    fn accepts_this_machines_binaries_and_reads_sections() {
-        let exe = std::env::current_exe().unwrap();
-        check(&exe).unwrap();
-        let got = sections(&exe, &[".text", ".no_such_section"]).unwrap();
-        assert!(got[0].as_ref().is_some_and(|t| !t.is_empty()));
+    fn refuses_the_32_bit_and_big_endian_fixtures() {
+        for (file, why) in [
+            ("elf/elf32", "is a 32-bit ELF file"),
+            ("elf/big-endian", "is a big-endian ELF file"),
+        ] {
+            let err = check(&fixture(file)).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
+    }
+
+    #[test]
+    fn accepts_this_machines_libraries_and_reads_sections() {
+        let lib = fixture("root/opt/fixture/lib/libfixture.so.1");
+        check(&lib).unwrap();
+        let got = sections(&lib, &[".note.stapsdt", ".no_such_section"]).unwrap();
+        // Three notes of 12 + 8 + 40-ish bytes.
+        assert!(got[0].as_ref().is_some_and(|t| t.len() > 150), "{got:?}");
         assert!(got[1].is_none());
-        assert!(section_size(&exe, ".text").unwrap() > 0);
+        assert!(section_size(&lib, ".text").unwrap() > 0);
+        assert_eq!(section_size(&lib, ".no_such_section"), None);
     }
 }

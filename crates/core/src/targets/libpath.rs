@@ -2,6 +2,7 @@
 //! a path as given; `c` means libc, `pthread` libpthread (the traced
 //! process's own copy first with `-p`, then ld.so.cache, then the standard
 //! directories); a bare name that is no library is looked up in `$PATH`.
+//! The loader's files are read under a system root, `/` but in tests.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,14 @@ const STANDARD_DIRS: &[&str] = &[
 ];
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
-/// Resolves `name` to a file, or explains what was searched.
-pub fn resolve(name: &str, pid: Option<u32>) -> Result<PathBuf, String> {
+/// `path` (absolute) under the system root `root`.
+pub fn under(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// Resolves `name` to a file, or explains what was searched; the loader's
+/// cache and directories are those under `root`.
+pub fn resolve(root: &Path, name: &str, pid: Option<u32>) -> Result<PathBuf, String> {
     if name.contains('/') {
         let path = Path::new(name);
         // What kind of file it is, if not a regular one, is for the ELF
@@ -31,8 +38,8 @@ pub fn resolve(name: &str, pid: Option<u32>) -> Result<PathBuf, String> {
     }
     let prefix = so_prefix(name);
     pid.and_then(|pid| from_process_maps(pid, &prefix))
-        .or_else(|| from_ld_so_cache(&prefix))
-        .or_else(|| from_standard_dirs(&prefix))
+        .or_else(|| from_ld_so_cache(root, &prefix))
+        .or_else(|| from_standard_dirs(root, &prefix))
         .or_else(|| from_path_env(name))
         .ok_or_else(|| {
             format!(
@@ -82,12 +89,13 @@ pub fn in_mount_namespace_of(pid: u32, path: &Path) -> PathBuf {
     PathBuf::from(format!("/proc/{pid}/root")).join(path.strip_prefix("/").unwrap_or(path))
 }
 
-fn from_ld_so_cache(prefix: &str) -> Option<PathBuf> {
-    let cache = fs::read(LD_SO_CACHE).ok()?;
+fn from_ld_so_cache(root: &Path, prefix: &str) -> Option<PathBuf> {
+    let cache = fs::read(under(root, LD_SO_CACHE)).ok()?;
     ld_so_cache_entries(&cache)
         .into_iter()
-        .find(|(key, path)| file_name_matches(key, prefix) && Path::new(path).is_file())
-        .map(|(_, path)| PathBuf::from(path))
+        .filter(|(key, _)| file_name_matches(key, prefix))
+        .map(|(_, path)| under(root, &path))
+        .find(|path| path.is_file())
 }
 
 /// `(soname, path)` pairs of the x86-64 libraries in an ld.so.cache in
@@ -122,9 +130,9 @@ pub fn ld_so_cache_entries(cache: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn from_standard_dirs(prefix: &str) -> Option<PathBuf> {
+fn from_standard_dirs(root: &Path, prefix: &str) -> Option<PathBuf> {
     STANDARD_DIRS.iter().find_map(|dir| {
-        let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        let mut names: Vec<PathBuf> = fs::read_dir(under(root, dir))
             .ok()?
             .filter_map(|e| e.ok())
             .map(|e| e.path())
@@ -155,12 +163,48 @@ mod tests {
         assert_eq!(so_prefix("libc.so.6"), "libc.so.6");
     }
 
+    /// The fixture system root (tests/fixtures/make.sh): libfixture.so.1
+    /// in its loader cache, libonlydir.so only in a standard directory.
+    fn fixture_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/root")
+    }
+
     #[test]
-    fn libc_resolves_through_the_loader_cache() {
-        let path = resolve("c", None).unwrap();
-        assert!(path.to_string_lossy().contains("libc.so"), "{path:?}");
-        let entries = ld_so_cache_entries(&fs::read(LD_SO_CACHE).unwrap());
-        assert!(entries.iter().any(|(k, _)| k == "libc.so.6"), "{entries:?}");
+    fn libraries_resolve_through_the_loader_cache() {
+        let root = fixture_root();
+        let entries = ld_so_cache_entries(&fs::read(root.join("etc/ld.so.cache")).unwrap());
+        assert_eq!(
+            entries,
+            [(
+                "libfixture.so.1".to_string(),
+                "/opt/fixture/lib/libfixture.so.1".to_string()
+            )]
+        );
+        let want = root.join("opt/fixture/lib/libfixture.so.1");
+        assert_eq!(resolve(&root, "fixture", None).unwrap(), want);
+        assert_eq!(resolve(&root, "libfixture", None).unwrap(), want);
+        assert_eq!(resolve(&root, "libfixture.so.1", None).unwrap(), want);
+    }
+
+    #[test]
+    fn libraries_in_no_cache_come_from_the_standard_directories() {
+        let root = fixture_root();
+        assert_eq!(
+            resolve(&root, "onlydir", None).unwrap(),
+            root.join("usr/lib/libonlydir.so")
+        );
+    }
+
+    #[test]
+    fn caches_of_other_formats_or_machines_name_nothing() {
+        let cache = fs::read(fixture_root().join("etc/ld.so.cache")).unwrap();
+        assert_eq!(ld_so_cache_entries(b"ld.so-1.7.0\0"), vec![]);
+        // The same entry marked for another architecture (i386 ELF).
+        let mut other = cache.clone();
+        other[48..52].copy_from_slice(&0x0001i32.to_le_bytes());
+        assert_eq!(ld_so_cache_entries(&other), vec![]);
+        // Cut short: no panic, no entry read past the end.
+        assert_eq!(ld_so_cache_entries(&cache[..60]), vec![]);
     }
 
     #[test]
@@ -171,18 +215,18 @@ mod tests {
 
     #[test]
     fn bare_binary_names_come_from_path() {
-        assert!(resolve("sh", None).unwrap().is_file());
+        assert!(resolve(&fixture_root(), "sh", None).unwrap().is_file());
     }
 
     #[test]
     fn misses_explain_the_search() {
-        let err = resolve("no_such_library_xyz", None).unwrap_err();
+        let err = resolve(&fixture_root(), "no_such_library_xyz", None).unwrap_err();
         assert!(
             err.contains("libno_such_library_xyz.so*") && err.contains("$PATH"),
             "{err}"
         );
         assert_eq!(
-            resolve("./nope/x", None).unwrap_err(),
+            resolve(&fixture_root(), "./nope/x", None).unwrap_err(),
             "no such file './nope/x'"
         );
     }

@@ -130,6 +130,10 @@ pub struct Resolver {
     /// The tool also puts return probes on user functions: read DWARF for
     /// `noreturn` functions as well as the list of known names.
     pub return_probes: bool,
+    /// Where the machine's files (/proc/kallsyms, the kprobe blacklist,
+    /// the loader's cache and directories) are read: `/` when None; a
+    /// fixture tree in tests.
+    pub system_root: Option<PathBuf>,
 }
 
 impl Resolver {
@@ -187,6 +191,14 @@ impl Resolver {
         Matcher::new(pattern, self.use_regex)
     }
 
+    fn system_file(&self, path: &str) -> PathBuf {
+        libpath::under(self.system_root(), path)
+    }
+
+    fn system_root(&self) -> &Path {
+        self.system_root.as_deref().unwrap_or(Path::new("/"))
+    }
+
     fn tracefs(&self) -> Result<&Path, ResolveError> {
         self.tracefs.as_deref().ok_or(ResolveError::NoTracefs)
     }
@@ -205,14 +217,14 @@ impl Resolver {
         let (mut funcs, place) = match fs::read_to_string(&list) {
             Ok(text) => (kernel::parse_filter_functions(&text), list),
             Err(_) => {
-                let kallsyms = PathBuf::from("/proc/kallsyms");
+                let kallsyms = self.system_file("/proc/kallsyms");
                 let text = read(&kallsyms)?;
                 (kernel::parse_kallsyms(&text), kallsyms)
             }
         };
         for blacklist in [
             tracefs.join("../debug/kprobes/blacklist"),
-            PathBuf::from("/sys/kernel/debug/kprobes/blacklist"),
+            self.system_file("/sys/kernel/debug/kprobes/blacklist"),
         ] {
             if let Ok(text) = fs::read_to_string(blacklist) {
                 let banned = kernel::parse_blacklist(&text);
@@ -294,9 +306,11 @@ impl Resolver {
     }
 
     fn binary(&self, name: &str) -> Result<PathBuf, ResolveError> {
-        libpath::resolve(name, self.pid).map_err(|detail| ResolveError::Binary {
-            name: name.to_string(),
-            detail,
+        libpath::resolve(self.system_root(), name, self.pid).map_err(|detail| {
+            ResolveError::Binary {
+                name: name.to_string(),
+                detail,
+            }
         })
     }
 
@@ -402,19 +416,20 @@ mod tests {
     use super::*;
     use crate::spec::parse;
 
-    fn fake_tracefs() -> tempfile::TempDir {
-        let dir = tempfile::TempDir::new().unwrap();
-        fs::write(
-            dir.path().join("available_events"),
-            "sched:sched_switch\nsched:sched_wakeup\nsyscalls:sys_enter_read\n",
-        )
-        .unwrap();
-        fs::write(
-            dir.path().join("available_filter_functions"),
-            "vfs_read\nvfs_write\nvfs_readv\nfoo.cold\next4_read [ext4]\n",
-        )
-        .unwrap();
-        dir
+    /// The fixture system root (tests/fixtures/make.sh).
+    fn fixture_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/root")
+    }
+
+    /// A resolver that sees only the fixture tree; `tracefs` is a
+    /// directory under its sys/kernel/.
+    fn fixture(tracefs: &str) -> Resolver {
+        let root = fixture_root();
+        Resolver {
+            tracefs: Some(root.join("sys/kernel").join(tracefs)),
+            system_root: Some(root),
+            ..Resolver::default()
+        }
     }
 
     fn names(r: &Resolver, spec: &str) -> Result<Vec<String>, String> {
@@ -423,16 +438,34 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
+    fn library() -> String {
+        fixture_root()
+            .join("opt/fixture/lib/libfixture.so.1")
+            .display()
+            .to_string()
+    }
+
     #[test]
     fn kernel_functions_by_glob_regex_and_module() {
-        let dir = fake_tracefs();
-        let mut r = Resolver {
-            tracefs: Some(dir.path().to_path_buf()),
-            ..Resolver::default()
-        };
+        let mut r = fixture("tracing");
+        // Clones, CFI stubs, duplicates and blacklisted names are left out.
+        assert_eq!(
+            names(&r, "*").unwrap(),
+            [
+                "vfs_read",
+                "vfs_write",
+                "vfs_readv",
+                "ext4_read",
+                "ext4_file_open"
+            ]
+        );
         assert_eq!(names(&r, "vfs_read*").unwrap(), ["vfs_read", "vfs_readv"]);
-        assert_eq!(names(&r, "kprobe:ext4:*").unwrap(), ["ext4_read"]);
+        assert_eq!(
+            names(&r, "kprobe:ext4:*").unwrap(),
+            ["ext4_read", "ext4_file_open"]
+        );
         assert_eq!(names(&r, "kprobe:vmlinux:*read").unwrap(), ["vfs_read"]);
+        assert_eq!(names(&r, "kprobe:ext*:*read").unwrap(), ["ext4_read"]);
         r.use_regex = true;
         assert_eq!(
             names(&r, "^vfs_(read|write)$").unwrap(),
@@ -444,15 +477,31 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("available_filter_functions"), "{err}");
+        let err = names(&r, "do_int3").unwrap_err();
+        assert!(err.starts_with("no kernel function matches"), "{err}");
+    }
+
+    #[test]
+    fn without_the_filter_list_kallsyms_text_symbols_are_used() {
+        let r = fixture("tracing-without-filter-list");
+        assert_eq!(
+            names(&r, "*").unwrap(),
+            ["_stext", "vfs_read", "vfs_write", "ext4_read"]
+        );
+        let err = names(&r, "nope").unwrap_err();
+        assert!(err.contains("/proc/kallsyms)"), "{err}");
+        let r = Resolver {
+            system_root: Some(fixture_root().join("no-such-dir")),
+            ..r
+        };
+        let err = names(&r, "*").unwrap_err();
+        assert!(err.starts_with("cannot read "), "{err}");
+        assert!(err.contains("kallsyms"), "{err}");
     }
 
     #[test]
     fn tracepoints_are_named_category_event() {
-        let dir = fake_tracefs();
-        let r = Resolver {
-            tracefs: Some(dir.path().to_path_buf()),
-            ..Resolver::default()
-        };
+        let r = fixture("tracing");
         assert_eq!(
             names(&r, "t:sched:*").unwrap(),
             ["sched:sched_switch", "sched:sched_wakeup"]
@@ -465,32 +514,68 @@ mod tests {
             names(&r, "rawtracepoint:sched_s*").unwrap(),
             ["sched_switch"]
         );
+        // One raw tracepoint per event name, whatever its categories.
+        assert_eq!(
+            names(&r, "rawtracepoint:sys_e*").unwrap(),
+            ["sys_enter", "sys_enter_read", "sys_exit_read"]
+        );
         let err = names(&r, "t:sched:nope").unwrap_err();
         assert!(
             err.starts_with("no tracepoint matches 'sched:nope'"),
             "{err}"
         );
+        let err = names(&r, "rawtracepoint:nope").unwrap_err();
+        assert!(err.starts_with("no raw tracepoint matches 'nope'"), "{err}");
     }
 
     #[test]
     fn missing_tracefs_is_explained() {
         let err = names(&Resolver::default(), "t:a:b").unwrap_err();
         assert!(err.contains("mount -t tracefs"), "{err}");
+        let err = names(&Resolver::default(), "vfs_read").unwrap_err();
+        assert!(err.contains("mount -t tracefs"), "{err}");
     }
 
     #[test]
-    fn libc_functions_dedup_aliases() {
-        let r = Resolver::default();
-        let malloc = r.resolve(&parse("c:malloc").unwrap()).unwrap();
-        assert_eq!(malloc.len(), 1);
-        let Attach::Uprobe { offset, ret, .. } = &malloc[0].attach else {
-            panic!("{malloc:?}");
-        };
-        assert!(*offset > 0 && !ret);
-        let err = names(&r, "c:no_such_function_xyz").unwrap_err();
+    fn aliases_give_one_target_under_the_shortest_first_name() {
+        let r = fixture("tracing");
+        let spec = format!("{}:fixture_*", library());
+        let targets = r.resolve(&parse(&spec).unwrap()).unwrap();
+        let got: Vec<(&str, u64)> = targets
+            .iter()
+            .map(|t| match &t.attach {
+                Attach::Uprobe { offset, .. } => (t.name.as_str(), *offset),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        // fixture_add, fixture_aaa, fixture_zzz and fixture_add_longer
+        // are one function (nm: 0x10f9).
+        assert_eq!(
+            got,
+            [
+                ("fixture_aaa", 0x10f9),
+                ("fixture_dies", 0x1104),
+                ("fixture_other", 0x10ff)
+            ]
+        );
+        // Only the names the pattern matches may name the function.
+        let spec = format!("{}:fixture_add*", library());
+        assert_eq!(names(&r, &spec).unwrap(), ["fixture_add"]);
+        let spec = format!("{}:*longer", library());
+        assert_eq!(names(&r, &spec).unwrap(), ["fixture_add_longer"]);
+        let err = names(&r, &format!("{}:no_such_function_xyz", library())).unwrap_err();
         assert!(
             err.contains("no function matches 'no_such_function_xyz'"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn libraries_by_name_come_from_the_system_root() {
+        let r = fixture("tracing");
+        assert_eq!(
+            names(&r, "fixture:fixture_other").unwrap(),
+            ["fixture_other"]
         );
         let err = names(&r, "nosuchlib_xyz:f").unwrap_err();
         assert!(
@@ -500,11 +585,81 @@ mod tests {
     }
 
     #[test]
-    fn usdt_misses_name_the_notes_searched() {
-        // Debian's glibc is built without USDT notes; the test target's
-        // probes are covered by the integration tests.
-        let err = names(&Resolver::default(), "u:c:setjmp").unwrap_err();
-        assert!(err.starts_with("no USDT probe matches 'setjmp'"), "{err}");
-        assert!(err.contains(".note.stapsdt notes of /"), "{err}");
+    fn return_probes_know_how_each_function_returns() {
+        let mut r = fixture("tracing");
+        let spec = format!("r:{}:fixture_*", library());
+        let returns = |r: &Resolver| -> Vec<(String, Returns)> {
+            r.resolve(&parse(&spec).unwrap())
+                .unwrap()
+                .into_iter()
+                .map(|t| match t.attach {
+                    Attach::Uprobe { returns, ret, .. } => {
+                        assert!(ret);
+                        (t.name, returns)
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        // Without return probes DWARF is not read.
+        assert!(returns(&r).iter().all(|(_, how)| *how == Returns::Normally));
+        r.return_probes = true;
+        let got = returns(&r);
+        assert_eq!(
+            got.iter().find(|(n, _)| n == "fixture_dies").unwrap().1,
+            Returns::Never
+        );
+        assert_eq!(
+            got.iter().find(|(n, _)| n == "fixture_aaa").unwrap().1,
+            Returns::Normally
+        );
+    }
+
+    #[test]
+    fn usdt_probes_are_read_from_the_notes() {
+        let r = fixture("tracing");
+        let lib = library();
+        assert_eq!(names(&r, &format!("u:{lib}:*")).unwrap(), ["add", "other"]);
+        assert_eq!(
+            names(&r, &format!("u:{lib}:fixture:ot*")).unwrap(),
+            ["other"]
+        );
+        let err = names(&r, &format!("u:{lib}:nope:add")).unwrap_err();
+        assert!(err.starts_with("no USDT probe matches 'nope:add'"), "{err}");
+        // A file without notes: the miss names the file searched.
+        let exe = fixture_root().join("../elf/elf32");
+        let err = names(&r, &format!("u:{}:x", exe.display())).unwrap_err();
+        assert!(err.contains("32-bit"), "{err}");
+    }
+
+    #[test]
+    fn files_of_other_machines_are_refused() {
+        let r = fixture("tracing");
+        let dir = fixture_root().join("../elf");
+        for (file, why) in [
+            ("elf32", "a 32-bit ELF file"),
+            ("big-endian", "a big-endian ELF file"),
+        ] {
+            let spec = format!("{}:*", dir.join(file).display());
+            let err = r.resolve(&parse(&spec).unwrap()).unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+            assert!(err.is_usage(), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn errors_of_the_machine_are_not_usage_errors() {
+        let r = Resolver {
+            system_root: Some(fixture_root().join("no-such-dir")),
+            ..fixture("tracing-without-filter-list")
+        };
+        let err = r.resolve(&parse("vfs_read").unwrap()).unwrap_err();
+        assert!(matches!(err, ResolveError::Read { .. }), "{err:?}");
+        assert!(!err.is_usage());
+        assert!(!ResolveError::NoTracefs.is_usage());
+        let err = r.resolve(&parse("t:sched:nope").unwrap()).unwrap_err();
+        assert!(err.is_usage(), "{err:?}");
+        let err = r.resolve(&parse("nosuchlib_xyz:f").unwrap()).unwrap_err();
+        assert!(err.is_usage(), "{err:?}");
     }
 }
