@@ -12,3 +12,23 @@ install_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
+
+# BCC compiles its programs at start-up against kernel headers. Debian has
+# none for this machine's kernel; the 6.12 ones, with the arch and common
+# trees merged into one (a tree of symlinks), work (shared/PEERS.md).
+# Installs BCC and the headers if missing and exports BCC_KERNEL_SOURCE.
+bcc_env() {
+  if [ ! -e /usr/sbin/funccount-bpfcc ] || ! ls -d /usr/src/linux-headers-6.12*-common >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpfcc-tools linux-headers-6.12-amd64 >/dev/null || return 1
+  fi
+  local headers=/var/tmp/rtools-bcc-headers common arch
+  common=$(ls -d /usr/src/linux-headers-6.12*-common 2>/dev/null | sort -V | tail -n 1 || true)
+  arch=$(ls -d /usr/src/linux-headers-6.12*-amd64 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$common" ] && [ -n "$arch" ] || return 1
+  if [ ! -d "$headers" ]; then
+    mkdir -p "$headers"
+    cp -as "$common/." "$headers/"
+    cp -asf "$arch/." "$headers/"
+  fi
+  export BCC_KERNEL_SOURCE=$headers
+}

@@ -172,4 +172,17 @@ mod tests {
         let r = rows(vec![(key(0, 0, "sh"), 3)], &names, GroupBy::Comm, None);
         assert_eq!((r[0].comm.as_deref(), r[0].id), (Some("sh"), None));
     }
+
+    #[test]
+    fn rows_without_calls_are_left_out() {
+        let names = vec!["f".to_string(), "g".to_string()];
+        let rows = rows(
+            vec![(key(0, 0, ""), 0), (key(1, 0, ""), 1)],
+            &names,
+            GroupBy::None,
+            None,
+        );
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].func.as_str(), rows[0].count), ("g", 1));
+    }
 }

@@ -102,4 +102,21 @@ mod tests {
             (2, 1, 30, 3)
         );
     }
+
+    #[test]
+    fn histograms_add_bucket_by_bucket() {
+        let mut a = Histogram::default();
+        a.buckets[3] = 2;
+        a.buckets[5] = 1;
+        a.total_ns = 100;
+        let mut b = Histogram::default();
+        b.buckets[3] = 3;
+        b.buckets[7] = 4;
+        b.total_ns = 50;
+        a.add(&b);
+        assert_eq!((a.buckets[3], a.buckets[5], a.buckets[7]), (5, 1, 4));
+        assert_eq!(a.count(), 10);
+        assert_eq!(a.total_ns, 150);
+        assert_eq!(a.since(&b).buckets[3], 2);
+    }
 }

@@ -468,11 +468,35 @@ mod tests {
 
     #[test]
     fn long_form_keyword_alone_is_a_kernel_function() {
-        // `kprobe` with no colon is BCC's bare kernel function name.
-        assert_eq!(
-            parse("kprobe"),
-            Ok(k(false, KernelFlavor::Auto, None, "kprobe"))
-        );
+        // `kprobe` with no colon is BCC's bare kernel function name; so is
+        // every other long-form keyword.
+        for word in [
+            "kprobe",
+            "tracepoint",
+            "rawtracepoint",
+            "uprobe",
+            "uretprobe",
+            "usdt",
+        ] {
+            assert_eq!(
+                parse(word),
+                Ok(k(false, KernelFlavor::Auto, None, word)),
+                "{word}"
+            );
+        }
+    }
+
+    #[test]
+    fn bcc_type_letters_cut_short_show_their_form() {
+        for (spec, form) in [
+            ("t:sched", "t:CATEGORY:EVENT"),
+            ("u:probe", "u:LIB[:PROVIDER]:PROBE"),
+            ("p:vfs_read", "p:LIB:FUNC, or p::FUNC"),
+            ("r:vfs_read", "r:LIB:FUNC, or r::FUNC"),
+        ] {
+            let msg = error(spec);
+            assert!(msg.contains("incomplete") && msg.contains(form), "{spec}: {msg}");
+        }
     }
 
     #[test]

@@ -119,6 +119,33 @@ pub fn merge(rows: Vec<StackRow>, by_comm: bool) -> Vec<StackRow> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn renaming_a_frame_keeps_its_address_and_offset() {
+        let frame = Frame {
+            addr: 0x1234,
+            name: "old".into(),
+            offset: Some(4),
+        };
+        assert_eq!(
+            frame.named("new"),
+            Frame {
+                addr: 0x1234,
+                name: "new".into(),
+                offset: Some(4)
+            }
+        );
+        assert_eq!(Frame::unknown(9).name, "[unknown]");
+    }
+
+    #[test]
+    fn lost_stack_ids_name_their_cause() {
+        assert_eq!(lost_marker(-17), Some("[lost stack: hash collision]"));
+        assert_eq!(lost_marker(-12), Some("[lost stack: stack map full]"));
+        assert_eq!(lost_marker(-14), None); // EFAULT: no stack at all
+        assert_eq!(lost_marker(12), None); // a stack id
+        assert_eq!(lost_marker(17), None);
+    }
+
     fn frame(name: &str, addr: u64) -> Frame {
         Frame {
             addr,

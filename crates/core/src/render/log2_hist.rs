@@ -102,6 +102,10 @@ mod tests {
     fn stars_scale_to_forty() {
         assert_eq!(stars(10, 10, 40).len(), 40);
         assert_eq!(stars(5, 10, 40).len(), 20);
+        // BCC's loop: stars while i <= width*val/max - 1.
+        assert_eq!(stars(3, 10, 40).len(), 12);
+        assert_eq!(stars(1, 40, 40).len(), 1);
+        assert_eq!(stars(1, 41, 40).len(), 0);
         assert_eq!(stars(0, 10, 40), "");
         assert_eq!(stars(1, 1000, 40), "");
         assert!(render(&Histogram::default(), "nsecs").is_empty());
@@ -109,5 +113,28 @@ mod tests {
             summary(&sample(), "usecs").unwrap(),
             "avg = 316 usecs, total: 78698 usecs, count: 249"
         );
+    }
+
+    #[test]
+    fn wide_columns_start_past_bucket_32() {
+        let mut h = Histogram::default();
+        h.buckets[32] = 1;
+        assert!(render(&h, "nsecs").starts_with("     nsecs               : count"));
+        h.buckets[33] = 1;
+        assert!(render(&h, "nsecs").starts_with("               nsecs"));
+    }
+
+    #[test]
+    fn summaries_divide_by_the_unit() {
+        let h = sample();
+        assert_eq!(
+            summary(&h, "msecs").unwrap(),
+            "avg = 0 msecs, total: 78 msecs, count: 249"
+        );
+        assert_eq!(
+            summary(&h, "nsecs").unwrap(),
+            "avg = 316058 nsecs, total: 78698500 nsecs, count: 249"
+        );
+        assert_eq!(summary(&Histogram::default(), "nsecs"), None);
     }
 }

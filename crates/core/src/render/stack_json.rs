@@ -35,3 +35,32 @@ pub fn render(rows: &[StackRow], pattern: &str, time: &str, timestamp: f64, lost
     })
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::stack_text::tests::sample_rows;
+
+    #[test]
+    fn every_field_is_there() {
+        let mut rows = sample_rows();
+        rows[0].pid = None;
+        let v: Value =
+            serde_json::from_str(&render(&rows, "p:gamma", "12:00:00", 1.5, 7)).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "time": "12:00:00",
+                "timestamp": 1.5,
+                "pattern": "p:gamma",
+                "lost": 7,
+                "stacks": [
+                    {"comm": "rtools-testprog", "kernel": [], "user": ["gamma", "delta", "main"], "count": 1009},
+                    {"comm": "rtools-testprog", "pid": 4242,
+                     "kernel": ["__x64_sys_getppid", "do_syscall_64"],
+                     "user": ["getppid", "main"], "count": 3001},
+                ]
+            })
+        );
+    }
+}

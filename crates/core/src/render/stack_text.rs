@@ -110,4 +110,20 @@ pub(crate) mod tests {
             &render(&rows, Some("12:34:56"), all),
         );
     }
+
+    #[test]
+    fn the_delimiter_needs_both_stacks() {
+        let rows = sample_rows();
+        let delimiter_only = TextOptions {
+            delimiter: true,
+            ..TextOptions::default()
+        };
+        assert!(!render(&rows, None, delimiter_only).contains("    --"));
+        let both = TextOptions {
+            delimiter: true,
+            both_stacks: true,
+            ..TextOptions::default()
+        };
+        assert_eq!(render(&rows, None, both).matches("    --\n").count(), 2);
+    }
 }

@@ -259,4 +259,29 @@ mod tests {
         assert!(section_size(&lib, ".text").unwrap() > 0);
         assert_eq!(section_size(&lib, ".no_such_section"), None);
     }
+
+    #[test]
+    fn two_byte_fields_are_read_whole() {
+        // High bytes set: a misread half-word would see other values.
+        assert!(check_bytes(&elf_header(2, 0xfe01, EM_X86_64)).contains("of type 65025"));
+        assert!(check_bytes(&elf_header(2, ET_DYN, 0x1234)).contains("another machine"));
+    }
+
+    #[test]
+    fn section_headers_must_end_within_the_file() {
+        // 64-byte header, then 10 section headers of 64 bytes: 704 bytes.
+        let mut file = elf_header(2, ET_DYN, EM_X86_64);
+        file[0x28..0x30].copy_from_slice(&64u64.to_le_bytes());
+        file[0x3a] = 64;
+        file[0x3c] = 10;
+        file.resize(704, 0);
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, &file).unwrap();
+        check(&path).unwrap();
+        file[0x3c] = 11;
+        fs::write(&path, &file).unwrap();
+        let err = check(&path).unwrap_err().to_string();
+        assert!(err.contains("past its end"), "{err}");
+    }
 }

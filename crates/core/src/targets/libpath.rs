@@ -172,13 +172,16 @@ mod tests {
     #[test]
     fn libraries_resolve_through_the_loader_cache() {
         let root = fixture_root();
-        let entries = ld_so_cache_entries(&fs::read(root.join("etc/ld.so.cache")).unwrap());
+        let mut entries = ld_so_cache_entries(&fs::read(root.join("etc/ld.so.cache")).unwrap());
+        entries.sort();
+        let entry = |soname: &str| (soname.to_string(), format!("/opt/fixture/lib/{soname}"));
         assert_eq!(
             entries,
-            [(
-                "libfixture.so.1".to_string(),
-                "/opt/fixture/lib/libfixture.so.1".to_string()
-            )]
+            [entry("libfixture.so.1"), entry("libsecond.so.2")]
+        );
+        assert_eq!(
+            resolve(&root, "second", None).unwrap(),
+            root.join("opt/fixture/lib/libsecond.so.2")
         );
         let want = root.join("opt/fixture/lib/libfixture.so.1");
         assert_eq!(resolve(&root, "fixture", None).unwrap(), want);
@@ -199,9 +202,10 @@ mod tests {
     fn caches_of_other_formats_or_machines_name_nothing() {
         let cache = fs::read(fixture_root().join("etc/ld.so.cache")).unwrap();
         assert_eq!(ld_so_cache_entries(b"ld.so-1.7.0\0"), vec![]);
-        // The same entry marked for another architecture (i386 ELF).
+        // The entries marked for another architecture (i386 ELF).
         let mut other = cache.clone();
         other[48..52].copy_from_slice(&0x0001i32.to_le_bytes());
+        other[72..76].copy_from_slice(&0x0001i32.to_le_bytes());
         assert_eq!(ld_so_cache_entries(&other), vec![]);
         // Cut short: no panic, no entry read past the end.
         assert_eq!(ld_so_cache_entries(&cache[..60]), vec![]);
@@ -209,8 +213,14 @@ mod tests {
 
     #[test]
     fn own_process_maps_name_libc() {
-        let path = from_process_maps(std::process::id(), "libc.so").unwrap();
+        let pid = std::process::id();
+        let path = from_process_maps(pid, "libc.so").unwrap();
         assert!(path.is_file());
+        let name = path.file_name().unwrap().to_string_lossy();
+        assert!(name.starts_with("libc.so"), "{path:?}");
+        assert_eq!(from_process_maps(pid, "libno_such_xyz.so"), None);
+        // Our own mount namespace: paths stay as they are.
+        assert_eq!(in_mount_namespace_of(pid, &path), path);
     }
 
     #[test]

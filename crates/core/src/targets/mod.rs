@@ -662,4 +662,42 @@ mod tests {
         let err = r.resolve(&parse("nosuchlib_xyz:f").unwrap()).unwrap_err();
         assert!(err.is_usage(), "{err:?}");
     }
+
+    #[test]
+    fn attach_kinds_are_named() {
+        let r = fixture("tracing");
+        let kind = |spec: &str| {
+            let targets = r.resolve(&parse(spec).unwrap()).unwrap();
+            targets[0].attach.kind()
+        };
+        assert_eq!(kind("vfs_read"), "kernel function");
+        assert_eq!(kind("r::vfs_read"), "kernel function return");
+        assert_eq!(kind("t:sched:sched_switch"), "tracepoint");
+        assert_eq!(kind("rawtracepoint:sched_switch"), "raw tracepoint");
+        assert_eq!(kind(&format!("{}:fixture_other", library())), "uprobe");
+        assert_eq!(kind(&format!("r:{}:fixture_other", library())), "uretprobe");
+        assert_eq!(kind(&format!("u:{}:add", library())), "USDT probe");
+    }
+
+    #[test]
+    fn bad_patterns_are_found_before_the_machine_is_read() {
+        let r = Resolver {
+            use_regex: true,
+            ..Resolver::default()
+        };
+        for spec in [
+            "vfs_(read",
+            "kprobe:m:(",
+            "t:sched:(",
+            "t:(:x",
+            "rawtracepoint:(",
+            "/bin/true:(",
+            "u:/bin/true:(",
+            "u:/bin/true:(:x",
+        ] {
+            let spec = parse(spec).unwrap();
+            assert!(r.check_patterns(&spec).is_err(), "{spec}");
+        }
+        assert!(r.check_patterns(&parse("vfs_read").unwrap()).is_ok());
+    }
 }

@@ -263,4 +263,55 @@ mod tests {
         assert!(dwarf_noreturn(Path::new("/nonexistent")).is_empty());
         assert!(dwarf_noreturn(Path::new("/dev/null")).is_empty());
     }
+
+    fn uprobe(name: &str, returns: Returns) -> Target {
+        Target {
+            name: name.into(),
+            attach: Attach::Uprobe {
+                binary: "/x".into(),
+                offset: 0x10,
+                func: name.into(),
+                ret: true,
+                returns,
+            },
+        }
+    }
+
+    #[test]
+    fn only_user_functions_that_return_normally_keep_return_probes() {
+        let kernel = Target {
+            name: "do_exit".into(),
+            attach: Attach::Kernel {
+                func: "do_exit".into(),
+                module: None,
+                ret: true,
+                flavor: crate::spec::KernelFlavor::Auto,
+            },
+        };
+        let (kept, refused) = split_returnable(vec![
+            uprobe("malloc", Returns::Normally),
+            uprobe("setjmp", Returns::Twice),
+            kernel.clone(),
+            uprobe("exit", Returns::Never),
+        ]);
+        let kept: Vec<&str> = kept.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(kept, ["malloc", "do_exit"]);
+        assert_eq!(
+            refused,
+            [
+                ("setjmp".to_string(), Returns::Twice),
+                ("exit".to_string(), Returns::Never)
+            ]
+        );
+    }
+
+    #[test]
+    fn how_a_function_returns_is_said_in_words() {
+        assert_eq!(Returns::Twice.to_string(), "returns twice");
+        assert_eq!(
+            Returns::Never.to_string(),
+            "never returns through its frame"
+        );
+        assert_eq!(Returns::Normally.to_string(), "returns normally");
+    }
 }

@@ -1,15 +1,20 @@
 //! Tracepoints from tracefs (`available_events`: `category:event` a line).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where tracefs may be mounted, newest convention first.
 pub const TRACEFS_DIRS: &[&str] = &["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 
 /// The first mounted tracefs, if any.
 pub fn find_tracefs() -> Option<PathBuf> {
+    find_tracefs_under(Path::new("/"))
+}
+
+/// The first tracefs under the system root `root`.
+fn find_tracefs_under(root: &Path) -> Option<PathBuf> {
     TRACEFS_DIRS
         .iter()
-        .map(PathBuf::from)
+        .map(|dir| super::libpath::under(root, dir))
         .find(|dir| dir.join("available_events").exists())
 }
 
@@ -24,6 +29,16 @@ pub fn parse_available_events(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracefs_is_found_where_it_has_events() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/root");
+        assert_eq!(
+            find_tracefs_under(&root),
+            Some(root.join("sys/kernel/tracing"))
+        );
+        assert_eq!(find_tracefs_under(&root.join("etc")), None);
+    }
 
     #[test]
     fn parses_category_event_pairs() {

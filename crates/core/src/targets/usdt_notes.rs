@@ -103,6 +103,26 @@ mod tests {
     }
 
     #[test]
+    fn notes_of_other_kinds_or_owners_are_skipped() {
+        // A GNU build-id note (type 3 too, owner "GNU"), and a stapsdt
+        // owner with another type: neither is a probe.
+        let mut other = note("gnu", "build_id");
+        other[12..20].copy_from_slice(b"GNU\0\0\0\0\0");
+        let mut wrong_type = note("x", "y");
+        wrong_type[8] = 4;
+        let mut notes = other;
+        notes.extend(wrong_type);
+        notes.extend(note("myapp", "tick"));
+        assert_eq!(
+            parse(&notes),
+            Ok(vec![UsdtProbe {
+                provider: "myapp".into(),
+                name: "tick".into()
+            }])
+        );
+    }
+
+    #[test]
     fn no_notes_no_probes() {
         assert_eq!(parse(&[]), Ok(vec![]));
     }
