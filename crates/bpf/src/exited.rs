@@ -14,8 +14,11 @@ pub fn alive(id: u32) -> bool {
 /// tests `RTOOLS_TEST_MAX_KEYS` (a small table shows that pruning keeps
 /// counts exact).
 pub fn max_keys() -> u32 {
-    std::env::var("RTOOLS_TEST_MAX_KEYS")
-        .ok()
+    max_keys_from(std::env::var("RTOOLS_TEST_MAX_KEYS").ok().as_deref())
+}
+
+fn max_keys_from(setting: Option<&str>) -> u32 {
+    setting
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(65536)
@@ -29,5 +32,16 @@ mod tests {
     fn this_process_is_alive_and_a_huge_pid_is_not() {
         assert!(alive(std::process::id()));
         assert!(!alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn the_table_size_can_only_shrink_to_one() {
+        assert_eq!(max_keys_from(None), 65536);
+        assert_eq!(max_keys_from(Some("24")), 24);
+        assert_eq!(max_keys_from(Some("1")), 1);
+        assert_eq!(max_keys_from(Some("0")), 65536);
+        assert_eq!(max_keys_from(Some("lots")), 65536);
+        // Id 0 is the idle task: always there.
+        assert!(alive(0));
     }
 }

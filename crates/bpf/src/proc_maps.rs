@@ -316,4 +316,103 @@ mod tests {
         let second = again.mappings.iter().find(|m| m.mapped == exe).unwrap();
         assert_eq!(second.path, mine.path);
     }
+
+    use std::os::unix::fs::MetadataExt;
+
+    /// A mapping of this process that map_files does not know (no such
+    /// range), so the file is opened by its path.
+    fn by_path(path: &std::path::Path) -> RawMapping {
+        let meta = fs::metadata(path).unwrap();
+        RawMapping {
+            start: 0x10,
+            end: 0x20,
+            offset: 0,
+            dev: dev_of(meta.dev()),
+            inode: meta.ino(),
+            path: path.to_path_buf(),
+        }
+    }
+
+    #[test]
+    fn device_numbers_are_major_then_minor() {
+        assert_eq!(dev_of(libc::makedev(0xfe, 0x1)), 0xfe << 32 | 1);
+        assert_eq!(dev_of(libc::makedev(8, 0x12345)), 8 << 32 | 0x12345);
+        let maps = parse_maps("1000-2000 r-xp 00000000 fe:01 77 /bin/x\n");
+        assert_eq!(maps[0].dev, 0xfe << 32 | 1);
+    }
+
+    #[test]
+    fn mapped_files_must_be_the_regular_file_mapped() {
+        let pid = std::process::id();
+        let dir = tempfile::TempDir::new().unwrap();
+        let file = dir.path().join("lib.so");
+        fs::write(&file, b"x").unwrap();
+        assert!(open_mapped(pid, &by_path(&file)).is_ok());
+        // Another file now under the name: not what was mapped.
+        let mut replaced = by_path(&file);
+        replaced.inode += 1;
+        let err = open_mapped(pid, &replaced).unwrap_err();
+        assert!(
+            err.ends_with("is not the file the process mapped (replaced?)"),
+            "{err}"
+        );
+        // A symlink to the right file is not followed.
+        let link = dir.path().join("link.so");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let through_link = RawMapping {
+            path: link,
+            ..by_path(&file)
+        };
+        let err = open_mapped(pid, &through_link).unwrap_err();
+        assert!(err.contains("symbolic links"), "{err}");
+        // A FIFO opens (non-blocking) but is no regular file.
+        let fifo = dir.path().join("fifo");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let err = open_mapped(pid, &by_path(&fifo)).unwrap_err();
+        assert!(err.ends_with("is not a regular file"), "{err}");
+        // Many processes, one open file; a failure is remembered too.
+        let mut files = OpenFiles::default();
+        let first = files.open(pid, &by_path(&file)).unwrap();
+        assert_eq!(files.open(pid, &by_path(&file)).unwrap(), first);
+        assert!(files.open(pid, &by_path(&fifo)).is_err());
+        assert!(files
+            .open(pid, &by_path(&fifo))
+            .unwrap_err()
+            .contains("cannot be read"));
+    }
+
+    /// All perf map cases in one test: they share this process's
+    /// /tmp/perf-PID.map.
+    #[test]
+    fn perf_maps_are_read_only_when_safe() {
+        let pid = std::process::id();
+        let path = std::path::PathBuf::from(format!("/tmp/perf-{pid}.map"));
+        let _ = fs::remove_file(&path);
+        assert_eq!(read_perf_map(pid), Err(None));
+        fs::write(&path, "7f0000 20 jit_a\n7f0100 10 jit b\n").unwrap();
+        assert_eq!(
+            read_perf_map(pid),
+            Ok(vec![
+                (0x7f0000, 0x20, "jit_a".to_string()),
+                (0x7f0100, 0x10, "jit b".to_string())
+            ])
+        );
+        // Owned by someone else (not root, not the process's user).
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&path, Some(12345), None).unwrap();
+            let err = read_perf_map(pid).unwrap_err().unwrap();
+            assert!(err.contains("is owned by uid 12345"), "{err}");
+        }
+        fs::remove_file(&path).unwrap();
+        let dir = tempfile::TempDir::new().unwrap();
+        let target = dir.path().join("map");
+        fs::write(&target, "1 1 x\n").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let err = read_perf_map(pid).unwrap_err().unwrap();
+        fs::remove_file(&path).unwrap();
+        assert!(err.ends_with("is a symlink"), "{err}");
+    }
 }

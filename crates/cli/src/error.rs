@@ -62,3 +62,37 @@ pub fn report(tool: &str, err: &anyhow::Error) -> i32 {
     }
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_whose_fault_it_is() {
+        let usage_err = usage::<()>("bad flag").unwrap_err();
+        assert_eq!(usage_err.to_string(), "bad flag");
+        assert_eq!(exit_code(&usage_err), exit::USAGE);
+        // The cause anywhere in the chain counts.
+        assert_eq!(exit_code(&usage_err.context("while parsing")), exit::USAGE);
+        let spec = rtools_core::spec::parse("").unwrap_err();
+        assert_eq!(exit_code(&spec.into()), exit::USAGE);
+        let pattern = rtools_core::pattern::Matcher::new("(", true).unwrap_err();
+        assert_eq!(exit_code(&pattern.into()), exit::USAGE);
+        let no_match = ResolveError::NoMatch {
+            what: "tracepoint",
+            pattern: "x".into(),
+            place: "here".into(),
+        };
+        assert_eq!(exit_code(&no_match.into()), exit::USAGE);
+        assert_eq!(exit_code(&ResolveError::NoTracefs.into()), exit::FAILURE);
+        assert_eq!(exit_code(&anyhow::anyhow!("disk on fire")), exit::FAILURE);
+        let interrupted = anyhow::Error::from(BpfError::Interrupted).context("attaching");
+        assert_eq!(exit_code(&interrupted), exit::INTERRUPTED);
+    }
+
+    #[test]
+    fn reports_return_the_exit_code() {
+        assert_eq!(report("t", &usage::<()>("x").unwrap_err()), exit::USAGE);
+        assert_eq!(report("t", &anyhow::anyhow!("y")), exit::FAILURE);
+    }
+}

@@ -66,4 +66,30 @@ mod tests {
             .unwrap_err()
             .contains("not a whole number"));
     }
+
+    #[test]
+    fn only_digits_make_a_number() {
+        assert_eq!(unsigned::<u64>(" 7 "), Ok(7));
+        assert_eq!(
+            unsigned::<u32>("1.5").unwrap_err(),
+            "'1.5' is not a whole number"
+        );
+        assert_eq!(
+            unsigned::<u32>("-").unwrap_err(),
+            "'-' is not a whole number"
+        );
+        assert_eq!(
+            unsigned::<u32>("-x1").unwrap_err(),
+            "'-x1' is not a whole number"
+        );
+        assert_eq!(unsigned::<u32>("").unwrap_err(), "'' is not a whole number");
+        assert_eq!(
+            unsigned::<u32>("-5").unwrap_err(),
+            "'-5' is negative: give a whole number from 0 to 4294967295"
+        );
+        assert_eq!(
+            unsigned::<u32>("99999999999").unwrap_err(),
+            "'99999999999' is too large: the most is 4294967295"
+        );
+    }
 }

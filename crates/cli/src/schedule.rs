@@ -65,8 +65,11 @@ impl Schedule {
 /// How often tools retire the counters of exited processes: every second,
 /// or `RTOOLS_TEST_SWEEP_MS` in the tests.
 fn sweep_interval() -> Duration {
-    std::env::var("RTOOLS_TEST_SWEEP_MS")
-        .ok()
+    sweep_interval_from(std::env::var("RTOOLS_TEST_SWEEP_MS").ok().as_deref())
+}
+
+fn sweep_interval_from(setting: Option<&str>) -> Duration {
+    setting
         .and_then(|v| v.parse().ok())
         .map_or(Duration::from_secs(1), Duration::from_millis)
 }
@@ -90,5 +93,53 @@ mod tests {
         let first = s.deadline().unwrap();
         s.advance();
         assert_eq!(s.deadline().unwrap() - first, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_earlier_of_interval_and_end_comes_first() {
+        let start = Instant::now();
+        // The end (2 s) before the interval (5 s).
+        let s = Schedule::new(Some(5), Some(2));
+        let d = s.deadline().unwrap() - start;
+        assert!(
+            d >= Duration::from_secs(2) && d < Duration::from_secs(3),
+            "{d:?}"
+        );
+        // An interval alone repeats.
+        let mut s = Schedule::new(Some(1), None);
+        let first = s.deadline().unwrap();
+        assert!(first - start >= Duration::from_secs(1));
+        assert!(!s.due() && !s.over());
+        s.advance();
+        assert_eq!(s.deadline().unwrap() - first, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn sweeps_wake_the_loop_between_prints() {
+        let mut s = Schedule::new(Some(10), None);
+        // The sweep (1 s) comes before the print (10 s).
+        assert!(s.wake() < s.deadline().unwrap());
+        assert!(s.wake() - Instant::now() <= Duration::from_secs(1));
+        let before = s.wake();
+        std::thread::sleep(Duration::from_millis(5));
+        s.swept();
+        assert!(s.wake() > before);
+        // Nothing to print: sweeps alone wake it.
+        let s = Schedule::new(None, None);
+        assert!(s.wake() > Instant::now());
+        assert!(!s.due() && !s.over());
+    }
+
+    #[test]
+    fn a_past_end_is_due_and_over() {
+        let s = Schedule::new(None, Some(0));
+        assert!(s.due() && s.over());
+    }
+
+    #[test]
+    fn the_sweep_interval_can_be_set_for_tests() {
+        assert_eq!(sweep_interval_from(None), Duration::from_secs(1));
+        assert_eq!(sweep_interval_from(Some("20")), Duration::from_millis(20));
+        assert_eq!(sweep_interval_from(Some("soon")), Duration::from_secs(1));
     }
 }

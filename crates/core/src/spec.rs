@@ -495,7 +495,10 @@ mod tests {
             ("r:vfs_read", "r:LIB:FUNC, or r::FUNC"),
         ] {
             let msg = error(spec);
-            assert!(msg.contains("incomplete") && msg.contains(form), "{spec}: {msg}");
+            assert!(
+                msg.contains("incomplete") && msg.contains(form),
+                "{spec}: {msg}"
+            );
         }
     }
 

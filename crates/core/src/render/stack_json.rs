@@ -45,8 +45,7 @@ mod tests {
     fn every_field_is_there() {
         let mut rows = sample_rows();
         rows[0].pid = None;
-        let v: Value =
-            serde_json::from_str(&render(&rows, "p:gamma", "12:00:00", 1.5, 7)).unwrap();
+        let v: Value = serde_json::from_str(&render(&rows, "p:gamma", "12:00:00", 1.5, 7)).unwrap();
         assert_eq!(
             v,
             json!({

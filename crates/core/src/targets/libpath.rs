@@ -175,10 +175,7 @@ mod tests {
         let mut entries = ld_so_cache_entries(&fs::read(root.join("etc/ld.so.cache")).unwrap());
         entries.sort();
         let entry = |soname: &str| (soname.to_string(), format!("/opt/fixture/lib/{soname}"));
-        assert_eq!(
-            entries,
-            [entry("libfixture.so.1"), entry("libsecond.so.2")]
-        );
+        assert_eq!(entries, [entry("libfixture.so.1"), entry("libsecond.so.2")]);
         assert_eq!(
             resolve(&root, "second", None).unwrap(),
             root.join("opt/fixture/lib/libsecond.so.2")
