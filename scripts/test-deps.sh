@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the tests need besides scripts/deps.sh, as root: qemu and busybox
-# for the kernel-function tests, bpftool for the leak tests, and Debian's
-# 6.1 and 6.12 kernels for the guests, unpacked into a cache (never
-# installed: the machine's own boot setup is left alone).
+# for the kernel-function tests, bpftool for the leak tests, cargo-mutants
+# for `cargo xtask mutants`, and Debian's 6.1 and 6.12 kernels for the
+# guests, unpacked into a cache (never installed: the machine's own boot
+# setup is left alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,13 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool
+
+# Mutation testing, at the version the score was measured with.
+mutants_version=27.1.0
+if ! cargo mutants --version 2>/dev/null | grep -qx "cargo-mutants $mutants_version"; then
+  echo "test-deps: installing cargo-mutants $mutants_version" >&2
+  cargo install --quiet --locked cargo-mutants --version "$mutants_version"
+fi
 
 cache=${RTOOLS_VM_KERNELS:-/var/cache/rtools/vm-kernels}
 mkdir -p "$cache"

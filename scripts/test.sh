@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as root (what CI runs): formatting, lints,
-# generated files, unit tests and the BPF tests on this machine's kernel.
+# generated files, unit tests, the BPF tests on this machine's kernel and
+# in the guests, then mutation testing (its caught score must stay >= 95%).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,5 @@ cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo xtask check
 cargo test --locked --workspace
+# After the BPF tests, never beside them: mutants keep both CPUs busy.
+cargo xtask mutants

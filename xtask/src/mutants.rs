@@ -27,7 +27,8 @@ pub fn run(root: &Path, jobs: usize, only: Option<&str>) -> Result<()> {
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(root)
-        .args(["mutants", "--no-shuffle", "--jobs", &jobs.to_string()])
+        .args(["mutants", "--workspace", "--no-shuffle"])
+        .args(["--jobs", &jobs.to_string()])
         .arg("--output")
         .arg(&out)
         .env("PROPTEST_CASES", PROPTEST_CASES)
@@ -49,6 +50,9 @@ pub fn run(root: &Path, jobs: usize, only: Option<&str>) -> Result<()> {
     let equivalent = equivalent_list(&root.join(EQUIVALENT))?;
     let score = Score::of(&outcomes, &equivalent)?;
     score.print();
+    if score.caught + score.timeout + score.missed.len() == 0 {
+        bail!("no mutant was tested: check examine_globs in .cargo/mutants.toml");
+    }
     if only.is_none() {
         for name in equivalent.keys() {
             if !score.equivalent.contains(name) {

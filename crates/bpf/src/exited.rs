@@ -43,5 +43,7 @@ mod tests {
         assert_eq!(max_keys_from(Some("lots")), 65536);
         // Id 0 is the idle task: always there.
         assert!(alive(0));
+        let setting = std::env::var("RTOOLS_TEST_MAX_KEYS").ok();
+        assert_eq!(max_keys(), max_keys_from(setting.as_deref()));
     }
 }

@@ -289,12 +289,14 @@ mod tests {
                     inode: m.inode,
                 })
                 .collect(),
-            perf_map: parse_perf_map("7f02000 100 jitted_fn\n"),
+            perf_map: parse_perf_map("7f02000 100 jitted_fn\n7f03000 1 one_byte\n"),
             notes: Vec::new(),
         };
         let (m, off) = procs.file_offset(0x55d0f010).unwrap();
         assert_eq!((m.path.to_str().unwrap(), off), ("/usr/bin/app", 0x1010));
         assert_eq!(procs.jit_symbol(0x7f02010), Some(("jitted_fn", 0x10)));
+        assert_eq!(procs.jit_symbol(0x7f03000), Some(("one_byte", 0)));
+        assert_eq!(procs.jit_symbol(0x7f03001), None);
         assert!(procs.file_offset(0x1).is_none());
     }
 
@@ -414,5 +416,48 @@ mod tests {
         let err = read_perf_map(pid).unwrap_err().unwrap();
         fs::remove_file(&path).unwrap();
         assert!(err.ends_with("is a symlink"), "{err}");
+        // A socket cannot be opened at all: the error is said as it is.
+        let socket = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let err = read_perf_map(pid).unwrap_err().unwrap();
+        drop(socket);
+        fs::remove_file(&path).unwrap();
+        assert!(err.starts_with(&format!("/tmp/perf-{pid}.map: ")), "{err}");
+        assert!(!err.contains("symlink"), "{err}");
+    }
+
+    /// A perf map owned by root, or by the process's own user, is read;
+    /// by anyone else, not (root only: the process runs as another user).
+    #[test]
+    fn perf_maps_of_another_user_must_be_theirs_or_roots() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(
+                std::env::var_os("RTOOLS_TEST_NO_SKIP").is_none(),
+                "changing users needs root"
+            );
+            eprintln!("SKIPPED: changing users needs root");
+            return;
+        }
+        use std::os::unix::process::CommandExt;
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .uid(12345)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let path = std::path::PathBuf::from(format!("/tmp/perf-{pid}.map"));
+        fs::write(&path, "10 10 f\n").unwrap();
+        let mut owners = Vec::new();
+        for uid in [0, 12345, 4242] {
+            std::os::unix::fs::chown(&path, Some(uid), None).unwrap();
+            owners.push(read_perf_map(pid).map_err(|e| e.unwrap_or_default()));
+        }
+        let _ = fs::remove_file(&path);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(owners[0], Ok(vec![(0x10, 0x10, "f".to_string())]));
+        assert_eq!(owners[1], Ok(vec![(0x10, 0x10, "f".to_string())]));
+        let err = owners[2].clone().unwrap_err();
+        assert!(err.contains("is owned by uid 4242"), "{err}");
     }
 }

@@ -53,14 +53,21 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 /// Prints `tool: error: cause: cause`, on one line, and for usage errors a
 /// pointer to --help.
 pub fn report(tool: &str, err: &anyhow::Error) -> i32 {
+    let (code, line) = message(tool, err);
+    say!("{line}");
+    code
+}
+
+/// The exit code and the line [`report`] prints.
+fn message(tool: &str, err: &anyhow::Error) -> (i32, String) {
     let code = exit_code(err);
     let text = format!("{err:#}").replace('\n', " ");
-    if code == exit::USAGE {
-        say!("{tool}: error: {text} (see '{tool} --help')");
+    let line = if code == exit::USAGE {
+        format!("{tool}: error: {text} (see '{tool} --help')")
     } else {
-        say!("{tool}: error: {text}");
-    }
-    code
+        format!("{tool}: error: {text}")
+    };
+    (code, line)
 }
 
 #[cfg(test)]
@@ -91,8 +98,16 @@ mod tests {
     }
 
     #[test]
-    fn reports_return_the_exit_code() {
-        assert_eq!(report("t", &usage::<()>("x").unwrap_err()), exit::USAGE);
-        assert_eq!(report("t", &anyhow::anyhow!("y")), exit::FAILURE);
+    fn reports_are_one_line_and_point_usage_errors_to_help() {
+        assert_eq!(
+            message("t", &usage::<()>("bad\nflag").unwrap_err()),
+            (exit::USAGE, "t: error: bad flag (see 't --help')".into())
+        );
+        let err = anyhow::anyhow!("no disk").context("reading");
+        assert_eq!(
+            message("t", &err),
+            (exit::FAILURE, "t: error: reading: no disk".into())
+        );
+        assert_eq!(report("t", &err), exit::FAILURE);
     }
 }

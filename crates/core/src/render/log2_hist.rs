@@ -106,6 +106,8 @@ mod tests {
         assert_eq!(stars(3, 10, 40).len(), 12);
         assert_eq!(stars(1, 40, 40).len(), 1);
         assert_eq!(stars(1, 41, 40).len(), 0);
+        // Past the maximum: cut at the width, a `+` last.
+        assert_eq!(stars(20, 10, 40), "*".repeat(39) + "+");
         assert_eq!(stars(0, 10, 40), "");
         assert_eq!(stars(1, 1000, 40), "");
         assert!(render(&Histogram::default(), "nsecs").is_empty());

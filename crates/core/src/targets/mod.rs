@@ -562,7 +562,10 @@ mod tests {
         let spec = format!("{}:fixture_add*", library());
         assert_eq!(names(&r, &spec).unwrap(), ["fixture_add"]);
         let spec = format!("{}:*longer", library());
-        assert_eq!(names(&r, &spec).unwrap(), ["fixture_add_longer"]);
+        assert_eq!(
+            names(&r, &spec).unwrap(),
+            ["fixture_add_longer", "fixture_oa_longer"]
+        );
         let err = names(&r, &format!("{}:no_such_function_xyz", library())).unwrap_err();
         assert!(
             err.contains("no function matches 'no_such_function_xyz'"),

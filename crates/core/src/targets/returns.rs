@@ -161,8 +161,14 @@ const MAX_DEBUG_INFO: u64 = 64 << 20;
 /// oversized DWARF, or when it cannot be read: this only adds to the name
 /// list.
 pub fn dwarf_noreturn(path: &Path) -> HashSet<String> {
+    dwarf_noreturn_within(path, MAX_DEBUG_INFO)
+}
+
+/// [`dwarf_noreturn`] for files with at most `max_debug_info` bytes of
+/// `.debug_info`.
+fn dwarf_noreturn_within(path: &Path, max_debug_info: u64) -> HashSet<String> {
     match elf_file::section_size(path, ".debug_info") {
-        Some(size) if size <= MAX_DEBUG_INFO => {}
+        Some(size) if size <= max_debug_info => {}
         _ => return HashSet::new(),
     }
     // What reading units and their names takes (a unit brings its line
@@ -256,6 +262,10 @@ mod tests {
             HashSet::from(["fixture_dies".to_string()]),
             "{names:?}"
         );
+        // Too much DWARF is not read at all.
+        let size = elf_file::section_size(&lib, ".debug_info").unwrap();
+        assert_eq!(dwarf_noreturn_within(&lib, size).len(), 1);
+        assert!(dwarf_noreturn_within(&lib, size - 1).is_empty());
     }
 
     #[test]

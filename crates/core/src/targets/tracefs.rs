@@ -38,6 +38,7 @@ mod tests {
             Some(root.join("sys/kernel/tracing"))
         );
         assert_eq!(find_tracefs_under(&root.join("etc")), None);
+        assert_eq!(find_tracefs(), find_tracefs_under(Path::new("/")));
     }
 
     #[test]
