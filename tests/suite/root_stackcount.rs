@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::support::{require_root, testprog_path, Finished, Tracer, Workload};
+use super::support::{c_program, require_root, testprog_path, Finished, Tracer, Workload};
 
 const VIA_BETA: u64 = 3001;
 const VIA_DELTA: u64 = 1009;
@@ -683,4 +683,39 @@ fn root_user_only_and_kernel_only_stacks_of_a_syscall() {
             assert!(!p.frames.iter().any(|f| f == "--"), "{flag}: {p:#?}");
         }
     }
+}
+
+/// The entry-caller fix, on a function whose first instruction is not
+/// `push %rbp` (tests/testprog/c/leaf.c): no kernel adds the caller
+/// there, so without rtools' fix both paths print as one stack, missing
+/// leaf_caller_a and leaf_caller_b (seen: one stack counted 20).
+#[test]
+fn root_callers_of_a_frameless_leaf_are_put_back() {
+    let _bpf = require_root!();
+    let exe = c_program("leaf");
+    let mut w = Workload::start_command({
+        let mut c = std::process::Command::new(&exe);
+        c.args(["13", "7"]);
+        c
+    });
+    let spec = format!("{}:leaf_no_frame", exe.display());
+    let tracer = Tracer::start(&["stackcount", "-U", "-p", &w.pid_str(), &spec]);
+    w.run();
+    let done = tracer.stop();
+    w.exit();
+    let mut got: Vec<(Vec<String>, u64)> = stacks(&done.stdout)
+        .into_iter()
+        .map(|p| (p.frames, p.count))
+        .collect();
+    got.sort_by_key(|(_, count)| *count);
+    let path = |caller: &str| -> Vec<String> {
+        ["leaf_no_frame", caller, "main", "__libc_start_call_main"]
+            .map(String::from)
+            .to_vec()
+    };
+    assert_eq!(
+        got,
+        [(path("leaf_caller_b"), 7), (path("leaf_caller_a"), 13)],
+        "{done:#?}"
+    );
 }

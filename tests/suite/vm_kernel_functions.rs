@@ -63,8 +63,10 @@ fn common_cases() -> Vec<Case> {
             "funccount -v -p {pid} kprobe:loop:loop_control_ioctl",
         ),
         case("stack", Some(RW), "stackcount -p {pid} vfs_read"),
-        // User stacks at a uprobe: 6.1 does not report the caller of a
-        // function at its entry; rtools adds it from the stack's top.
+        // Whole user stacks at a uprobe, exact. (Both guest kernels add
+        // the caller at a `push %rbp` entry themselves; the root test
+        // root_callers_of_a_frameless_leaf_are_put_back covers rtools'
+        // own fix where no kernel does.)
         case(
             "stack_user",
             Some(USER_STACKS),
