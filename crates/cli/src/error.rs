@@ -109,5 +109,6 @@ mod tests {
             (exit::FAILURE, "t: error: reading: no disk".into())
         );
         assert_eq!(report("t", &err), exit::FAILURE);
+        assert_eq!(report("t", &usage::<()>("x").unwrap_err()), exit::USAGE);
     }
 }
