@@ -9,7 +9,7 @@ use libbpf_rs::{MapCore, MapFlags, OpenObject};
 use rtools_core::hist::{Histogram, BUCKETS};
 use rtools_core::targets::{Attach, Target};
 
-use crate::attach::{self, AttachOptions, Attached, Needs, Programs};
+use crate::attach::{self, AttachOptions, Attached, Needs, Programs, Step};
 use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
@@ -202,7 +202,7 @@ impl<'obj> LatencyCounter<'obj> {
         &self.entries
     }
 
-    pub fn return_plan(&self) -> &[String] {
+    pub fn return_plan(&self) -> &[Step] {
         &self.returns.plan
     }
 

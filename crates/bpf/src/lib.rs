@@ -29,5 +29,5 @@ mod skel {
     }
 }
 
-pub use attach::{AttachOptions, Backend};
+pub use attach::{AttachOptions, Backend, Skipped, Step};
 pub use error::BpfError;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::ValueEnum;
-use rtools_bpf::{system, Backend};
+use rtools_bpf::{system, Backend, Skipped, Step};
 use rtools_core::spec::{self, ProbeSpec};
 use rtools_core::targets::returns::{self, Returns};
 use rtools_core::targets::{Resolver, Target};
@@ -213,8 +213,8 @@ fn report_refused(
 /// targets, on stderr.
 pub fn report_attach(
     tool: &str,
-    plan: &[String],
-    warnings: &[String],
+    plan: &[Step],
+    warnings: &[Skipped],
     verbose: bool,
     show_plan: bool,
 ) {

@@ -1,0 +1,227 @@
+//! Kernel functions: kprobe-multi (one link for all), fentry/fexit (a
+//! trampoline each) or kprobe (one link each); `auto` tries them in that
+//! order and falls back when one does not work on this kernel.
+
+use libbpf_rs::{KprobeMultiOpts, KprobeOpts, ProgramMut};
+use rtools_core::spec::KernelFlavor;
+use rtools_core::targets::{Attach, Target};
+
+use super::multi::{attach_split, SplitError};
+use super::{check_interrupt, why, Attached, Backend, Programs, Step};
+use crate::error::BpfError;
+use crate::links::Attachment;
+use crate::system;
+use crate::tracing_progs::{self, KernelBtf};
+
+/// A backend whose first this-many functions all fail is taken as not
+/// working on this kernel (rather than trying 50,000 functions).
+const GIVE_UP_AFTER: usize = 16;
+
+/// The backends to try for one group of kernel functions, best first.
+fn kernel_backends(flavor: KernelFlavor, forced: Backend) -> Vec<Backend> {
+    match (forced, flavor) {
+        (Backend::Auto, KernelFlavor::Fentry) => vec![Backend::Fentry],
+        (Backend::Auto, KernelFlavor::Kprobe) => vec![Backend::KprobeMulti, Backend::Kprobe],
+        (Backend::Auto, KernelFlavor::Auto) => {
+            vec![Backend::KprobeMulti, Backend::Fentry, Backend::Kprobe]
+        }
+        (forced, _) => vec![forced],
+    }
+}
+
+/// Outcome of one backend on a group of functions.
+enum BackendResult {
+    /// Some or all attached; the rest were skipped individually.
+    Attached,
+    /// The backend does not work on this kernel at all.
+    Unsupported(String),
+    /// A stop signal came while attaching.
+    Interrupted,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn attach_kernel(
+    progs: &Programs<'_, '_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    flavor: KernelFlavor,
+    forced: Backend,
+    out: &mut Attached,
+) -> Result<(), BpfError> {
+    let mut failures = Vec::new();
+    for backend in kernel_backends(flavor, forced) {
+        let result = match backend {
+            Backend::KprobeMulti => kprobe_multi(progs.kprobe_multi, targets, slots, ret, out),
+            Backend::Fentry => fentry(progs.tracing_template, targets, slots, ret, out),
+            Backend::Kprobe | Backend::Auto => kprobe(progs.kprobe, targets, slots, ret, out),
+        };
+        match result {
+            BackendResult::Attached => {
+                if !failures.is_empty() {
+                    out.plan.push(Step::KernelFallback { failures });
+                }
+                return Ok(());
+            }
+            BackendResult::Unsupported(reason) => failures.push(format!("{backend}: {reason}")),
+            BackendResult::Interrupted => return Err(BpfError::Interrupted),
+        }
+    }
+    Err(BpfError::NoKernelBackend {
+        reasons: failures.join("; "),
+    })
+}
+
+fn kernel_func(target: &Target) -> &str {
+    match &target.attach {
+        Attach::Kernel { func, .. } => func,
+        _ => unreachable!("kernel groups hold kernel targets"),
+    }
+}
+
+fn kprobe_multi(
+    prog: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    let split = attach_split(slots, |batch| {
+        let opts = KprobeMultiOpts {
+            symbols: batch
+                .iter()
+                .map(|&s| kernel_func(&targets[s]).to_string())
+                .collect(),
+            cookies: batch.iter().map(|&s| s as u64).collect(),
+            retprobe: ret,
+            ..Default::default()
+        };
+        Ok(Attachment::Libbpf(
+            prog.attach_kprobe_multi_with_opts(opts)?,
+        ))
+    });
+    match split {
+        Ok(split) => {
+            out.split(
+                targets,
+                split,
+                if ret {
+                    "kretprobe-multi"
+                } else {
+                    "kprobe-multi"
+                },
+            );
+            BackendResult::Attached
+        }
+        Err(SplitError::Unsupported(reason)) => BackendResult::Unsupported(reason),
+        Err(SplitError::Interrupted) => BackendResult::Interrupted,
+    }
+}
+
+fn fentry(
+    template: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    if !system::has_btf() {
+        return BackendResult::Unsupported(
+            "this kernel has no BTF (/sys/kernel/btf/vmlinux)".into(),
+        );
+    }
+    let btf = match KernelBtf::load() {
+        Ok(btf) => btf,
+        Err(e) => return BackendResult::Unsupported(e),
+    };
+    let how = if ret { "fexit" } else { "fentry" };
+    per_function(targets, slots, out, how, |slot, func| {
+        let link = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
+        Ok(vec![Attachment::Fd(link)])
+    })
+}
+
+fn kprobe(
+    prog: &ProgramMut<'_>,
+    targets: &[Target],
+    slots: &[usize],
+    ret: bool,
+    out: &mut Attached,
+) -> BackendResult {
+    if !system::has_kprobes() {
+        return BackendResult::Unsupported(
+            "this kernel has no kprobes (CONFIG_KPROBES is off)".into(),
+        );
+    }
+    let how = if ret { "kretprobe" } else { "kprobe" };
+    per_function(targets, slots, out, how, |slot, func| {
+        let opts = KprobeOpts {
+            cookie: slot as u64,
+            ..Default::default()
+        };
+        let link = prog
+            .attach_kprobe_with_opts(ret, func, opts)
+            .map_err(|e| why(&e))?;
+        Ok(vec![Attachment::Libbpf(link)])
+    })
+}
+
+/// Attaches function by function. If none attaches the backend counts as
+/// unsupported (so `auto` moves on); otherwise failures are skips.
+fn per_function(
+    targets: &[Target],
+    slots: &[usize],
+    out: &mut Attached,
+    how: &str,
+    mut attach: impl FnMut(usize, &str) -> Result<Vec<Attachment>, String>,
+) -> BackendResult {
+    let mut failed = Vec::new();
+    let mut attached = Vec::new();
+    for &slot in slots {
+        if check_interrupt().is_err() {
+            return BackendResult::Interrupted;
+        }
+        match attach(slot, kernel_func(&targets[slot])) {
+            Ok(links) => attached.push((slot, links)),
+            Err(e) => failed.push((slot, e)),
+        }
+        if attached.is_empty() && failed.len() >= GIVE_UP_AFTER {
+            break;
+        }
+    }
+    if attached.is_empty() {
+        let (_, first) = failed
+            .into_iter()
+            .next()
+            .unwrap_or((0, "no functions".into()));
+        return BackendResult::Unsupported(first);
+    }
+    for (slot, links) in attached {
+        links.into_iter().for_each(|l| out.link(l));
+        out.planned(slot, &targets[slot], how);
+    }
+    for (slot, reason) in failed {
+        out.skipped(&targets[slot], reason);
+    }
+    BackendResult::Attached
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_tries_the_fastest_backend_first() {
+        use Backend::*;
+        assert_eq!(
+            kernel_backends(KernelFlavor::Auto, Auto),
+            [KprobeMulti, Fentry, Kprobe]
+        );
+        assert_eq!(
+            kernel_backends(KernelFlavor::Kprobe, Auto),
+            [KprobeMulti, Kprobe]
+        );
+        assert_eq!(kernel_backends(KernelFlavor::Fentry, Auto), [Fentry]);
+        assert_eq!(kernel_backends(KernelFlavor::Auto, Kprobe), [Kprobe]);
+    }
+}
