@@ -63,4 +63,64 @@ static __always_inline void percpu_inc(__u64 *counter, bool preemptible)
 		*counter += 1;
 }
 
+/* Adds one to the counter at `key` of `map` (an array: a missing key is
+ * out of range and ignored). For the `lost` counters of every tool. */
+static __always_inline void add_one(void *map, __u32 key)
+{
+	__u64 *counter = bpf_map_lookup_elem(map, &key);
+
+	if (counter)
+		__sync_fetch_and_add(counter, 1);
+}
+
+/* Adds one to the counter of `key` in the hash `map`, inserting it at 1
+ * when new. Returns 1 for a new key, 0 for one that was there (another
+ * CPU may have inserted it in between), -1 when the map is full. */
+static __always_inline int count_in_hash(void *map, const void *key)
+{
+	__u64 one = 1, *counter = bpf_map_lookup_elem(map, key);
+
+	if (!counter) {
+		if (bpf_map_update_elem(map, key, &one, BPF_NOEXIST) == 0)
+			return 1;
+		counter = bpf_map_lookup_elem(map, key);
+		if (!counter)
+			return -1;
+	}
+	__sync_fetch_and_add(counter, 1);
+	return 0;
+}
+
+/* The value of `key` in the hash `map`, inserted as a copy of `init` when
+ * missing (a value another CPU inserted first is used). NULL when the
+ * map is full or `init` is NULL. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init)
+{
+	void *value = bpf_map_lookup_elem(map, key);
+
+	if (value || !init)
+		return value;
+	bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+/* floor(log2(v)) + 1, and 1 for 0: BCC's bpf_log2l (values shorter than
+ * the unit land in the first row, `0 -> 1`), in six steps (a bit loop
+ * would cost up to 64 on every call). */
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 r = 0;
+
+	if (!v)
+		return 1;
+	if (v >> 32) { v >>= 32; r += 32; }
+	if (v >> 16) { v >>= 16; r += 16; }
+	if (v >> 8) { v >>= 8; r += 8; }
+	if (v >> 4) { v >>= 4; r += 4; }
+	if (v >> 2) { v >>= 2; r += 2; }
+	if (v >> 1)
+		r += 1;
+	return r + 1;
+}
+
 #endif

@@ -33,8 +33,6 @@ struct {
 static __always_inline void count_group(__u32 slot, __u64 pid_tgid)
 {
 	struct group_key key = { .slot = slot };
-	__u64 one = 1, *counter;
-	__u32 zero = 0;
 
 	switch (group_by) {
 	case GROUP_PID:
@@ -53,19 +51,8 @@ static __always_inline void count_group(__u32 slot, __u64 pid_tgid)
 	if (group_by != GROUP_CPU && group_by != GROUP_CGROUP)
 		bpf_get_current_comm(key.comm, sizeof(key.comm));
 
-	counter = bpf_map_lookup_elem(&group_counts, &key);
-	if (counter) {
-		__sync_fetch_and_add(counter, 1);
-		return;
-	}
-	if (bpf_map_update_elem(&group_counts, &key, &one, BPF_NOEXIST) == 0)
-		return;
-	/* Another CPU may have inserted the key first; else the map is full. */
-	counter = bpf_map_lookup_elem(&group_counts, &key);
-	if (!counter)
-		counter = bpf_map_lookup_elem(&lost, &zero);
-	if (counter)
-		__sync_fetch_and_add(counter, 1);
+	if (count_in_hash(&group_counts, &key) < 0)
+		add_one(&lost, 0);
 }
 
 /* The read-only settings are constants to the verifier, which drops the

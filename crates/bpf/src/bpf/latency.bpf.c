@@ -50,29 +50,7 @@ PERCPU_ARRAY(lost, __u32, __u64);
 
 static __always_inline void lose(__u32 reason)
 {
-	__u64 *counter = bpf_map_lookup_elem(&lost, &reason);
-
-	if (counter)
-		__sync_fetch_and_add(counter, 1);
-}
-
-/* floor(log2(v)) + 1, and 1 for 0: BCC's bpf_log2l (calls shorter than
- * the unit land in the first row, `0 -> 1`), in six steps (a bit loop
- * would cost up to 64 on every return). */
-static __always_inline __u32 log2_bucket(__u64 v)
-{
-	__u32 r = 0;
-
-	if (!v)
-		return 1;
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1)
-		r += 1;
-	return r + 1;
+	add_one(&lost, reason);
 }
 
 /* The frames of a thread's stack that a call entering with stack pointer
@@ -108,28 +86,19 @@ static __always_inline void drop_abandoned(struct entry_stack *st, __u32 slot, _
 static __always_inline int on_entry(__u32 slot, __u64 sp)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, d;
+	__u32 tid = (__u32)pid_tgid, d, zero = 0;
 	struct entry_stack *st;
 
 	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
 		return 0;
 	if (!in_cgroup())
 		return 0;
-	st = bpf_map_lookup_elem(&entries, &tid);
+	/* The zeroed value of an unused per-CPU slot is the template: no
+	 * 600-byte struct on the BPF stack. */
+	st = lookup_or_init(&entries, &tid, bpf_map_lookup_elem(&empty_stack, &zero));
 	if (!st) {
-		/* The zeroed value of an unused per-CPU slot is the template:
-		 * no 600-byte struct on the BPF stack. */
-		__u32 zero = 0;
-		struct entry_stack *empty = bpf_map_lookup_elem(&empty_stack, &zero);
-
-		if (!empty)
-			return 0;
-		bpf_map_update_elem(&entries, &tid, empty, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&entries, &tid);
-		if (!st) {
-			lose(LOST_TABLE_FULL);
-			return 0;
-		}
+		lose(LOST_TABLE_FULL);
+		return 0;
 	}
 	drop_abandoned(st, slot, sp);
 	d = st->depth;
@@ -148,20 +117,13 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 static __always_inline void record_per_pid(__u32 slot, __u32 tgid, __u32 bucket, __u64 delta)
 {
 	struct pid_key key = { .slot = slot, .tgid = tgid };
-	struct pid_hist *h = bpf_map_lookup_elem(&pid_hists, &key);
 	__u32 zero = 0;
+	struct pid_hist *h =
+		lookup_or_init(&pid_hists, &key, bpf_map_lookup_elem(&empty_hist, &zero));
 
 	if (!h) {
-		struct pid_hist *empty = bpf_map_lookup_elem(&empty_hist, &zero);
-
-		if (!empty)
-			return;
-		bpf_map_update_elem(&pid_hists, &key, empty, BPF_NOEXIST);
-		h = bpf_map_lookup_elem(&pid_hists, &key);
-		if (!h) {
-			lose(LOST_TABLE_FULL);
-			return;
-		}
+		lose(LOST_TABLE_FULL);
+		return;
 	}
 	if (bucket < BUCKETS)
 		__sync_fetch_and_add(&h->buckets[bucket], 1);

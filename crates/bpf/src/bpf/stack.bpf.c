@@ -79,10 +79,7 @@ struct {
 
 static __always_inline void lose(__u32 reason)
 {
-	__u64 *counter = bpf_map_lookup_elem(&lost, &reason);
-
-	if (counter)
-		__sync_fetch_and_add(counter, 1);
+	add_one(&lost, reason);
 }
 
 static __always_inline void lose_stack(long err)
@@ -142,7 +139,6 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct stack_key key = { .slot = slot, .tgid = pid_tgid >> 32 };
-	__u64 one = 1, *counter;
 
 	if (filter_tgid && key.tgid != filter_tgid)
 		return 0;
@@ -172,25 +168,19 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 	}
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
 
-	counter = bpf_map_lookup_elem(&counts, &key);
-	if (counter) {
-		__sync_fetch_and_add(counter, 1);
-		return 0;
-	}
-	if (bpf_map_update_elem(&counts, &key, &one, BPF_NOEXIST) == 0) {
+	switch (count_in_hash(&counts, &key)) {
+	case 1:
 		/* A process's first event makes a new key (the key holds its
 		 * pid), so announcing here keeps the common path free of it. */
 		if (key.tgid)
 			announce(key.tgid);
 		if (key.user_stack_id >= 0)
 			record_build_ids(ctx, key.tgid, key.user_stack_id);
-		return 0;
-	}
-	counter = bpf_map_lookup_elem(&counts, &key);
-	if (counter)
-		__sync_fetch_and_add(counter, 1);
-	else
+		break;
+	case -1:
 		lose(LOST_COUNTS_FULL);
+		break;
+	}
 	return 0;
 }
 
