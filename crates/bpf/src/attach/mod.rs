@@ -25,6 +25,7 @@ mod events;
 mod kernel;
 mod multi;
 mod plan;
+mod programs;
 mod syscall_table;
 mod user;
 
@@ -34,14 +35,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use libbpf_rs::{MapMut, ProgramMut};
+use libbpf_rs::ProgramMut;
 use rtools_core::spec::KernelFlavor;
 use rtools_core::targets::{Attach, Target};
 
 use crate::error::BpfError;
 use crate::links::{Attachment, Links};
-use crate::system;
 pub use plan::{Skipped, Step};
+pub(crate) use programs::{event_programs, set_autoload};
+pub use programs::{Needs, Programs, SyscallPrograms};
 use syscall_table::{attach_syscall_table, syscall_table_entries};
 pub use syscall_table::{SYSCALL_NR_MAX, SYSCALL_TABLE_MIN};
 
@@ -84,106 +86,7 @@ fn check_interrupt() -> Result<(), BpfError> {
     }
 }
 
-/// The programs a tool brings, one per attach kind; each reads its slot
-/// from the attach cookie. `tracing_template` is loaded code that fentry
-/// and fexit programs are cloned from. A tool that only times functions
-/// has no tracepoint, syscall-table or USDT programs.
-pub struct Programs<'a, 'obj> {
-    pub tracepoint: Option<&'a ProgramMut<'obj>>,
-    pub raw_tracepoint: Option<&'a ProgramMut<'obj>>,
-    pub syscalls: Option<SyscallPrograms<'a, 'obj>>,
-    pub kprobe: &'a ProgramMut<'obj>,
-    pub kprobe_multi: &'a ProgramMut<'obj>,
-    pub tracing_template: &'a ProgramMut<'obj>,
-    pub uprobe: &'a ProgramMut<'obj>,
-    pub uprobe_multi: &'a ProgramMut<'obj>,
-    pub usdt: Option<&'a ProgramMut<'obj>>,
-}
-
-/// The raw_syscalls programs and their syscall-number table.
-pub struct SyscallPrograms<'a, 'obj> {
-    pub sys_enter: &'a ProgramMut<'obj>,
-    pub sys_exit: &'a ProgramMut<'obj>,
-    pub slots: &'a MapMut<'obj>,
-}
-
 const NOT_FOR_THIS_TOOL: &str = "this tool does not attach to this kind of probe";
-
-/// Turns off loading of the programs `needs` does not ask for, in a
-/// skeleton whose programs follow the shared naming (`rt_tracepoint`,
-/// `rt_kprobe`, ... in count.bpf.c and stack.bpf.c). The caller decides
-/// about its fentry template.
-macro_rules! set_autoload {
-    ($progs:expr, $needs:expr) => {{
-        let (progs, needs) = (&mut $progs, $needs);
-        progs.rt_tracepoint.set_autoload(needs.tracepoint);
-        progs.rt_raw_tp.set_autoload(needs.raw_tracepoint);
-        progs.rt_sys_enter.set_autoload(needs.syscall_table);
-        progs.rt_sys_exit.set_autoload(needs.syscall_table);
-        progs.rt_kprobe.set_autoload(needs.kernel);
-        progs.rt_kprobe_multi.set_autoload(needs.kernel);
-        progs.rt_uprobe.set_autoload(needs.uprobe);
-        progs.rt_uprobe_multi.set_autoload(needs.uprobe_multi);
-        progs.rt_usdt.set_autoload(needs.usdt);
-    }};
-}
-pub(crate) use set_autoload;
-
-/// The [`Programs`] of a loaded skeleton with the shared naming, with
-/// `$template` as the fentry/fexit template.
-macro_rules! event_programs {
-    ($skel:expr, $template:ident) => {{
-        let (p, maps) = (&$skel.progs, &$skel.maps);
-        $crate::attach::Programs {
-            tracepoint: Some(&p.rt_tracepoint),
-            raw_tracepoint: Some(&p.rt_raw_tp),
-            syscalls: Some($crate::attach::SyscallPrograms {
-                sys_enter: &p.rt_sys_enter,
-                sys_exit: &p.rt_sys_exit,
-                slots: &maps.syscall_slots,
-            }),
-            kprobe: &p.rt_kprobe,
-            kprobe_multi: &p.rt_kprobe_multi,
-            tracing_template: &p.$template,
-            uprobe: &p.rt_uprobe,
-            uprobe_multi: &p.rt_uprobe_multi,
-            usdt: Some(&p.rt_usdt),
-        }
-    }};
-}
-pub(crate) use event_programs;
-
-/// Which programs the targets need loaded.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Needs {
-    pub tracepoint: bool,
-    pub raw_tracepoint: bool,
-    pub syscall_table: bool,
-    pub kernel: bool,
-    pub uprobe: bool,
-    pub uprobe_multi: bool,
-    pub usdt: bool,
-}
-
-impl Needs {
-    pub fn of(targets: &[Target]) -> Needs {
-        let mut needs = Needs {
-            syscall_table: syscall_table_entries(targets).len() >= SYSCALL_TABLE_MIN,
-            ..Needs::default()
-        };
-        for target in targets {
-            match &target.attach {
-                Attach::Tracepoint { .. } => needs.tracepoint = true,
-                Attach::RawTracepoint { .. } => needs.raw_tracepoint = true,
-                Attach::Kernel { .. } => needs.kernel = true,
-                Attach::Uprobe { .. } => needs.uprobe = true,
-                Attach::Usdt { .. } => needs.usdt = true,
-            }
-        }
-        needs.uprobe_multi = needs.uprobe && system::has_uprobe_multi();
-        needs
-    }
-}
 
 /// Options that change how targets attach.
 #[derive(Debug, Clone, Copy, Default)]
@@ -220,6 +123,29 @@ impl Attached {
         self.attached_slots += 1;
     }
 
+    /// Records a probe of one link: made by `attach` with `prog`, or
+    /// skipped when the tool has no program for its kind or it failed.
+    fn one_link<'obj>(
+        &mut self,
+        prog: Option<&ProgramMut<'obj>>,
+        slot: usize,
+        target: &Target,
+        how: impl fmt::Display,
+        attach: impl FnOnce(&ProgramMut<'obj>) -> libbpf_rs::Result<libbpf_rs::Link>,
+    ) {
+        let Some(prog) = prog else {
+            self.skipped(target, NOT_FOR_THIS_TOOL);
+            return;
+        };
+        match attach(prog) {
+            Ok(link) => {
+                self.link(Attachment::Libbpf(link));
+                self.planned(slot, target, how);
+            }
+            Err(e) => self.skipped(target, why(&e)),
+        }
+    }
+
     fn skipped(&mut self, target: &Target, reason: impl fmt::Display) {
         self.warnings.push(Skipped {
             target: target.name.clone(),
@@ -248,11 +174,17 @@ pub fn attach_all(
         match &target.attach {
             Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
             Attach::Tracepoint { category, event } => {
-                events::tracepoint(progs.tracepoint, slot, target, category, event, &mut out)
+                out.one_link(progs.tracepoint, slot, target, "tracepoint link", |p| {
+                    events::tracepoint(p, slot, category, event)
+                })
             }
-            Attach::RawTracepoint { event } => {
-                events::raw_tracepoint(progs.raw_tracepoint, slot, target, event, &mut out)
-            }
+            Attach::RawTracepoint { event } => out.one_link(
+                progs.raw_tracepoint,
+                slot,
+                target,
+                "raw tracepoint link",
+                |p| events::raw_tracepoint(p, slot, event),
+            ),
             Attach::Kernel { ret, flavor, .. } => {
                 kernel.entry((*ret, *flavor)).or_default().push(slot);
             }
@@ -267,12 +199,10 @@ pub fn attach_all(
                 provider,
                 name,
             } => {
-                let usdt = events::Usdt {
-                    binary,
-                    provider,
-                    name,
-                };
-                events::usdt(progs.usdt, slot, target, &usdt, opts.pid, &mut out)
+                let how = format!("usdt {provider}:{name}");
+                out.one_link(progs.usdt, slot, target, how, |p| {
+                    events::usdt(p, slot, binary, provider, name, opts.pid)
+                })
             }
         }
     }

@@ -1,0 +1,107 @@
+//! The BPF programs a tool brings to attach with, and which of them the
+//! targets need loaded.
+
+use libbpf_rs::{MapMut, ProgramMut};
+use rtools_core::targets::{Attach, Target};
+
+use super::syscall_table::{syscall_table_entries, SYSCALL_TABLE_MIN};
+use crate::system;
+
+/// The programs a tool brings, one per attach kind; each reads its slot
+/// from the attach cookie. `tracing_template` is loaded code that fentry
+/// and fexit programs are cloned from. A tool that only times functions
+/// has no tracepoint, syscall-table or USDT programs.
+pub struct Programs<'a, 'obj> {
+    pub tracepoint: Option<&'a ProgramMut<'obj>>,
+    pub raw_tracepoint: Option<&'a ProgramMut<'obj>>,
+    pub syscalls: Option<SyscallPrograms<'a, 'obj>>,
+    pub kprobe: &'a ProgramMut<'obj>,
+    pub kprobe_multi: &'a ProgramMut<'obj>,
+    pub tracing_template: &'a ProgramMut<'obj>,
+    pub uprobe: &'a ProgramMut<'obj>,
+    pub uprobe_multi: &'a ProgramMut<'obj>,
+    pub usdt: Option<&'a ProgramMut<'obj>>,
+}
+
+/// The raw_syscalls programs and their syscall-number table.
+pub struct SyscallPrograms<'a, 'obj> {
+    pub sys_enter: &'a ProgramMut<'obj>,
+    pub sys_exit: &'a ProgramMut<'obj>,
+    pub slots: &'a MapMut<'obj>,
+}
+
+/// Turns off loading of the programs `needs` does not ask for, in a
+/// skeleton whose programs follow the shared naming (`rt_tracepoint`,
+/// `rt_kprobe`, ... in count.bpf.c and stack.bpf.c). The caller decides
+/// about its fentry template.
+macro_rules! set_autoload {
+    ($progs:expr, $needs:expr) => {{
+        let (progs, needs) = (&mut $progs, $needs);
+        progs.rt_tracepoint.set_autoload(needs.tracepoint);
+        progs.rt_raw_tp.set_autoload(needs.raw_tracepoint);
+        progs.rt_sys_enter.set_autoload(needs.syscall_table);
+        progs.rt_sys_exit.set_autoload(needs.syscall_table);
+        progs.rt_kprobe.set_autoload(needs.kernel);
+        progs.rt_kprobe_multi.set_autoload(needs.kernel);
+        progs.rt_uprobe.set_autoload(needs.uprobe);
+        progs.rt_uprobe_multi.set_autoload(needs.uprobe_multi);
+        progs.rt_usdt.set_autoload(needs.usdt);
+    }};
+}
+pub(crate) use set_autoload;
+
+/// The [`Programs`] of a loaded skeleton with the shared naming, with
+/// `$template` as the fentry/fexit template.
+macro_rules! event_programs {
+    ($skel:expr, $template:ident) => {{
+        let (p, maps) = (&$skel.progs, &$skel.maps);
+        $crate::attach::Programs {
+            tracepoint: Some(&p.rt_tracepoint),
+            raw_tracepoint: Some(&p.rt_raw_tp),
+            syscalls: Some($crate::attach::SyscallPrograms {
+                sys_enter: &p.rt_sys_enter,
+                sys_exit: &p.rt_sys_exit,
+                slots: &maps.syscall_slots,
+            }),
+            kprobe: &p.rt_kprobe,
+            kprobe_multi: &p.rt_kprobe_multi,
+            tracing_template: &p.$template,
+            uprobe: &p.rt_uprobe,
+            uprobe_multi: &p.rt_uprobe_multi,
+            usdt: Some(&p.rt_usdt),
+        }
+    }};
+}
+pub(crate) use event_programs;
+
+/// Which programs the targets need loaded.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Needs {
+    pub tracepoint: bool,
+    pub raw_tracepoint: bool,
+    pub syscall_table: bool,
+    pub kernel: bool,
+    pub uprobe: bool,
+    pub uprobe_multi: bool,
+    pub usdt: bool,
+}
+
+impl Needs {
+    pub fn of(targets: &[Target]) -> Needs {
+        let mut needs = Needs {
+            syscall_table: syscall_table_entries(targets).len() >= SYSCALL_TABLE_MIN,
+            ..Needs::default()
+        };
+        for target in targets {
+            match &target.attach {
+                Attach::Tracepoint { .. } => needs.tracepoint = true,
+                Attach::RawTracepoint { .. } => needs.raw_tracepoint = true,
+                Attach::Kernel { .. } => needs.kernel = true,
+                Attach::Uprobe { .. } => needs.uprobe = true,
+                Attach::Usdt { .. } => needs.usdt = true,
+            }
+        }
+        needs.uprobe_multi = needs.uprobe && system::has_uprobe_multi();
+        needs
+    }
+}
