@@ -13,6 +13,7 @@ use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached,
 use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
+use crate::map_types;
 use crate::percpu;
 use crate::skel::count::{CountSkel, CountSkelBuilder};
 
@@ -183,15 +184,14 @@ impl<'obj> Counter<'obj> {
     }
 }
 
-/// struct group_key { u32 slot; u32 id; char comm[16]; u64 cgroup; }
+/// The map's `struct group_key` (count.h), through the generated type.
 fn parse_group_key(raw: &[u8]) -> CountKey {
-    let word = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().expect("group_key"));
-    let comm = &raw[8..24];
-    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    let key: crate::skel::count::types::group_key =
+        map_types::read(raw).expect("group_counts' keys are struct group_key");
     CountKey {
-        slot: word(0),
-        id: word(4),
-        comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
-        cgroup: u64::from_ne_bytes(raw[24..32].try_into().expect("group_key")),
+        slot: key.slot,
+        id: key.id,
+        comm: map_types::comm(&key.comm),
+        cgroup: key.cgroup,
     }
 }

@@ -13,6 +13,7 @@ use crate::attach::{self, AttachOptions, Attached, Needs, Programs, Step};
 use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
+use crate::map_types;
 use crate::percpu;
 use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
 
@@ -268,8 +269,9 @@ impl<'obj> LatencyCounter<'obj> {
         let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         let mut out = Vec::new();
         for raw in map.keys() {
-            let half = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
-            let key = (half(0), half(4));
+            let key: crate::skel::latency::types::pid_key =
+                map_types::read(&raw).expect("pid_hists' keys are struct pid_key");
+            let key = (key.slot, key.tgid);
             if !wanted(key) {
                 continue;
             }

@@ -9,6 +9,7 @@ pub mod exited;
 pub mod keeper;
 pub mod latency;
 pub mod links;
+mod map_types;
 mod percpu;
 pub mod proc_maps;
 pub mod stack;

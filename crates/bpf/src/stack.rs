@@ -16,6 +16,7 @@ use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached,
 use crate::cgroup_filter;
 use crate::error::BpfError;
 use crate::exited;
+use crate::map_types;
 use crate::percpu;
 use crate::skel::stack::{StackSkel, StackSkelBuilder};
 
@@ -369,18 +370,16 @@ struct Key {
     comm: String,
 }
 
-/// struct stack_key { u32 slot; u32 tgid; s32 kernel_stack_id;
-/// s32 user_stack_id; u64 entry_return; char comm[16]; }
+/// The map's `struct stack_key` (stack.h), through the generated type.
 fn parse_key(raw: &[u8]) -> Key {
-    let u32_at = |at: usize| u32::from_ne_bytes(raw[at..at + 4].try_into().unwrap());
-    let comm = &raw[24..40];
-    let end = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    let key: crate::skel::stack::types::stack_key =
+        map_types::read(raw).expect("the counts map's keys are struct stack_key");
     Key {
-        slot: u32_at(0),
-        tgid: u32_at(4),
-        kernel_stack_id: u32_at(8) as i32,
-        user_stack_id: u32_at(12) as i32,
-        entry_return: u64::from_ne_bytes(raw[16..24].try_into().unwrap()),
-        comm: String::from_utf8_lossy(&comm[..end]).into_owned(),
+        slot: key.slot,
+        tgid: key.tgid,
+        kernel_stack_id: key.kernel_stack_id,
+        user_stack_id: key.user_stack_id,
+        entry_return: key.entry_return,
+        comm: map_types::comm(&key.comm),
     }
 }
