@@ -12,8 +12,10 @@ const READS: u64 = 1009;
 const WRITES: u64 = 503;
 const RW: &str = "read-write 1009 503";
 const LOOP_CTL: &str = "loop-ctl 7";
-/// gamma through alpha and beta 13 times, through delta 7 times.
-const USER_STACKS: &str = "stacks 13 7";
+/// gamma through alpha and beta 13 times, through delta 7 times; then
+/// alive for 2 s, so rtools reads its mappings while it lives (under
+/// software emulation the process could be gone first: [unknown] frames).
+const USER_STACKS: &str = "--linger 2000 stacks 13 7";
 /// About a thousand kernel functions (1196 on the development kernel).
 const WIDE: &str = "^(tcp|udp|inet|ip|sock|sk)_";
 

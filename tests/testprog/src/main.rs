@@ -7,7 +7,8 @@
 //! whether the process is still alive when rtools reads or symbolizes.
 //! With `--wait-signal` (the VM tests, driven by a shell) it waits for
 //! SIGUSR1 instead, makes no other system call before the work, and exits
-//! right after it. With `--time` it prints `elapsed_ns N`, the duration of
+//! right after it (or `--linger MS` later, so that a tracer reads the
+//! process's mappings while it lives). With `--time` it prints `elapsed_ns N`, the duration of
 //! the work alone (the benchmarks).
 //!
 //! Modes:
@@ -356,6 +357,7 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut wait_signal = false;
     let mut time = false;
+    let mut linger = std::time::Duration::ZERO;
     while args.first().is_some_and(|a| a.starts_with("--")) {
         let flag = args.remove(0);
         if flag == "--wait-signal" || flag == "--time" {
@@ -371,6 +373,9 @@ fn main() {
         match flag.as_str() {
             "--name" => set_name(&value),
             "--cpu" => pin_to_cpu(value.parse().expect("--cpu N")),
+            "--linger" => {
+                linger = std::time::Duration::from_millis(value.parse().expect("--linger MS"))
+            }
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -392,6 +397,7 @@ fn main() {
         if time {
             println!("elapsed_ns {}", start.elapsed().as_nanos());
         }
+        std::thread::sleep(linger);
         return;
     }
     let stdin = io::stdin();
