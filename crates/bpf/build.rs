@@ -1,5 +1,6 @@
 //! Compiles the BPF programs into libbpf-rs skeletons and generates the
-//! x86-64 syscall-number table used by the raw_syscalls fast path.
+//! syscall-number table used by the raw_syscalls fast path, for the target
+//! architecture ([`Arch`]: x86-64 only today).
 
 use std::env;
 use std::fs;
@@ -8,10 +9,29 @@ use std::path::PathBuf;
 use libbpf_cargo::SkeletonBuilder;
 
 const PROGRAMS: &[&str] = &["count", "stack", "latency"];
-const UNISTD: &str = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h";
+
+/// What the build needs to know of the target architecture (the programs'
+/// own is in src/bpf/arch.bpf.h, the Rust side's in rtools-core's arch.rs).
+struct Arch {
+    /// Debian's multiarch include directory (asm/ headers).
+    includes: &'static str,
+    /// The header that numbers the syscalls.
+    unistd: &'static str,
+}
+
+fn arch() -> Arch {
+    match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("x86_64") => Arch {
+            includes: "/usr/include/x86_64-linux-gnu",
+            unistd: "/usr/include/x86_64-linux-gnu/asm/unistd_64.h",
+        },
+        other => panic!("rtools supports x86-64 only, not {other:?}: add it to build.rs's arch()"),
+    }
+}
 
 fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let arch = arch();
     println!("cargo:rerun-if-changed=src/bpf");
     for name in PROGRAMS {
         let src = format!("src/bpf/{name}.bpf.c");
@@ -23,20 +43,20 @@ fn main() {
                 "-Wall",
                 "-Isrc/bpf",
                 "-idirafter",
-                "/usr/include/x86_64-linux-gnu",
+                arch.includes,
             ])
             .build_and_generate(out.join(format!("{name}.skel.rs")))
             .unwrap_or_else(|e| panic!("building {src}: {e:#}"));
     }
-    write_syscall_table(&out);
+    write_syscall_table(&out, arch.unistd);
 }
 
 /// Writes `syscalls.rs`: `(name, number)` for every `__NR_name` in the
 /// libc headers, so `t:syscalls:sys_enter_*` can map events to numbers.
-fn write_syscall_table(out: &std::path::Path) {
-    println!("cargo:rerun-if-changed={UNISTD}");
-    let text = fs::read_to_string(UNISTD)
-        .unwrap_or_else(|e| panic!("{UNISTD}: {e} (install linux-libc-dev)"));
+fn write_syscall_table(out: &std::path::Path, unistd: &str) {
+    println!("cargo:rerun-if-changed={unistd}");
+    let text = fs::read_to_string(unistd)
+        .unwrap_or_else(|e| panic!("{unistd}: {e} (install linux-libc-dev)"));
     let mut table = String::from("pub static SYSCALLS: &[(&str, u32)] = &[\n");
     for line in text.lines() {
         let mut words = line.split_whitespace();

@@ -2,6 +2,7 @@
 //! and their matching against this machine's functions, tracepoints and
 //! USDT probes; counting arithmetic; output formats.
 
+pub mod arch;
 pub mod cgroup;
 pub mod count;
 pub mod hist;

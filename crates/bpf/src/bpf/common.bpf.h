@@ -3,7 +3,8 @@
  *
  * rtools reads no kernel structures by name, so the UAPI headers are enough
  * (no vmlinux.h): the programs only use helpers, attach cookies and
- * registers in struct pt_regs, whose UAPI layout is the kernel's on x86-64.
+ * registers in struct pt_regs, whose UAPI layout is the kernel's; what is
+ * particular to the architecture lives in arch.bpf.h.
  */
 #ifndef RTOOLS_COMMON_BPF_H
 #define RTOOLS_COMMON_BPF_H
@@ -14,6 +15,7 @@
 #include <asm/ptrace.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include "arch.bpf.h"
 
 #define PERCPU_ARRAY(name, key_t, value_t)                                     \
 	struct {                                                               \

@@ -120,10 +120,8 @@ SEC("raw_tp")
 int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long nr = -1;
 
-	bpf_probe_read_kernel(&nr, sizeof(nr), &regs->orig_rax);
-	return count_syscall(nr, SYSCALL_NR_MAX);
+	return count_syscall(syscall_nr(regs), SYSCALL_NR_MAX);
 }
 
 SEC("kprobe")

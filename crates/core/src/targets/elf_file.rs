@@ -22,19 +22,23 @@ pub enum ElfFileError {
     },
     #[error("{path} is {what}, not an ELF binary or library: give the path of an executable or shared library")]
     NotElf { path: String, what: String },
-    #[error("{path} is {what}; rtools traces x86-64 executables and shared libraries")]
+    #[error(
+        "{path} is {what}; rtools traces {} executables and shared libraries",
+        crate::arch::NAME
+    )]
     Unsupported { path: String, what: String },
     #[error("{path} is a damaged or truncated ELF file: {detail}")]
     Damaged { path: String, detail: String },
 }
 
-const EM_X86_64: u16 = 62;
+/// This machine's ELF machine (tests build headers with it).
+const MACHINE: u16 = crate::arch::ELF_MACHINE;
 const ET_REL: u16 = 1;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const ET_CORE: u16 = 4;
 
-/// Fails unless `path` is a regular x86-64 ELF executable or shared
+/// Fails unless `path` is a regular ELF executable or shared
 /// library, saying what it is instead. Reads the first 64 bytes only.
 pub fn check(path: &Path) -> Result<(), ElfFileError> {
     let shown = path.display().to_string();
@@ -101,7 +105,7 @@ pub fn check(path: &Path) -> Result<(), ElfFileError> {
         other => return Err(unsupported(format!("an ELF file of type {other}"))),
     }
     let machine = half(0x12);
-    if machine != EM_X86_64 {
+    if machine != MACHINE {
         return Err(unsupported(format!(
             "an ELF file for another machine ({})",
             machine_name(machine)
@@ -221,10 +225,10 @@ mod tests {
     fn refuses_other_classes_machines_and_types() {
         assert!(check_bytes(&elf_header(1, ET_DYN, 3)).contains("a 32-bit ELF file"));
         assert!(check_bytes(&elf_header(2, ET_DYN, 183)).contains("another machine (AArch64)"));
-        assert!(check_bytes(&elf_header(2, ET_REL, EM_X86_64)).contains("object file"));
-        assert!(check_bytes(&elf_header(2, ET_CORE, EM_X86_64)).contains("core dump"));
-        assert!(check_bytes(&elf_header(2, ET_DYN, EM_X86_64)[..20]).contains("cut short"));
-        let mut h = elf_header(2, ET_DYN, EM_X86_64);
+        assert!(check_bytes(&elf_header(2, ET_REL, MACHINE)).contains("object file"));
+        assert!(check_bytes(&elf_header(2, ET_CORE, MACHINE)).contains("core dump"));
+        assert!(check_bytes(&elf_header(2, ET_DYN, MACHINE)[..20]).contains("cut short"));
+        let mut h = elf_header(2, ET_DYN, MACHINE);
         h[0x28..0x30].copy_from_slice(&4096u64.to_le_bytes());
         h[0x3a] = 64;
         h[0x3c] = 10;
@@ -263,14 +267,14 @@ mod tests {
     #[test]
     fn two_byte_fields_are_read_whole() {
         // High bytes set: a misread half-word would see other values.
-        assert!(check_bytes(&elf_header(2, 0xfe01, EM_X86_64)).contains("of type 65025"));
+        assert!(check_bytes(&elf_header(2, 0xfe01, MACHINE)).contains("of type 65025"));
         assert!(check_bytes(&elf_header(2, ET_DYN, 0x1234)).contains("another machine"));
     }
 
     #[test]
     fn section_headers_must_end_within_the_file() {
         // 64-byte header, then 10 section headers of 64 bytes: 704 bytes.
-        let mut file = elf_header(2, ET_DYN, EM_X86_64);
+        let mut file = elf_header(2, ET_DYN, MACHINE);
         file[0x28..0x30].copy_from_slice(&64u64.to_le_bytes());
         file[0x3a] = 64;
         file[0x3c] = 10;

@@ -8,14 +8,17 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Directories the dynamic loader searches when ld.so.cache has no entry.
-const STANDARD_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
+fn standard_dirs() -> [String; 6] {
+    let multiarch = crate::arch::MULTIARCH;
+    [
+        format!("/lib/{multiarch}"),
+        format!("/usr/lib/{multiarch}"),
+        "/lib64".into(),
+        "/usr/lib64".into(),
+        "/lib".into(),
+        "/usr/lib".into(),
+    ]
+}
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
 /// `path` (absolute) under the system root `root`.
@@ -49,7 +52,7 @@ pub fn resolve(root: &Path, name: &str, pid: Option<u32>) -> Result<PathBuf, Str
                 } else {
                     ""
                 },
-                STANDARD_DIRS.join(", ")
+                standard_dirs().join(", ")
             )
         })
 }
@@ -98,14 +101,13 @@ fn from_ld_so_cache(root: &Path, prefix: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// `(soname, path)` pairs of the x86-64 libraries in an ld.so.cache in
+/// `(soname, path)` pairs of this architecture's libraries in an ld.so.cache in
 /// glibc's current format ("glibc-ld.so.cache1.1"), in the cache's order.
 pub fn ld_so_cache_entries(cache: &[u8]) -> Vec<(String, String)> {
     const MAGIC: &[u8] = b"glibc-ld.so.cache1.1";
     const HEADER: usize = 48;
     const ENTRY: usize = 24;
-    const X86_64_LIB64: i32 = 0x0300;
-    const ARCH_MASK: i32 = 0xff00;
+    use crate::arch::{LD_CACHE_ARCH, LD_CACHE_ARCH_MASK};
     if !cache.starts_with(MAGIC) {
         return Vec::new();
     }
@@ -122,7 +124,7 @@ pub fn ld_so_cache_entries(cache: &[u8]) -> Vec<(String, String)> {
         .filter_map(|i| {
             let at = HEADER + i * ENTRY;
             let flags = word(at)? as i32;
-            if flags & ARCH_MASK != X86_64_LIB64 {
+            if flags & LD_CACHE_ARCH_MASK != LD_CACHE_ARCH {
                 return None;
             }
             Some((string(word(at + 4)?)?, string(word(at + 8)?)?))
@@ -131,7 +133,7 @@ pub fn ld_so_cache_entries(cache: &[u8]) -> Vec<(String, String)> {
 }
 
 fn from_standard_dirs(root: &Path, prefix: &str) -> Option<PathBuf> {
-    STANDARD_DIRS.iter().find_map(|dir| {
+    standard_dirs().iter().find_map(|dir| {
         let mut names: Vec<PathBuf> = fs::read_dir(under(root, dir))
             .ok()?
             .filter_map(|e| e.ok())
