@@ -5,13 +5,12 @@
 //! one else's. Only the links the tracer itself made (read from its
 //! fdinfo) are checked, so other BPF users on the machine do not matter.
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{kernel_log, require_root, rtools_bin, BpfIds};
+use super::support::{children, kernel_log, require_root, rtools_bin, BpfIds};
 
 struct Mapped {
     _dir: tempfile::TempDir,
@@ -85,9 +84,7 @@ impl Watched {
         while Instant::now() < until {
             self.seen.extend(BpfIds::held_by(pid));
             if self.keeper.is_none() {
-                self.keeper = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-                    .ok()
-                    .and_then(|c| c.split_whitespace().next()?.parse().ok());
+                self.keeper = children(pid).first().copied();
             }
             sleep(Duration::from_millis(5));
         }

@@ -422,16 +422,19 @@ pub struct BpfIds {
     pub links: std::collections::BTreeSet<u32>,
 }
 
+/// The pids of `pid`'s children (its main thread's), oldest first.
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
 impl BpfIds {
     pub fn held_by(pid: u32) -> BpfIds {
         let mut pids = vec![pid];
-        if let Ok(children) = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-            pids.extend(
-                children
-                    .split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
-        }
+        pids.extend(children(pid));
         let mut ids = BpfIds::default();
         for pid in pids {
             let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {

@@ -22,7 +22,7 @@
 		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                       \
 		__type(key, key_t);                                            \
 		__type(value, value_t);                                        \
-		/* The loader sets the real size before load. */              \
+		/* 1: the loader resizes the maps that need more. */          \
 		__uint(max_entries, 1);                                        \
 	} name SEC(".maps")
 

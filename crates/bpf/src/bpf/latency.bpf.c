@@ -17,12 +17,7 @@ struct {
 } entries SEC(".maps");
 
 /* One zeroed entry_stack: what a thread's first call copies. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct entry_stack);
-	__uint(max_entries, 1);
-} empty_stack SEC(".maps");
+PERCPU_ARRAY(empty_stack, __u32, struct entry_stack);
 
 /* Histograms per function and process (`per_pid`), else per function. */
 const volatile bool per_pid = false;
@@ -35,12 +30,7 @@ struct {
 } pid_hists SEC(".maps");
 
 /* One zeroed pid_hist: what a process's first call copies. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct pid_hist);
-	__uint(max_entries, 1);
-} empty_hist SEC(".maps");
+PERCPU_ARRAY(empty_hist, __u32, struct pid_hist);
 
 /* slot * BUCKETS + bucket -> count */
 PERCPU_ARRAY(hist, __u32, __u64);

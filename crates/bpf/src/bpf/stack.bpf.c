@@ -62,12 +62,7 @@ struct {
 } build_ids SEC(".maps");
 
 /* Room to take a build_id_stack (4 KB: more than the BPF stack holds). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__type(key, __u32);
-	__type(value, struct build_id_stack);
-	__uint(max_entries, 1);
-} build_id_scratch SEC(".maps");
+PERCPU_ARRAY(build_id_scratch, __u32, struct build_id_stack);
 
 /* As in count.bpf.c: syscall number -> slot + 1. */
 struct {
