@@ -23,27 +23,12 @@ _funccount() {
 
     case "${cmd}" in
         funccount)
-            opts="-p -i -d -T -r -D -c -P -v -h -V --pid --cgroup --interval --duration --timestamp --regexp --debug --cpu --per-process --by --top --json --verbose --max-probes --backend --help --version"
+            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --pid)
-                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
-                    return 0
-                    ;;
-                -p)
-                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
-                    return 0
-                    ;;
-                --cgroup)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
-                    return 0
-                    ;;
                 --interval)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -52,20 +37,6 @@ _funccount() {
                     return 0
                     ;;
                 -i)
-                    COMPREPLY=("${cur}")
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o nospace
-                    fi
-                    return 0
-                    ;;
-                --duration)
-                    COMPREPLY=("${cur}")
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o nospace
-                    fi
-                    return 0
-                    ;;
-                -d)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -97,6 +68,21 @@ _funccount() {
                     fi
                     return 0
                     ;;
+                --pid)
+                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --max-probes)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -106,6 +92,20 @@ _funccount() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "auto kprobe-multi fentry kprobe" -- "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)

@@ -31,10 +31,7 @@ complete -c rtools -n "__fish_rtools_needs_command" -f -a "funccount" -d 'Count 
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "stackcount" -d 'Count the call stacks that lead to events'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments (not built yet in rtools 0.1.0)'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "funclatency" -d 'Time functions and print latency histograms'
-complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
-complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s i -l interval -d 'Summary interval, seconds' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l by -d 'Group rows by this key as well as by function (+)' -r -f -a "comm\t'Process name'
 pid\t'Process id (with its name)'
@@ -42,64 +39,67 @@ tid\t'Thread id (with its name)'
 cpu\t'CPU number'
 cgroup\t'cgroup v2, printed as its path (+)'"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l top -d 'Show only the N most frequent rows (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
 kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s T -l timestamp -d 'Include timestamp on output'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s D -l debug -d 'Print the resolved attach plan before tracing (BCC: the BPF program)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s P -l per-process -d 'One row per process name and pid (+)'
-complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s V -l version -d 'Print version'
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s i -l interval -d 'Summary interval, seconds' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s D -l duration -d 'Total duration of trace, seconds' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
 kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s D -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s T -l timestamp -d 'Include timestamp on output'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s s -l offset -d 'Show address offsets'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s P -l perpid -d 'Display stacks separately for each process'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s K -l kernel-stacks-only -d 'Kernel stack only'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s U -l user-stacks-only -d 'User stack only'
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s v -l verbose -d 'Show raw addresses (and, on stderr, the attach plan)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s d -l delimited -d 'Insert delimiter between kernel/user stacks'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s f -l folded -d 'Output folded format'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l debug -d 'Print the resolved attach plan before tracing'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l json -d 'One JSON object per interval on stdout (+)'
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s v -l verbose -d 'Show raw addresses (and, on stderr, the attach plan)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s d -l duration -d 'Total duration of trace, seconds' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l max-probes -d 'Refuse a pattern that matches more than N (default 1000 functions) (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
 kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
 fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
 kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l max-probes -d 'Refuse a pattern that matches more than N (default 1000 functions) (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s l -l level -d 'Nesting levels to track (BCC); rtools always tracks 32' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s d -l duration -d 'Total duration of trace, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s T -l timestamp -d 'Include timestamp on output'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s u -l microseconds -d 'Microsecond histogram'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s m -l milliseconds -d 'Millisecond histogram'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s F -l function -d 'Show a separate histogram per function'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l merge -d 'User functions: no section per process (BCC prints `Function = name [PID]` for each process unless -p is given) (+)'
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s r -l regexp -d 'Use regular expressions. Default is "*" wildcards only'
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s v -l verbose -d 'Print the attach plan and libbpf\'s messages'
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s V -l version -d 'Print version'

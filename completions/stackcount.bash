@@ -23,41 +23,12 @@ _stackcount() {
 
     case "${cmd}" in
         stackcount)
-            opts="-p -c -i -D -T -r -s -P -K -U -v -d -f -h -V --pid --cgroup --cpu --interval --duration --timestamp --regexp --offset --perpid --kernel-stacks-only --user-stacks-only --verbose --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --json --max-probes --backend --help --version"
+            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h -V --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --pid --cgroup --json --max-probes --backend --verbose --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --pid)
-                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
-                    return 0
-                    ;;
-                -p)
-                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
-                    return 0
-                    ;;
-                --cgroup)
-                    COMPREPLY=()
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o plusdirs
-                    fi
-                    return 0
-                    ;;
-                --cpu)
-                    COMPREPLY=("${cur}")
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o nospace
-                    fi
-                    return 0
-                    ;;
-                -c)
-                    COMPREPLY=("${cur}")
-                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
-                        compopt -o nospace
-                    fi
-                    return 0
-                    ;;
                 --interval)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -72,14 +43,14 @@ _stackcount() {
                     fi
                     return 0
                     ;;
-                --duration)
+                --cpu)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
                     fi
                     return 0
                     ;;
-                -D)
+                -c)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -104,6 +75,21 @@ _stackcount() {
                     fi
                     return 0
                     ;;
+                --pid)
+                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -W "$(ls /proc | grep '^[0-9]')" -- "${cur}"))
+                    return 0
+                    ;;
+                --cgroup)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
                 --max-probes)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -113,6 +99,20 @@ _stackcount() {
                     ;;
                 --backend)
                     COMPREPLY=($(compgen -W "auto kprobe-multi fentry kprobe" -- "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                -D)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
                     return 0
                     ;;
                 *)

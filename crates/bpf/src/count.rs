@@ -11,21 +11,21 @@ use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::cgroup_filter;
-use crate::error::BpfError;
+use crate::error::{map_error, BpfError};
 use crate::exited;
 use crate::map_types;
 use crate::percpu;
-use crate::skel::count::{CountSkel, CountSkelBuilder};
+use crate::skel::count::{types, CountSkel, CountSkelBuilder};
 
-/// Must match enum group_by in count.h.
-fn group_code(group_by: GroupBy) -> u32 {
+/// count.h's `enum group_by`, as the skeleton generates it.
+fn group_code(group_by: GroupBy) -> types::group_by {
     match group_by {
-        GroupBy::None => 0,
-        GroupBy::Comm => 1,
-        GroupBy::Pid => 2,
-        GroupBy::Tid => 3,
-        GroupBy::Cpu => 4,
-        GroupBy::Cgroup => 5,
+        GroupBy::None => types::group_by::GROUP_NONE,
+        GroupBy::Comm => types::group_by::GROUP_COMM,
+        GroupBy::Pid => types::group_by::GROUP_PID,
+        GroupBy::Tid => types::group_by::GROUP_TID,
+        GroupBy::Cpu => types::group_by::GROUP_CPU,
+        GroupBy::Cgroup => types::group_by::GROUP_CGROUP,
     }
 }
 
@@ -56,7 +56,7 @@ impl<'obj> Counter<'obj> {
         targets: &[Target],
         config: &CountConfig,
     ) -> Result<Counter<'obj>, BpfError> {
-        let load_err = |e: libbpf_rs::Error| BpfError::Load(e.to_string());
+        let load_err = BpfError::Load;
         let mut open = CountSkelBuilder::default()
             .open(storage)
             .map_err(load_err)?;
@@ -161,10 +161,7 @@ impl<'obj> Counter<'obj> {
         for raw in &gone {
             // The process is gone: nothing adds to its counter any more.
             let total = percpu::sum(map, raw, "group_counts")?;
-            map.delete(raw).map_err(|e| BpfError::Map {
-                map: "group_counts",
-                detail: format!("{e:#}"),
-            })?;
+            map.delete(raw).map_err(map_error("group_counts"))?;
             *self.retired.entry(parse_group_key(raw)).or_insert(0) += total;
         }
         Ok(gone.len())
@@ -186,7 +183,7 @@ impl<'obj> Counter<'obj> {
 
 /// The map's `struct group_key` (count.h), through the generated type.
 fn parse_group_key(raw: &[u8]) -> CountKey {
-    let key: crate::skel::count::types::group_key =
+    let key: types::group_key =
         map_types::read(raw).expect("group_counts' keys are struct group_key");
     CountKey {
         slot: key.slot,

@@ -11,11 +11,17 @@ use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs, Step};
 use crate::cgroup_filter;
-use crate::error::BpfError;
+use crate::error::{map_error, BpfError};
 use crate::exited;
-use crate::map_types;
+use crate::map_types::{self, array_len};
 use crate::percpu;
-use crate::skel::latency::{LatencySkel, LatencySkelBuilder};
+use crate::skel::latency::{types, LatencySkel, LatencySkelBuilder};
+
+/// How many nested calls a thread's stack times (latency.h's MAX_NEST).
+pub const MAX_NEST: usize = array_len!(types::entry_stack, slots);
+
+// latency.h's BUCKETS must be the log2 histogram's.
+const _: () = assert!(array_len!(types::pid_hist, buckets) == BUCKETS);
 
 #[derive(Debug, Clone)]
 pub struct LatencyConfig {
@@ -30,7 +36,7 @@ pub struct LatencyConfig {
     pub attach: AttachOptions,
 }
 
-/// Calls not timed since attach, by reason (enum latency_lost).
+/// Calls not timed since attach, by reason (latency.h's `enum latency_lost`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lost {
     pub no_entry: u64,
@@ -76,7 +82,7 @@ impl<'obj> LatencyCounter<'obj> {
         targets: &[Target],
         config: &LatencyConfig,
     ) -> Result<LatencyCounter<'obj>, BpfError> {
-        let load_err = |e: libbpf_rs::Error| BpfError::Load(format!("{e:#}"));
+        let load_err = BpfError::Load;
         let mut open = LatencySkelBuilder::default()
             .open(storage)
             .map_err(load_err)?;
@@ -98,7 +104,10 @@ impl<'obj> LatencyCounter<'obj> {
             .total_ns
             .set_max_entries(slots.max(1))
             .map_err(load_err)?;
-        open.maps.lost.set_max_entries(4).map_err(load_err)?;
+        open.maps
+            .lost
+            .set_max_entries(types::latency_lost::LATENCY_LOST_REASONS.0)
+            .map_err(load_err)?;
         let pid_keys = if config.per_pid {
             exited::max_keys()
         } else {
@@ -179,11 +188,14 @@ impl<'obj> LatencyCounter<'obj> {
             usdt: None,
         };
         // Threads' call stacks are freed as threads exit.
-        let thread_exit = skel
-            .progs
-            .latency_thread_exit
-            .attach()
-            .map_err(|e| BpfError::Load(format!("sched:sched_process_exit: {e:#}")))?;
+        let thread_exit =
+            skel.progs
+                .latency_thread_exit
+                .attach()
+                .map_err(|source| BpfError::AttachFor {
+                    what: "sched:sched_process_exit".into(),
+                    source,
+                })?;
         // Returns first: every entry timed from now on has its return probe.
         let returns = attach::attach_all(&programs(false), &returns_of(targets), &config.attach)?;
         let entries = attach::attach_all(&programs(true), targets, &config.attach)?;
@@ -250,26 +262,22 @@ impl<'obj> LatencyCounter<'obj> {
                 .maps
                 .pid_hists
                 .delete(&raw)
-                .map_err(|e| BpfError::Map {
-                    map: "pid_hists",
-                    detail: format!("{e:#}"),
-                })?;
+                .map_err(map_error("pid_hists"))?;
             self.retired.entry((*slot, *tgid)).or_default().add(hist);
         }
         Ok(gone.len())
     }
 
     /// The histograms in `pid_hists` whose (slot, tgid) passes `wanted`,
-    /// summed over CPUs (struct pid_hist: BUCKETS counts, then total_ns).
+    /// summed over CPUs.
     fn read_pid_hists(
         &self,
         wanted: impl Fn(PidSlot) -> bool,
     ) -> Result<Vec<(PidSlot, Histogram)>, BpfError> {
         let map = &self.skel.maps.pid_hists;
-        let word = |b: &[u8], i: usize| u64::from_ne_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
         let mut out = Vec::new();
         for raw in map.keys() {
-            let key: crate::skel::latency::types::pid_key =
+            let key: types::pid_key =
                 map_types::read(&raw).expect("pid_hists' keys are struct pid_key");
             let key = (key.slot, key.tgid);
             if !wanted(key) {
@@ -277,17 +285,16 @@ impl<'obj> LatencyCounter<'obj> {
             }
             let values = map
                 .lookup_percpu(&raw, MapFlags::ANY)
-                .map_err(|e| BpfError::Map {
-                    map: "pid_hists",
-                    detail: format!("{e:#}"),
-                })?
+                .map_err(map_error("pid_hists"))?
                 .unwrap_or_default();
             let mut hist = Histogram::default();
             for cpu in &values {
-                for (i, bucket) in hist.buckets.iter_mut().enumerate() {
-                    *bucket += word(cpu, i);
+                let value: types::pid_hist =
+                    map_types::read(cpu).expect("pid_hists' values are struct pid_hist");
+                for (sum, n) in hist.buckets.iter_mut().zip(value.buckets) {
+                    *sum += n;
                 }
-                hist.total_ns += word(cpu, BUCKETS);
+                hist.total_ns += value.total_ns;
             }
             out.push((key, hist));
         }
@@ -295,12 +302,12 @@ impl<'obj> LatencyCounter<'obj> {
     }
 
     pub fn lost(&self) -> Result<Lost, BpfError> {
-        let reason = |i| percpu::sum_at(&self.skel.maps.lost, i, "lost");
+        let reason = |i: types::latency_lost| percpu::sum_at(&self.skel.maps.lost, i.0, "lost");
         Ok(Lost {
-            no_entry: reason(0)?,
-            missed_returns: reason(1)?,
-            too_deep: reason(2)?,
-            table_full: reason(3)?,
+            no_entry: reason(types::latency_lost::LOST_NO_ENTRY)?,
+            missed_returns: reason(types::latency_lost::LOST_MISSED_RETURN)?,
+            too_deep: reason(types::latency_lost::LOST_TOO_DEEP)?,
+            table_full: reason(types::latency_lost::LOST_TABLE_FULL)?,
         })
     }
 

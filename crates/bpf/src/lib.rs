@@ -32,3 +32,7 @@ mod skel {
 
 pub use attach::{AttachOptions, Backend, Skipped, Step};
 pub use error::BpfError;
+/// libbpf's error type, the source of several [`BpfError`]s.
+pub use libbpf_rs::Error as LibbpfError;
+/// The storage a tool's BPF object lives in while it runs.
+pub use libbpf_rs::OpenObject;

@@ -2,16 +2,13 @@
 
 use libbpf_rs::{MapCore, MapFlags, MapMut};
 
-use crate::error::BpfError;
+use crate::error::{map_error, BpfError};
 
 /// The sum over all CPUs of the u64 at `key` (0 if the key is absent).
 pub fn sum(map: &MapMut<'_>, key: &[u8], name: &'static str) -> Result<u64, BpfError> {
     let values = map
         .lookup_percpu(key, MapFlags::ANY)
-        .map_err(|e| BpfError::Map {
-            map: name,
-            detail: format!("{e:#}"),
-        })?
+        .map_err(map_error(name))?
         .unwrap_or_default();
     Ok(values
         .iter()

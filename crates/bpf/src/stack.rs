@@ -5,8 +5,10 @@ use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
 use std::rc::Rc;
 
+use libbpf_rs::libbpf_sys::BPF_STACK_BUILD_ID_VALID;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 use rtools_core::stacks;
@@ -14,11 +16,11 @@ use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::cgroup_filter;
-use crate::error::BpfError;
+use crate::error::{map_error, BpfError};
 use crate::exited;
 use crate::map_types;
 use crate::percpu;
-use crate::skel::stack::{StackSkel, StackSkelBuilder};
+use crate::skel::stack::{types, StackSkel, StackSkelBuilder};
 
 /// BCC's default stack map size.
 pub const DEFAULT_STACK_STORAGE: u32 = 16384;
@@ -27,11 +29,6 @@ pub const MAX_DEPTH: u32 = 127;
 
 /// The most user stacks kept as build ids (each up to 4 KB).
 const MAX_BUILD_ID_STACKS: u32 = 16384;
-
-/// struct build_id_stack: nr, pad, then BUILD_ID_FRAMES frames of
-/// struct bpf_stack_build_id (status, build_id[20], offset) of 32 bytes.
-const BUILD_ID_FRAME_SIZE: usize = 32;
-const BPF_STACK_BUILD_ID_VALID: i32 = 1;
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
@@ -73,7 +70,7 @@ pub struct FileFrame {
     pub offset: u64,
 }
 
-/// Stacks not counted, by reason (enum lost_reason in stack.h).
+/// Stacks not counted, by reason (stack.h's `enum lost_reason`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lost {
     pub collisions: u64,
@@ -92,9 +89,11 @@ pub struct StackCounter<'obj> {
     skel: StackSkel<'obj>,
     attached: Attached,
     /// Counts of the stacks of exited processes, moved out of the map.
-    /// A RefCell: the ring buffer of new processes borrows the counter
-    /// while the tool retires keys.
-    retired: RefCell<HashMap<RawStack, u64>>,
+    retired: HashMap<RawStack, u64>,
+    /// The processes the program sees for the first time, announced
+    /// through its `new_pids` ring buffer into `seen`.
+    new_pids: RingBuffer<'static>,
+    seen: Rc<RefCell<Vec<u32>>>,
 }
 
 impl<'obj> StackCounter<'obj> {
@@ -103,7 +102,7 @@ impl<'obj> StackCounter<'obj> {
         targets: &[Target],
         config: &StackConfig,
     ) -> Result<StackCounter<'obj>, BpfError> {
-        let load_err = |e: libbpf_rs::Error| BpfError::Load(format!("{e:#}"));
+        let load_err = BpfError::Load;
         let mut open = StackSkelBuilder::default()
             .open(storage)
             .map_err(load_err)?;
@@ -130,7 +129,10 @@ impl<'obj> StackCounter<'obj> {
         traces
             .set_value_size(config.max_depth.clamp(1, MAX_DEPTH) * 8)
             .map_err(load_err)?;
-        open.maps.lost.set_max_entries(4).map_err(load_err)?;
+        open.maps
+            .lost
+            .set_max_entries(types::lost_reason::LOST_REASONS.0)
+            .map_err(load_err)?;
         // Entries are made only for new (process, stack) keys and are not
         // preallocated (4 KB each); retired with their keys.
         open.maps
@@ -146,12 +148,16 @@ impl<'obj> StackCounter<'obj> {
             cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
         }
 
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let new_pids = announcements(&skel, Rc::clone(&seen))?;
         let programs = event_programs!(skel, rt_tracing);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(StackCounter {
             skel,
             attached,
-            retired: RefCell::default(),
+            retired: HashMap::new(),
+            new_pids,
+            seen,
         })
     }
 
@@ -159,28 +165,21 @@ impl<'obj> StackCounter<'obj> {
         &self.attached
     }
 
-    /// A ring buffer that hands every process the program sees for the
-    /// first time to `seen`, so its maps can be read while it lives.
-    pub fn new_pids(&self, seen: Rc<RefCell<Vec<u32>>>) -> Result<RingBuffer<'_>, BpfError> {
-        let map_err = |e: libbpf_rs::Error| BpfError::Map {
-            map: "new_pids",
-            detail: format!("{e:#}"),
-        };
-        let mut builder = RingBufferBuilder::new();
-        builder
-            .add(&self.skel.maps.new_pids, move |data: &[u8]| {
-                if let Ok(pid) = data[..4].try_into().map(u32::from_ne_bytes) {
-                    seen.borrow_mut().push(pid);
-                }
-                0
-            })
-            .map_err(map_err)?;
-        builder.build().map_err(map_err)
+    /// Readable when the program has announced new processes.
+    pub fn announcements_fd(&self) -> RawFd {
+        self.new_pids.epoll_fd()
+    }
+
+    /// The processes the program saw for the first time since the last
+    /// call, so their maps can be read while they live.
+    pub fn new_processes(&self) -> Vec<u32> {
+        let _ = self.new_pids.consume();
+        self.seen.borrow_mut().drain(..).collect()
     }
 
     /// Every counted stack with its total since attach.
     pub fn totals(&self) -> Result<HashMap<RawStack, u64>, BpfError> {
-        let mut totals = self.retired.borrow().clone();
+        let mut totals = self.retired.clone();
         self.read_counts(
             |_| true,
             |stack, count| {
@@ -193,12 +192,12 @@ impl<'obj> StackCounter<'obj> {
     /// Moves the stacks of processes that have exited out of the counts
     /// map (their frames are read first), so that it never fills up with
     /// the dead; the totals keep them. Returns how many keys were retired.
-    pub fn retire_exited(&self) -> Result<usize, BpfError> {
-        let mut retired = self.retired.borrow_mut();
+    pub fn retire_exited(&mut self) -> Result<usize, BpfError> {
+        let mut found = HashMap::new();
         let gone = self.read_counts(
             |key| !exited::alive(key.tgid),
             |stack, count| {
-                *retired.entry(stack).or_insert(0) += count;
+                *found.entry(stack).or_insert(0) += count;
             },
         )?;
         for raw in &gone {
@@ -207,15 +206,15 @@ impl<'obj> StackCounter<'obj> {
                 .maps
                 .counts
                 .delete(raw)
-                .map_err(|e| BpfError::Map {
-                    map: "counts",
-                    detail: format!("{e:#}"),
-                })?;
+                .map_err(map_error("counts"))?;
             // Its build-id stack went into the retired RawStack; another
             // slot's key may have shared it, hence no error if gone.
             let key = parse_key(raw);
-            let bid_key = [key.tgid.to_ne_bytes(), key.user_stack_id.to_ne_bytes()].concat();
-            let _ = self.skel.maps.build_ids.delete(&bid_key);
+            let bid_key = build_id_key(key.tgid, key.user_stack_id);
+            let _ = self.skel.maps.build_ids.delete(map_types::bytes(&bid_key));
+        }
+        for (stack, count) in found {
+            *self.retired.entry(stack).or_insert(0) += count;
         }
         Ok(gone.len())
     }
@@ -229,28 +228,26 @@ impl<'obj> StackCounter<'obj> {
         if stack_id < 0 {
             return Ok(Vec::new());
         }
-        let key = [tgid.to_ne_bytes(), stack_id.to_ne_bytes()].concat();
+        let key = build_id_key(tgid, stack_id);
         let value = self
             .skel
             .maps
             .build_ids
-            .lookup(&key, MapFlags::ANY)
-            .map_err(|e| BpfError::Map {
-                map: "build_ids",
-                detail: format!("{e:#}"),
-            })?;
-        let Some(value) = value else {
+            .lookup(map_types::bytes(&key), MapFlags::ANY)
+            .map_err(map_error("build_ids"))?;
+        let Some(stack) = value.and_then(|v| map_types::read::<types::build_id_stack>(&v)) else {
             return Ok(Vec::new());
         };
-        let nr = u32::from_ne_bytes(value[..4].try_into().expect("nr")) as usize;
-        Ok(value[8..]
-            .chunks_exact(BUILD_ID_FRAME_SIZE)
-            .take(nr)
+        Ok(stack
+            .frames
+            .iter()
+            .take(stack.nr as usize)
             .map(|f| {
-                let status = i32::from_ne_bytes(f[..4].try_into().unwrap());
-                (status == BPF_STACK_BUILD_ID_VALID).then(|| FileFrame {
-                    build_id: f[4..24].to_vec(),
-                    offset: u64::from_ne_bytes(f[24..32].try_into().unwrap()),
+                (f.status == BPF_STACK_BUILD_ID_VALID as i32).then(|| FileFrame {
+                    build_id: f.build_id.to_vec(),
+                    // SAFETY: a valid frame holds a file offset (the
+                    // union's other member, ip, is for BPF_STACK_BUILD_ID_IP).
+                    offset: unsafe { f.__anon_bpf_stack_build_id_1.offset },
                 })
             })
             .collect())
@@ -263,12 +260,6 @@ impl<'obj> StackCounter<'obj> {
         wanted: impl Fn(&Key) -> bool,
         mut found: impl FnMut(RawStack, u64),
     ) -> Result<Vec<Vec<u8>>, BpfError> {
-        let map_err = |map: &'static str| {
-            move |e: libbpf_rs::Error| BpfError::Map {
-                map,
-                detail: format!("{e:#}"),
-            }
-        };
         let counts = &self.skel.maps.counts;
         let mut stacks: HashMap<i32, Vec<u64>> = HashMap::new();
         // Build-id frames are read only for processes gone by now: those
@@ -284,7 +275,7 @@ impl<'obj> StackCounter<'obj> {
             }
             let Some(value) = counts
                 .lookup(&raw, MapFlags::ANY)
-                .map_err(map_err("counts"))?
+                .map_err(map_error("counts"))?
             else {
                 continue;
             };
@@ -301,7 +292,7 @@ impl<'obj> StackCounter<'obj> {
                     .maps
                     .stack_traces
                     .lookup(&id.to_ne_bytes(), MapFlags::ANY)
-                    .map_err(map_err("stack_traces"))?
+                    .map_err(map_error("stack_traces"))?
                     .map(|bytes| {
                         bytes
                             .chunks_exact(8)
@@ -345,12 +336,13 @@ impl<'obj> StackCounter<'obj> {
 
     /// Stacks not counted since attach, by reason.
     pub fn lost(&self) -> Result<Lost, BpfError> {
-        let reason = |index| percpu::sum_at(&self.skel.maps.lost, index, "lost");
+        let reason =
+            |index: types::lost_reason| percpu::sum_at(&self.skel.maps.lost, index.0, "lost");
         Ok(Lost {
-            collisions: reason(0)?,
-            map_full: reason(1)?,
-            unreadable: reason(2)?,
-            table_full: reason(3)?,
+            collisions: reason(types::lost_reason::LOST_STACK_COLLISION)?,
+            map_full: reason(types::lost_reason::LOST_STACK_FULL)?,
+            unreadable: reason(types::lost_reason::LOST_STACK_FAULT)?,
+            table_full: reason(types::lost_reason::LOST_COUNTS_FULL)?,
         })
     }
 
@@ -359,6 +351,32 @@ impl<'obj> StackCounter<'obj> {
         drop(self.skel);
         took
     }
+}
+
+/// The build_ids map's key for (tgid, user stack id).
+fn build_id_key(tgid: u32, user_stack_id: i32) -> types::build_id_key {
+    types::build_id_key {
+        tgid,
+        user_stack_id,
+    }
+}
+
+/// A ring buffer that hands every process the program announces (its
+/// `new_pids` map) to `seen`.
+fn announcements(
+    skel: &StackSkel<'_>,
+    seen: Rc<RefCell<Vec<u32>>>,
+) -> Result<RingBuffer<'static>, BpfError> {
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&skel.maps.new_pids, move |data: &[u8]| {
+            if let Ok(pid) = data[..4].try_into().map(u32::from_ne_bytes) {
+                seen.borrow_mut().push(pid);
+            }
+            0
+        })
+        .map_err(map_error("new_pids"))?;
+    builder.build().map_err(map_error("new_pids"))
 }
 
 struct Key {
@@ -372,7 +390,7 @@ struct Key {
 
 /// The map's `struct stack_key` (stack.h), through the generated type.
 fn parse_key(raw: &[u8]) -> Key {
-    let key: crate::skel::stack::types::stack_key =
+    let key: types::stack_key =
         map_types::read(raw).expect("the counts map's keys are struct stack_key");
     Key {
         slot: key.slot,

@@ -13,6 +13,7 @@ use std::ptr::NonNull;
 use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::ProgramMut;
 
+use crate::attach::Reason;
 use crate::system;
 
 /// The kernel's functions as BTF describes them: name -> type id, read
@@ -23,15 +24,10 @@ pub struct KernelBtf {
 }
 
 impl KernelBtf {
-    pub fn load() -> Result<KernelBtf, String> {
+    pub fn load() -> io::Result<KernelBtf> {
         // SAFETY: no arguments; returns an owned btf or NULL with errno.
         let btf = unsafe { sys::btf__load_vmlinux_btf() };
-        let btf = NonNull::new(btf).ok_or_else(|| {
-            format!(
-                "cannot load the kernel's BTF: {}",
-                io::Error::last_os_error()
-            )
-        })?;
+        let btf = NonNull::new(btf).ok_or_else(io::Error::last_os_error)?;
         let mut funcs = HashMap::new();
         // SAFETY: btf is live until the btf__free below; ids below
         // btf__type_cnt are valid, and names are NUL-terminated strings
@@ -68,7 +64,7 @@ pub fn attach(
     func: &str,
     ret: bool,
     cookie: u64,
-) -> Result<OwnedFd, String> {
+) -> Result<OwnedFd, Reason> {
     let attach_type = if ret {
         sys::BPF_TRACE_FEXIT
     } else {
@@ -76,7 +72,7 @@ pub fn attach(
     };
     let btf_id = btf
         .func_id(func)
-        .ok_or("not described in the kernel's BTF")?;
+        .ok_or(Reason::from("not described in the kernel's BTF"))?;
     let insns = template.insns();
     let load = |log: Option<&mut [u8]>| {
         let mut opts = sys::bpf_prog_load_opts {
@@ -113,11 +109,12 @@ pub fn attach(
             let _ = load(Some(&mut log));
             show_verifier_log(func, &log);
         }
+        let mut reason = Reason::os("loading", &e);
         if e.raw_os_error() == Some(libc::EPERM) {
-            format!("loading: {e}: BPF trampolines are forbidden here, even to root")
-        } else {
-            format!("loading: {e}")
+            // What EPERM means for a trampoline, where root loads others.
+            reason.text += ": BPF trampolines are forbidden here, even to root";
         }
+        reason
     })?;
     let mut link_opts = sys::bpf_link_create_opts {
         sz: size_of::<sys::bpf_link_create_opts>() as _,
@@ -126,7 +123,7 @@ pub fn attach(
     link_opts.__bindgen_anon_1.tracing.cookie = cookie;
     // SAFETY: prog is a valid program fd; link_opts is initialized.
     let fd = unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, &link_opts) };
-    owned(fd).map_err(|e| format!("attaching: {e}"))
+    owned(fd).map_err(|e| Reason::os("attaching", &e))
 }
 
 /// Prints the verifier's log of a refused program on stderr (`-v`).

@@ -58,10 +58,40 @@ pub fn report(tool: &str, err: &anyhow::Error) -> i32 {
     code
 }
 
+/// What to do about an error, from its kind: the libraries say what
+/// failed, the CLI what a user can do about it.
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    let bpf = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<BpfError>())?;
+    match bpf {
+        BpfError::NoKernelBackend { .. } => Some(KERNEL_FUNCTIONS),
+        _ if bpf.errno() == Some(libc::EPERM) => Some(
+            "(the kernel refused even root: lockdown, seccomp or a security module forbids \
+             this kind of BPF program here; run with -v for libbpf's messages)",
+        ),
+        BpfError::Load(_) | BpfError::LoadFor { .. } => {
+            Some("(run with -v for the verifier's log)")
+        }
+        _ => None,
+    }
+}
+
+/// What kernel functions need, and what works where they can't be traced.
+const KERNEL_FUNCTIONS: &str = "Kernel functions need kprobes (CONFIG_KPROBES=y) or fentry \
+    (BTF, and BPF trampolines allowed: EPERM as root means lockdown, seccomp or a security \
+    module forbids them). Here, trace tracepoints instead (t:CATEGORY:EVENT, listed in \
+    /sys/kernel/tracing/available_events) or user functions (LIB:FUNC)";
+
 /// The exit code and the line [`report`] prints.
 fn message(tool: &str, err: &anyhow::Error) -> (i32, String) {
     let code = exit_code(err);
-    let text = format!("{err:#}").replace('\n', " ");
+    let mut text = format!("{err:#}").replace('\n', " ");
+    match hint(err) {
+        Some(hint) if hint.starts_with('(') => text = format!("{text} {hint}"),
+        Some(hint) => text = format!("{text}. {hint}"),
+        None => {}
+    }
     let line = if code == exit::USAGE {
         format!("{tool}: error: {text} (see '{tool} --help')")
     } else {
@@ -110,5 +140,40 @@ mod tests {
         );
         assert_eq!(report("t", &err), exit::FAILURE);
         assert_eq!(report("t", &usage::<()>("x").unwrap_err()), exit::USAGE);
+    }
+
+    #[test]
+    fn hints_follow_the_kind_of_error() {
+        let errno = |n| libbpf_rs_error(n);
+        let load = anyhow::Error::from(BpfError::Load(errno(libc::EINVAL))).context("attaching");
+        let (_, line) = message("t", &load);
+        assert!(
+            line.starts_with("t: error: attaching: loading the BPF programs failed: "),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("(run with -v for the verifier's log)"),
+            "{line}"
+        );
+        let denied = anyhow::Error::from(BpfError::Load(errno(libc::EPERM)));
+        assert!(message("t", &denied)
+            .1
+            .contains("the kernel refused even root"));
+        let backends = anyhow::Error::from(BpfError::NoKernelBackend {
+            failures: vec!["kprobe: no kprobes".into()],
+        });
+        let (code, line) = message("t", &backends);
+        assert_eq!(code, exit::FAILURE);
+        assert!(
+            line.contains("kernel function: kprobe: no kprobes. Kernel functions need kprobes"),
+            "{line}"
+        );
+        assert_eq!(hint(&BpfError::Interrupted.into()), None);
+        assert_eq!(hint(&anyhow::anyhow!("other")), None);
+    }
+
+    /// A libbpf error with errno `n`, as the kernel's answers come.
+    fn libbpf_rs_error(n: i32) -> rtools_bpf::LibbpfError {
+        std::io::Error::from_raw_os_error(n).into()
     }
 }

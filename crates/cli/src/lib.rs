@@ -3,8 +3,10 @@
 pub mod dispatch;
 mod error;
 pub mod exit;
+mod flags;
 mod numbers;
 mod output;
+mod pipeline;
 mod schedule;
 mod signals;
 mod tools;

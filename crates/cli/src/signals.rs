@@ -60,12 +60,6 @@ impl StopSignal {
         self.requested.load(Ordering::SeqCst)
     }
 
-    /// Sleeps until `deadline` (forever with None) or a stop signal.
-    /// Returns true if a stop was requested.
-    pub fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        self.wait(deadline, None) == Wake::Stop
-    }
-
     /// Sleeps until `deadline`, a stop signal, or `also` is readable.
     pub fn wait(&self, deadline: Option<Instant>, also: Option<RawFd>) -> Wake {
         loop {

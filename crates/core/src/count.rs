@@ -5,8 +5,6 @@
 //! lands between a read and a reset cannot be lost, and the exporter can
 //! serve the same totals as never-resetting counters.
 
-use std::collections::HashMap;
-
 /// What each row is counted by besides the probe (`-P`, `--by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GroupBy {
@@ -70,26 +68,7 @@ pub struct CountRow {
 }
 
 /// Turns cumulative totals into per-interval counts.
-#[derive(Debug, Default)]
-pub struct Tally {
-    previous: HashMap<CountKey, u64>,
-}
-
-impl Tally {
-    /// The increase of every counter since the last call, zeros left out.
-    pub fn interval(&mut self, totals: HashMap<CountKey, u64>) -> Vec<(CountKey, u64)> {
-        let mut increases: Vec<(CountKey, u64)> = totals
-            .iter()
-            .filter_map(|(key, &total)| {
-                let before = self.previous.get(key).copied().unwrap_or(0);
-                (total > before).then(|| (key.clone(), total - before))
-            })
-            .collect();
-        increases.sort();
-        self.previous = totals;
-        increases
-    }
-}
+pub type Tally = crate::deltas::Deltas<CountKey, u64>;
 
 /// Names the counters, in BCC's order: ascending by count, so the busiest
 /// lands last, next to the prompt. `top` keeps only the N largest.
@@ -122,6 +101,8 @@ pub fn rows(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn key(slot: u32, id: u32, comm: &str) -> CountKey {

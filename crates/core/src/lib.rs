@@ -5,6 +5,7 @@
 pub mod arch;
 pub mod cgroup;
 pub mod count;
+pub mod deltas;
 pub mod hist;
 pub mod pattern;
 pub mod render;

@@ -27,7 +27,8 @@
 //! - `hold MS`: lat_hold once, spinning MS milliseconds (for attaching
 //!   while a call is in flight);
 //! - `recurse N [DEPTH]`: lat_recurse(DEPTH, default 5) N times; each level
-//!   spins ~10 us before calling the next (~50, 40, 30, 20, 10 us at 5);
+//!   spins ~12 us before calling the next (~60, 48, 36, 24, 12 us at 5:
+//!   each at least 4 us from the edge of its log2 bucket);
 //! - `jit N`: gamma N times through machine code in an anonymous page,
 //!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
@@ -116,7 +117,7 @@ pub extern "C" fn lat_hold(ms: u64) {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn lat_recurse(depth: u32) {
-    spin(std::time::Duration::from_micros(10));
+    spin(std::time::Duration::from_micros(12));
     if depth > 1 {
         lat_recurse(black_box(depth - 1));
     }

@@ -7,7 +7,7 @@ use rtools_core::spec::KernelFlavor;
 use rtools_core::targets::{Attach, Target};
 
 use super::multi::{attach_split, SplitError};
-use super::{check_interrupt, why, Attached, Backend, Programs, Step};
+use super::{check_interrupt, Attached, Backend, Programs, Reason, Step};
 use crate::error::BpfError;
 use crate::links::Attachment;
 use crate::system;
@@ -34,7 +34,7 @@ enum BackendResult {
     /// Some or all attached; the rest were skipped individually.
     Attached,
     /// The backend does not work on this kernel at all.
-    Unsupported(String),
+    Unsupported(Reason),
     /// A stop signal came while attaching.
     Interrupted,
 }
@@ -67,9 +67,7 @@ pub(super) fn attach_kernel(
             BackendResult::Interrupted => return Err(BpfError::Interrupted),
         }
     }
-    Err(BpfError::NoKernelBackend {
-        reasons: failures.join("; "),
-    })
+    Err(BpfError::NoKernelBackend { failures })
 }
 
 fn kernel_func(target: &Target) -> &str {
@@ -132,7 +130,7 @@ fn fentry(
     }
     let btf = match KernelBtf::load() {
         Ok(btf) => btf,
-        Err(e) => return BackendResult::Unsupported(e),
+        Err(e) => return BackendResult::Unsupported(Reason::os("reading the kernel's BTF", &e)),
     };
     let how = if ret { "fexit" } else { "fentry" };
     per_function(targets, slots, out, how, |slot, func| {
@@ -161,7 +159,7 @@ fn kprobe(
         };
         let link = prog
             .attach_kprobe_with_opts(ret, func, opts)
-            .map_err(|e| why(&e))?;
+            .map_err(|e| Reason::from(&e))?;
         Ok(vec![Attachment::Libbpf(link)])
     })
 }
@@ -173,7 +171,7 @@ fn per_function(
     slots: &[usize],
     out: &mut Attached,
     how: &str,
-    mut attach: impl FnMut(usize, &str) -> Result<Vec<Attachment>, String>,
+    mut attach: impl FnMut(usize, &str) -> Result<Vec<Attachment>, Reason>,
 ) -> BackendResult {
     let mut failed = Vec::new();
     let mut attached = Vec::new();
@@ -193,7 +191,7 @@ fn per_function(
         let (_, first) = failed
             .into_iter()
             .next()
-            .unwrap_or((0, "no functions".into()));
+            .unwrap_or((0, Reason::from("no functions")));
         return BackendResult::Unsupported(first);
     }
     for (slot, links) in attached {

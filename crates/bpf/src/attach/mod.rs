@@ -41,7 +41,7 @@ use rtools_core::targets::{Attach, Target};
 
 use crate::error::BpfError;
 use crate::links::{Attachment, Links};
-pub use plan::{Skipped, Step};
+pub use plan::{Reason, Skipped, Step};
 pub(crate) use programs::{event_programs, set_autoload};
 pub use programs::{Needs, Programs, SyscallPrograms};
 use syscall_table::{attach_syscall_table, syscall_table_entries};
@@ -142,15 +142,15 @@ impl Attached {
                 self.link(Attachment::Libbpf(link));
                 self.planned(slot, target, how);
             }
-            Err(e) => self.skipped(target, why(&e)),
+            Err(e) => self.skipped(target, &e),
         }
     }
 
-    fn skipped(&mut self, target: &Target, reason: impl fmt::Display) {
+    fn skipped(&mut self, target: &Target, reason: impl Into<Reason>) {
         self.warnings.push(Skipped {
             target: target.name.clone(),
             kind: target.attach.kind(),
-            reason: reason.to_string(),
+            reason: reason.into(),
         });
     }
 }
@@ -215,18 +215,8 @@ pub fn attach_all(
     if out.links.is_empty() {
         return Err(BpfError::NothingAttached {
             what: "probe",
-            reasons: out
-                .warnings
-                .iter()
-                .map(Skipped::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
+            skipped: out.warnings,
         });
     }
     Ok(out)
-}
-
-/// A libbpf error with its cause (the errno), on one line.
-fn why(e: &libbpf_rs::Error) -> String {
-    format!("{e:#}")
 }

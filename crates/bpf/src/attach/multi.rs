@@ -3,28 +3,28 @@
 
 use rtools_core::targets::Target;
 
-use super::{check_interrupt, why, Attached};
+use super::{check_interrupt, Attached, Reason};
 use crate::links::Attachment;
 
 /// Links made by [`attach_split`], each with the slots it covers, and the
 /// slots no link would take.
 pub(super) struct Split {
     links: Vec<(Attachment, Vec<usize>)>,
-    refused: Vec<(usize, String)>,
+    refused: Vec<(usize, Reason)>,
 }
 
 /// A refused multi link: why, and whether the mechanism itself is missing
 /// (EOPNOTSUPP) rather than one of the targets bad.
 pub(super) struct MultiError {
     unsupported: bool,
-    text: String,
+    reason: Reason,
 }
 
 impl From<libbpf_rs::Error> for MultiError {
     fn from(e: libbpf_rs::Error) -> MultiError {
         MultiError {
             unsupported: e.kind() == libbpf_rs::ErrorKind::Unsupported,
-            text: why(&e),
+            reason: Reason::from(&e),
         }
     }
 }
@@ -33,7 +33,10 @@ impl From<std::io::Error> for MultiError {
     fn from(e: std::io::Error) -> MultiError {
         MultiError {
             unsupported: e.kind() == std::io::ErrorKind::Unsupported,
-            text: e.to_string(),
+            reason: Reason {
+                text: e.to_string(),
+                errno: e.raw_os_error(),
+            },
         }
     }
 }
@@ -59,13 +62,13 @@ pub(super) fn attach_split(
         }
         match attach(&batch) {
             Ok(link) => split.links.push((link, batch)),
-            Err(e) if e.unsupported => return Err(SplitError::Unsupported(e.text)),
+            Err(e) if e.unsupported => return Err(SplitError::Unsupported(e.reason)),
             Err(e) if batch.len() == 1 => {
-                first_error.get_or_insert_with(|| e.text.clone());
-                split.refused.push((batch[0], e.text));
+                first_error.get_or_insert_with(|| e.reason.clone());
+                split.refused.push((batch[0], e.reason));
             }
             Err(e) => {
-                first_error.get_or_insert(e.text);
+                first_error.get_or_insert(e.reason);
                 let (a, b) = batch.split_at(batch.len() / 2);
                 pending.push(b.to_vec());
                 pending.push(a.to_vec());
@@ -74,7 +77,7 @@ pub(super) fn attach_split(
     }
     if split.links.is_empty() {
         return Err(SplitError::Unsupported(
-            first_error.unwrap_or_else(|| "nothing to attach".into()),
+            first_error.unwrap_or_else(|| Reason::from("nothing to attach")),
         ));
     }
     Ok(split)
@@ -83,7 +86,7 @@ pub(super) fn attach_split(
 /// Why [`attach_split`] attached nothing.
 pub(super) enum SplitError {
     /// The mechanism is missing, or every target was refused.
-    Unsupported(String),
+    Unsupported(Reason),
     Interrupted,
 }
 

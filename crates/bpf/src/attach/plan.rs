@@ -49,7 +49,57 @@ impl fmt::Display for Step {
 pub struct Skipped {
     pub target: String,
     pub kind: &'static str,
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// Why the kernel (or rtools) refused a target or a backend: the text
+/// shown, and the kernel's errno where it answered, for the CLI to
+/// classify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub text: String,
+    pub errno: Option<i32>,
+}
+
+impl Reason {
+    /// What the kernel answered a system call made at `step` ("loading",
+    /// "attaching").
+    pub fn os(step: &str, e: &std::io::Error) -> Reason {
+        Reason {
+            text: format!("{step}: {e}"),
+            errno: e.raw_os_error(),
+        }
+    }
+}
+
+impl From<&libbpf_rs::Error> for Reason {
+    fn from(e: &libbpf_rs::Error) -> Reason {
+        Reason {
+            text: format!("{e:#}"),
+            errno: crate::error::libbpf_errno(e),
+        }
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(text: &str) -> Reason {
+        Reason {
+            text: text.to_string(),
+            errno: None,
+        }
+    }
+}
+
+impl From<String> for Reason {
+    fn from(text: String) -> Reason {
+        Reason { text, errno: None }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 impl fmt::Display for Skipped {
@@ -98,6 +148,10 @@ mod tests {
             kind: "kernel function",
             reason: "ENOTSUPP".into(),
         };
+        let denied = std::io::Error::from_raw_os_error(libc::EPERM);
+        let os = Reason::os("loading", &denied);
+        assert_eq!(os.errno, Some(libc::EPERM));
+        assert!(os.text.starts_with("loading: "), "{os}");
         assert_eq!(
             skipped.to_string(),
             "skipped tcp_collapse (kernel function): ENOTSUPP"

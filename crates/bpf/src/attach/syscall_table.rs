@@ -5,8 +5,8 @@
 use libbpf_rs::{MapCore, MapFlags};
 use rtools_core::targets::{Attach, Target};
 
-use super::{why, Attached, SyscallPrograms};
-use crate::error::BpfError;
+use super::{Attached, SyscallPrograms};
+use crate::error::{map_error, BpfError};
 use crate::links::Attachment;
 use crate::syscalls;
 
@@ -14,8 +14,8 @@ use crate::syscalls;
 /// program on every syscall of the machine; at or above it the raw_syscalls
 /// table wins (one attach, one detach).
 pub const SYSCALL_TABLE_MIN: usize = 8;
-/// Must match SYSCALL_NR_MAX in count.h.
-pub const SYSCALL_NR_MAX: u32 = 1024;
+/// The syscall numbers the table holds, from count.h.
+pub const SYSCALL_NR_MAX: u32 = crate::skel::count::types::limits::SYSCALL_NR_MAX.0;
 
 /// A `syscalls:sys_{enter,exit}_NAME` target with a known syscall number.
 pub(super) struct SyscallEntry {
@@ -56,10 +56,7 @@ pub(super) fn attach_syscall_table(
         progs
             .slots
             .update(&entry.key.to_ne_bytes(), &value, MapFlags::ANY)
-            .map_err(|e| BpfError::Map {
-                map: "syscall_slots",
-                detail: e.to_string(),
-            })?;
+            .map_err(map_error("syscall_slots"))?;
     }
     let wants = |exit: bool| table.iter().any(|e| (e.key >= SYSCALL_NR_MAX) == exit);
     for (exit, prog, tp) in [
@@ -71,9 +68,9 @@ pub(super) fn attach_syscall_table(
         }
         let link = prog
             .attach_raw_tracepoint(tp)
-            .map_err(|e| BpfError::NothingAttached {
-                what: "syscall tracepoint",
-                reasons: format!("raw_syscalls:{tp}: {}", why(&e)),
+            .map_err(|source| BpfError::AttachFor {
+                what: format!("raw_syscalls:{tp}"),
+                source,
             })?;
         out.link(Attachment::Libbpf(link));
     }

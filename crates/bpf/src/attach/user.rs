@@ -8,7 +8,7 @@ use libbpf_rs::{UprobeMultiOpts, UprobeOpts};
 use rtools_core::targets::{Attach, Target};
 
 use super::multi::{attach_split, SplitError};
-use super::{check_interrupt, why, Attached, Programs, Step};
+use super::{check_interrupt, Attached, Programs, Step};
 use crate::error::BpfError;
 use crate::keeper;
 use crate::links::Attachment;
@@ -71,12 +71,14 @@ pub(super) fn attach_uprobes(
                 Err(SplitError::Interrupted) => return Err(BpfError::Interrupted),
                 // The mechanism is missing: every function on its own.
                 Err(SplitError::Unsupported(e)) if i == 0 => {
-                    out.plan.push(Step::OneEach { how, error: e });
+                    out.plan.push(Step::OneEach { how, error: e.text });
                     single = slots.to_vec();
                     break;
                 }
                 Err(SplitError::Unsupported(e)) => {
-                    batch.iter().for_each(|&s| out.skipped(&targets[s], &e));
+                    batch
+                        .iter()
+                        .for_each(|&s| out.skipped(&targets[s], e.clone()));
                 }
             }
         }
@@ -97,7 +99,7 @@ pub(super) fn attach_uprobes(
                 out.link(Attachment::Libbpf(link));
                 out.planned(slot, &targets[slot], how);
             }
-            Err(e) => out.skipped(&targets[slot], why(&e)),
+            Err(e) => out.skipped(&targets[slot], &e),
         }
     }
     Ok(())

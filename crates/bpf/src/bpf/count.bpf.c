@@ -11,7 +11,7 @@
 
 const volatile __u32 filter_tgid = 0; /* 0: every process */
 const volatile __s32 filter_cpu = -1; /* -1: every CPU */
-const volatile __u32 group_by = GROUP_NONE;
+const volatile enum group_by group_by = GROUP_NONE;
 /* One target: its slot is 0, no need to ask for the cookie. */
 const volatile bool single_slot = false;
 

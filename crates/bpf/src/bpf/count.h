@@ -24,7 +24,16 @@ struct group_key {
 	__u64 cgroup;
 };
 
-/* syscall_slots holds one table for sys_enter and one for sys_exit. */
-#define SYSCALL_NR_MAX 1024
+/* Sizes the Rust side shares. An enum rather than #defines: enums reach
+ * the programs' BTF, and from it the skeletons, which generate them for
+ * Rust (types::limits::SYSCALL_NR_MAX), so each has one definition. */
+enum limits {
+	/* syscall_slots holds one table for sys_enter and one for sys_exit. */
+	SYSCALL_NR_MAX = 1024,
+};
+
+/* A type reaches BTF only where something uses it: this constant does it
+ * for `enum limits`. */
+const volatile enum limits limits_in_btf = SYSCALL_NR_MAX;
 
 #endif

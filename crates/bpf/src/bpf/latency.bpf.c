@@ -36,7 +36,8 @@ PERCPU_ARRAY(empty_hist, __u32, struct pid_hist);
 PERCPU_ARRAY(hist, __u32, __u64);
 /* slot -> sum of durations in ns */
 PERCPU_ARRAY(total_ns, __u32, __u64);
-PERCPU_ARRAY(lost, __u32, __u64);
+/* Keyed by enum latency_lost, which so reaches the skeleton's types. */
+PERCPU_ARRAY(lost, enum latency_lost, __u64);
 
 static __always_inline void lose(__u32 reason)
 {

@@ -37,7 +37,8 @@ struct {
 	__uint(max_entries, 1);                  /* set by the loader */
 } stack_traces SEC(".maps");
 
-PERCPU_ARRAY(lost, __u32, __u64);
+/* Keyed by enum lost_reason, which so reaches the skeleton's types. */
+PERCPU_ARRAY(lost, enum lost_reason, __u64);
 
 /* Processes already announced. LRU: a long run sees many short-lived pids. */
 struct {

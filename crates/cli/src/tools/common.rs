@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::ValueEnum;
-use rtools_bpf::{system, Backend, Skipped, Step};
+use rtools_bpf::{system, Skipped, Step};
 use rtools_core::spec::{self, ProbeSpec};
 use rtools_core::targets::returns::{self, Returns};
 use rtools_core::targets::{Resolver, Target};
@@ -32,31 +31,6 @@ Notes:
 /// A tool's text after the options: its examples, then [`NOTES`].
 pub fn after_help(examples: &str) -> String {
     format!("{examples}\n\n{NOTES}")
-}
-
-/// `--backend`: how kernel functions are attached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum BackendArg {
-    /// The fastest this kernel supports: kprobe-multi, else fentry, else kprobe
-    #[default]
-    Auto,
-    /// One kprobe.multi link for all functions (needs CONFIG_FPROBE)
-    KprobeMulti,
-    /// BPF trampolines (fentry/fexit; needs BTF)
-    Fentry,
-    /// One kprobe per function
-    Kprobe,
-}
-
-impl From<BackendArg> for Backend {
-    fn from(b: BackendArg) -> Backend {
-        match b {
-            BackendArg::Auto => Backend::Auto,
-            BackendArg::KprobeMulti => Backend::KprobeMulti,
-            BackendArg::Fentry => Backend::Fentry,
-            BackendArg::Kprobe => Backend::Kprobe,
-        }
-    }
 }
 
 /// Fails with a usage error unless process `pid` exists.

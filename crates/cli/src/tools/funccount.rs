@@ -2,22 +2,22 @@
 //! USDT probes (BCC's funccount, plus per-process rows, JSON and --top).
 
 use std::mem::MaybeUninit;
-use std::time::Instant;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum, ValueHint};
+use rtools_bpf::attach::Attached;
 use rtools_bpf::count::{CountConfig, Counter};
-use rtools_bpf::AttachOptions;
+use rtools_bpf::OpenObject;
 use rtools_core::cgroup::CgroupNames;
 use rtools_core::count::{self, GroupBy, Tally};
 use rtools_core::render::{count_json, count_table};
 
+use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
-use crate::signals::StopSignal;
-use crate::tools::common::{self, BackendArg};
+use crate::pipeline::{self, Session, Setup, Tool};
+use crate::tools::common;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -71,7 +71,7 @@ pub enum ByArg {
 /// fastest the kernel supports (--backend forces one). Whole-syscall
 /// wildcards such as 't:syscalls:sys_enter_*' are served by one
 /// raw_syscalls program, so they attach and detach in milliseconds.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "funccount",
     version,
@@ -79,25 +79,8 @@ pub enum ByArg {
     infer_long_args = true
 )]
 pub struct FunccountArgs {
-    /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
-    pub pid: Option<u32>,
-    /// Trace only tasks in this cgroup v2 directory and below: a path in
-    /// the hierarchy (/system.slice/x.service) or under its mount (+)
-    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
-    pub cgroup: Option<String>,
-    /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub interval: Option<u64>,
-    /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub duration: Option<u64>,
-    /// Include timestamp on output
-    #[arg(short = 'T', long = "timestamp")]
-    pub timestamp: bool,
-    /// Use regular expressions. Default is "*" wildcards only.
-    #[arg(short = 'r', long = "regexp")]
-    pub regexp: bool,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
     /// Print the resolved attach plan before tracing (BCC: the BPF program)
     #[arg(short = 'D', long = "debug")]
     pub debug: bool,
@@ -113,18 +96,8 @@ pub struct FunccountArgs {
     /// Show only the N most frequent rows (+)
     #[arg(long = "top", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub top: Option<usize>,
-    /// One JSON object per interval on stdout (+)
-    #[arg(long = "json")]
-    pub json: bool,
-    /// Print the attach plan, skipped targets and libbpf's messages (+)
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
-    /// Refuse a pattern that matches more than N (default 10000 probes) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
-    pub max_probes: Option<usize>,
-    /// How to attach kernel functions (+)
-    #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
-    pub backend: BackendArg,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Search expression for events: func, lib:func, t:cat:event, u:lib:probe,
     /// or a bpftrace probe (kprobe:func, uprobe:path:func, usdt:path:probe, ...)
     #[arg(value_name = "PATTERN")]
@@ -132,102 +105,129 @@ pub struct FunccountArgs {
 }
 
 pub fn command() -> clap::Command {
-    FunccountArgs::command().after_help(common::after_help(EXAMPLES))
+    let cmd = FunccountArgs::command().after_help(common::after_help(EXAMPLES));
+    flags::duration_letter(cmd, 'd')
 }
 
 pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let args = FunccountArgs::from_arg_matches(matches)?;
-    rtools_bpf::system::set_libbpf_logging(args.verbose);
-    common::check_positive(args.interval, "-i/--interval")?;
-    common::check_positive(args.duration, "-d/--duration")?;
-    common::check_pid(args.pid)?;
-    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
-    common::check_cpu(args.cpu)?;
-    let group_by = group_by(&args);
+    pipeline::run(&FunccountArgs::from_arg_matches(matches)?)
+}
 
-    let (_spec, targets) = common::resolve(
-        &args.pattern,
-        &common::Matching {
-            tool: "funccount",
-            pid: args.pid,
-            use_regex: args.regexp,
-            returns: false,
-            max_probes: args.max_probes,
-            verbose: args.verbose,
-        },
-    )?;
-    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+impl Tool for FunccountArgs {
+    type Session<'obj> = Funccount<'obj>;
+    const NAME: &'static str = "funccount";
 
-    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
-    let config = CountConfig {
-        pid: args.pid,
-        cgroup,
-        cpu: args.cpu,
-        group_by,
-        attach: AttachOptions {
-            pid: args.pid,
-            backend: args.backend.into(),
-        },
-    };
-    let started = Instant::now();
-    let mut storage = MaybeUninit::uninit();
-    let mut counter = Counter::start(&mut storage, &targets, &config)
-        .with_context(|| format!("attaching to '{}'", args.pattern))?;
-    let attached = counter.attached();
-    common::report_attach(
-        "funccount",
-        &attached.plan,
-        &attached.warnings,
-        args.verbose,
-        args.debug,
-    );
-    if args.verbose {
-        say!(
-            "funccount: attached {} probes in {:?}",
-            attached.attached_slots,
-            started.elapsed()
-        );
+    fn common(&self) -> &CommonArgs {
+        &self.common
     }
-    say!(
-        "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots,
-        args.pattern
-    );
 
-    // BCC: with -d and no -i, one summary at the end of the duration.
-    let mut tally = Tally::default();
-    let mut cgroups = CgroupNames::default();
-    let mut lost_before = 0;
-    let mut schedule = Schedule::new(args.interval, args.duration);
-    loop {
-        let stopped = stop.wait_until(Some(schedule.wake()));
-        if !stopped && !schedule.due() {
-            // Between summaries: make room for new processes.
-            counter.retire_exited()?;
-            schedule.swept();
-            continue;
-        }
-        let finished = stopped || schedule.over();
-        print_interval(
-            &args,
-            &counter,
-            &mut tally,
-            &mut lost_before,
-            &names,
+    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
+        Some((&self.intervals, 'd'))
+    }
+
+    fn patterns(&self) -> Vec<&str> {
+        vec![&self.pattern]
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        common::check_cpu(self.cpu)
+    }
+
+    fn show_plan(&self) -> bool {
+        self.debug
+    }
+
+    fn start<'obj>(
+        &self,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        setup: &Setup,
+    ) -> anyhow::Result<Funccount<'obj>> {
+        let group_by = group_by(self);
+        let config = CountConfig {
+            pid: self.common.pid,
+            cgroup: setup.cgroup.clone(),
+            cpu: self.cpu,
             group_by,
-            &mut cgroups,
-        )?;
-        if finished {
-            break;
+            attach: setup.attach,
+        };
+        Ok(Funccount {
+            counter: Counter::start(storage, setup.targets(), &config)?,
+            args: self.clone(),
+            names: setup.names(),
+            group_by,
+            tally: Tally::default(),
+            cgroups: CgroupNames::default(),
+            lost_before: 0,
+        })
+    }
+}
+
+/// funccount's running program and what its summaries need.
+pub struct Funccount<'obj> {
+    counter: Counter<'obj>,
+    args: FunccountArgs,
+    names: Vec<String>,
+    group_by: GroupBy,
+    tally: Tally,
+    cgroups: CgroupNames,
+    lost_before: u64,
+}
+
+impl Session for Funccount<'_> {
+    fn attached(&self) -> &Attached {
+        self.counter.attached()
+    }
+
+    fn sweep(&mut self) -> anyhow::Result<()> {
+        self.counter.retire_exited()?;
+        Ok(())
+    }
+
+    fn summary(&mut self, _last: bool) -> anyhow::Result<()> {
+        let mut totals = self.counter.totals()?;
+        if self.group_by == GroupBy::Cgroup {
+            // Rows are named by the cgroup's path.
+            totals = totals
+                .into_iter()
+                .map(|(mut key, n)| {
+                    key.comm = self.cgroups.name(key.cgroup);
+                    (key, n)
+                })
+                .collect();
         }
-        schedule.advance();
+        let rows = count::rows(
+            self.tally.interval(totals),
+            &self.names,
+            self.group_by,
+            self.args.top,
+        );
+        let lost_total = self.counter.lost()?;
+        let lost = lost_total - self.lost_before;
+        self.lost_before = lost_total;
+        let (time, timestamp) = output::now();
+        if self.args.common.json {
+            let info = count_json::IntervalInfo {
+                pattern: &self.args.pattern,
+                time: &time,
+                timestamp,
+                lost,
+            };
+            output::stdout(&(count_json::render(&rows, self.group_by, &info) + "\n"));
+        } else {
+            let time = self.args.intervals.timestamp.then_some(time.as_str());
+            output::stdout(&count_table::render(&rows, self.group_by, time));
+            if lost > 0 {
+                say!(
+                    "funccount: warning: {lost} events not counted: the per-process table is full"
+                );
+            }
+        }
+        Ok(())
     }
-    say!("Detaching...");
-    let took = counter.detach();
-    if args.verbose {
-        say!("funccount: detached in {took:?}");
+
+    fn detach(self) -> Duration {
+        self.counter.detach()
     }
-    Ok(())
 }
 
 fn group_by(args: &FunccountArgs) -> GroupBy {
@@ -239,48 +239,4 @@ fn group_by(args: &FunccountArgs) -> GroupBy {
         (false, Some(ByArg::Cgroup)) => GroupBy::Cgroup,
         (false, None) => GroupBy::None,
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn print_interval(
-    args: &FunccountArgs,
-    counter: &Counter<'_>,
-    tally: &mut Tally,
-    lost_before: &mut u64,
-    names: &[String],
-    group_by: GroupBy,
-    cgroups: &mut CgroupNames,
-) -> anyhow::Result<()> {
-    let mut totals = counter.totals()?;
-    if group_by == GroupBy::Cgroup {
-        // Rows are named by the cgroup's path.
-        totals = totals
-            .into_iter()
-            .map(|(mut key, n)| {
-                key.comm = cgroups.name(key.cgroup);
-                (key, n)
-            })
-            .collect();
-    }
-    let rows = count::rows(tally.interval(totals), names, group_by, args.top);
-    let lost_total = counter.lost()?;
-    let lost = lost_total - *lost_before;
-    *lost_before = lost_total;
-    let (time, timestamp) = output::now();
-    if args.json {
-        let info = count_json::IntervalInfo {
-            pattern: &args.pattern,
-            time: &time,
-            timestamp,
-            lost,
-        };
-        output::stdout(&(count_json::render(&rows, group_by, &info) + "\n"));
-    } else {
-        let time = args.timestamp.then_some(time.as_str());
-        output::stdout(&count_table::render(&rows, group_by, time));
-        if lost > 0 {
-            say!("funccount: warning: {lost} events not counted: the per-process table is full");
-        }
-    }
-    Ok(())
 }

@@ -2,25 +2,27 @@
 //! and print log2 histograms (BCC's funclatency, correct under nesting and
 //! recursion, plus JSON).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
+use std::time::Duration;
 
-use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
-use rtools_bpf::latency::{LatencyConfig, LatencyCounter, Lost};
-use rtools_bpf::AttachOptions;
+use rtools_bpf::attach::Attached;
+use rtools_bpf::latency::{LatencyConfig, LatencyCounter, Lost, MAX_NEST};
+use rtools_bpf::{OpenObject, Step};
+use rtools_core::deltas::Deltas;
 use rtools_core::hist::{bucket_range, Histogram};
 use rtools_core::render::log2_hist;
 use rtools_core::spec::ProbeSpec;
 use serde_json::json;
 
 use crate::error::usage;
+use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
-use crate::signals::StopSignal;
-use crate::tools::common::{self, BackendArg};
+use crate::pipeline::{self, Session, Setup, Tool};
+use crate::tools::common;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -40,11 +42,11 @@ Examples:
 ///
 /// Each thread keeps a stack of the calls it is in, so nested calls of the
 /// matched functions and recursive calls are each timed on their own (-l
-/// is accepted for BCC compatibility; nesting is always tracked, 32 calls
-/// deep). Calls that cannot be timed (a return whose entry came before
+/// is accepted for BCC compatibility; nesting is always tracked, as deep
+/// as -l's help says). Calls that cannot be timed (a return whose entry came before
 /// attach, an entry whose return never came) are counted and reported on
 /// stderr.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "funclatency",
     version,
@@ -52,22 +54,8 @@ Examples:
     infer_long_args = true
 )]
 pub struct FunclatencyArgs {
-    /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
-    pub pid: Option<u32>,
-    /// Trace only tasks in this cgroup v2 directory and below: a path in
-    /// the hierarchy (/system.slice/x.service) or under its mount (+)
-    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
-    pub cgroup: Option<String>,
-    /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub interval: Option<u64>,
-    /// Total duration of trace, seconds
-    #[arg(short = 'd', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub duration: Option<u64>,
-    /// Include timestamp on output
-    #[arg(short = 'T', long = "timestamp")]
-    pub timestamp: bool,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
     /// Microsecond histogram
     #[arg(short = 'u', long = "microseconds", conflicts_with = "milliseconds")]
     pub microseconds: bool,
@@ -81,24 +69,11 @@ pub struct FunclatencyArgs {
     /// name [PID]` for each process unless -p is given) (+)
     #[arg(long = "merge")]
     pub merge: bool,
-    /// Use regular expressions. Default is "*" wildcards only.
-    #[arg(short = 'r', long = "regexp")]
-    pub regexp: bool,
-    /// Nesting levels to track (BCC); rtools always tracks 32
+    /// Nesting levels to track (BCC); rtools always tracks the most it can
     #[arg(short = 'l', long = "level", value_name = "LEVEL", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub level: Option<u32>,
-    /// Print the attach plan and libbpf's messages
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
-    /// One JSON object per interval on stdout (+)
-    #[arg(long = "json")]
-    pub json: bool,
-    /// Refuse a pattern that matches more than N (default 1000 functions) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
-    pub max_probes: Option<usize>,
-    /// How to attach kernel functions (+)
-    #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
-    pub backend: BackendArg,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Search expression for functions: func, lib:func, kprobe:func,
     /// uprobe:path:func, ...
     #[arg(value_name = "PATTERN")]
@@ -106,7 +81,22 @@ pub struct FunclatencyArgs {
 }
 
 pub fn command() -> clap::Command {
-    FunclatencyArgs::command().after_help(common::after_help(EXAMPLES))
+    let cmd = FunclatencyArgs::command().after_help(common::after_help(EXAMPLES));
+    let cmd = flags::reword(
+        cmd,
+        "max_probes",
+        "Refuse a pattern that matches more than N (default 1000 functions) (+)",
+    );
+    let cmd = cmd.mut_arg("level", |a| {
+        a.help(format!(
+            "Nesting levels to track (BCC); rtools always tracks {MAX_NEST}"
+        ))
+    });
+    flags::duration_letter(cmd, 'd')
+}
+
+pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    pipeline::run(&FunclatencyArgs::from_arg_matches(matches)?)
 }
 
 fn unit(args: &FunclatencyArgs) -> (&'static str, u64) {
@@ -119,109 +109,111 @@ fn unit(args: &FunclatencyArgs) -> (&'static str, u64) {
     }
 }
 
-pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let args = FunclatencyArgs::from_arg_matches(matches)?;
-    rtools_bpf::system::set_libbpf_logging(args.verbose);
-    common::check_positive(args.interval, "-i/--interval")?;
-    common::check_positive(args.duration, "-d/--duration")?;
-    common::check_pid(args.pid)?;
-    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
-    if args.level.is_some_and(|l| !(1..=32).contains(&l)) {
-        return usage("-l/--level must be 1 to 32 (rtools tracks 32 nested calls)");
-    }
-    check_spec(&args.pattern)?;
+impl Tool for FunclatencyArgs {
+    type Session<'obj> = Funclatency<'obj>;
+    const NAME: &'static str = "funclatency";
 
-    let (spec, targets) = common::resolve(
-        &args.pattern,
-        &common::Matching {
-            tool: "funclatency",
-            pid: args.pid,
-            use_regex: args.regexp,
-            returns: true,
-            max_probes: args.max_probes,
-            verbose: args.verbose,
-        },
-    )?;
-    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
-    let (unit_name, unit_ns) = unit(&args);
-    // BCC keys user functions' histograms by process too, unless -p
-    // narrows them to one (and -F asks for sections anyway).
-    let user = matches!(spec, ProbeSpec::User { .. });
-    let per_pid = user && !args.merge && (args.pid.is_none() || args.function);
-    let config = LatencyConfig {
-        pid: args.pid,
-        cgroup,
-        per_pid,
-        unit_ns,
-        attach: AttachOptions {
-            pid: args.pid,
-            backend: args.backend.into(),
-        },
-    };
-    let mut storage = MaybeUninit::uninit();
-    let mut counter = LatencyCounter::start(&mut storage, &targets, &config)
-        .with_context(|| format!("attaching to '{}'", args.pattern))?;
-    let attached = counter.attached();
-    common::report_attach(
-        "funclatency",
-        &attached.plan,
-        &attached.warnings,
-        args.verbose,
-        false,
-    );
-    if args.verbose {
-        counter
-            .return_plan()
-            .iter()
-            .for_each(|l| say!("funclatency: plan: {l}"));
+    fn common(&self) -> &CommonArgs {
+        &self.common
     }
-    say!(
-        "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots,
-        args.pattern
-    );
 
-    let mut schedule = Schedule::new(args.interval, args.duration);
-    let mut previous: Sections = Sections::new();
-    loop {
-        let stopped = stop.wait_until(Some(schedule.wake()));
-        if !stopped && !schedule.due() {
-            // Between summaries: make room for new processes.
-            counter.retire_exited()?;
-            schedule.swept();
-            continue;
+    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
+        Some((&self.intervals, 'd'))
+    }
+
+    fn patterns(&self) -> Vec<&str> {
+        vec![&self.pattern]
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self
+            .level
+            .is_some_and(|l| !(1..=MAX_NEST as u32).contains(&l))
+        {
+            return usage(format!(
+                "-l/--level must be 1 to {MAX_NEST} (rtools tracks {MAX_NEST} nested calls)"
+            ));
         }
-        let current = read_sections(&counter, per_pid)?;
-        let interval: Sections = current
-            .iter()
-            .map(|(section, now)| {
-                let before = previous.get(section).cloned().unwrap_or_default();
-                (*section, now.since(&before))
-            })
-            .collect();
-        let sectioned = per_pid || args.function;
+        check_spec(&self.pattern)
+    }
+
+    fn returns(&self) -> bool {
+        true
+    }
+
+    fn start<'obj>(
+        &self,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        setup: &Setup,
+    ) -> anyhow::Result<Funclatency<'obj>> {
+        // BCC keys user functions' histograms by process too, unless -p
+        // narrows them to one (and -F asks for sections anyway).
+        let user = matches!(setup.probes[0].spec, ProbeSpec::User { .. });
+        let per_pid = user && !self.merge && (self.common.pid.is_none() || self.function);
+        let config = LatencyConfig {
+            pid: self.common.pid,
+            cgroup: setup.cgroup.clone(),
+            per_pid,
+            unit_ns: unit(self).1,
+            attach: setup.attach,
+        };
+        Ok(Funclatency {
+            counter: LatencyCounter::start(storage, setup.targets(), &config)?,
+            args: self.clone(),
+            names: setup.names(),
+            per_pid,
+            deltas: Deltas::default(),
+        })
+    }
+}
+
+/// funclatency's running program and what its summaries need.
+pub struct Funclatency<'obj> {
+    counter: LatencyCounter<'obj>,
+    args: FunclatencyArgs,
+    names: Vec<String>,
+    /// Histograms per function and process (BCC's sections).
+    per_pid: bool,
+    deltas: Deltas<Section, Histogram>,
+}
+
+impl Session for Funclatency<'_> {
+    fn attached(&self) -> &Attached {
+        self.counter.attached()
+    }
+
+    fn more_plan(&self) -> &[Step] {
+        self.counter.return_plan()
+    }
+
+    fn sweep(&mut self) -> anyhow::Result<()> {
+        self.counter.retire_exited()?;
+        Ok(())
+    }
+
+    fn summary(&mut self, _last: bool) -> anyhow::Result<()> {
+        let current = read_sections(&self.counter, self.per_pid)?;
+        let interval: Sections = self.deltas.interval(current).into_iter().collect();
+        let sectioned = self.per_pid || self.args.function;
         print_interval(
-            &args,
-            unit_name,
-            &names,
+            &self.args,
+            unit(&self.args).0,
+            &self.names,
             &interval,
             sectioned,
-            &counter.lost()?,
+            &self.counter.lost()?,
         );
-        previous = current;
-        if stopped || schedule.over() {
-            break;
-        }
-        schedule.advance();
+        Ok(())
     }
-    report_lost(&counter.lost()?);
-    say!("Detaching...");
-    let took = counter.detach();
-    if args.verbose {
-        say!("funclatency: detached in {took:?}");
+
+    fn finish(&mut self) -> anyhow::Result<()> {
+        report_lost(&self.counter.lost()?);
+        Ok(())
     }
-    Ok(())
+
+    fn detach(self) -> Duration {
+        self.counter.detach()
+    }
 }
 
 /// funclatency times functions: tracepoints, USDT probes and return probes
@@ -242,7 +234,7 @@ fn check_spec(pattern: &str) -> anyhow::Result<()> {
 /// A histogram's section: its function (slot) and, with per-process
 /// histograms, the process.
 type Section = (u32, Option<u32>);
-type Sections = BTreeMap<Section, Histogram>;
+type Sections = HashMap<Section, Histogram>;
 
 fn read_sections(counter: &LatencyCounter<'_>, per_pid: bool) -> anyhow::Result<Sections> {
     Ok(if per_pid {
@@ -286,7 +278,7 @@ fn print_interval(
     let (time, timestamp) = output::now();
     let mut all = Histogram::default();
     hists.values().for_each(|h| all.add(h));
-    if args.json {
+    if args.common.json {
         let functions: Vec<_> = shown(names, hists)
             .into_iter()
             .map(|(name, pid, h)| {
@@ -325,7 +317,7 @@ fn print_interval(
         return;
     }
     let mut out = String::from("\n");
-    if args.timestamp {
+    if args.intervals.timestamp {
         out.push_str(&format!("{time:<8}\n"));
     }
     if sectioned {
@@ -350,7 +342,7 @@ fn report_lost(lost: &Lost) {
     if total > 0 {
         say!(
             "funclatency: {total} calls not timed: {} returns whose entry came before tracing, \
-             {} missed returns, {} nested deeper than 32, {} with a table full",
+             {} missed returns, {} nested deeper than {MAX_NEST}, {} with a table full",
             lost.no_entry,
             lost.missed_returns,
             lost.too_deep,

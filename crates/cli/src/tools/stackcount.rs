@@ -1,26 +1,27 @@
 //! stackcount: count the distinct call stacks that lead to an event (BCC's
 //! stackcount, plus per-process symbolization, flame graphs and JSON).
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::mem::MaybeUninit;
-use std::rc::Rc;
+use std::os::fd::RawFd;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
+use rtools_bpf::attach::Attached;
 use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORAGE, MAX_DEPTH};
 use rtools_bpf::symbolize::Symbols;
-use rtools_bpf::AttachOptions;
+use rtools_bpf::OpenObject;
+use rtools_core::deltas::Deltas;
 use rtools_core::render::{flamegraph, stack_folded, stack_json, stack_text};
 use rtools_core::stacks::{self, Frame, StackRow};
 
 use crate::error::usage;
+use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::schedule::Schedule;
-use crate::signals::{StopSignal, Wake};
-use crate::tools::common::{self, BackendArg};
+use crate::pipeline::{self, Flow, Session, Setup, Tool};
+use crate::tools::common;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,7 +49,7 @@ Examples:
 /// instruction the caller that frame-pointer unwinding misses is put back.
 /// Stacks that cannot be recorded (stack map full, hash collision) are
 /// counted and reported on stderr, never shown as empty stacks.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "stackcount",
     version,
@@ -56,28 +57,11 @@ Examples:
     infer_long_args = true
 )]
 pub struct StackcountArgs {
-    /// Trace this PID only
-    #[arg(short = 'p', long = "pid", value_name = "PID", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
-    pub pid: Option<u32>,
-    /// Trace only tasks in this cgroup v2 directory and below: a path in
-    /// the hierarchy (/system.slice/x.service) or under its mount (+)
-    #[arg(long = "cgroup", value_name = "PATH", value_hint = ValueHint::DirPath)]
-    pub cgroup: Option<String>,
+    #[command(flatten)]
+    pub intervals: IntervalArgs,
     /// Trace this CPU only
     #[arg(short = 'c', long = "cpu", value_name = "CPU", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub cpu: Option<u32>,
-    /// Summary interval, seconds
-    #[arg(short = 'i', long = "interval", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub interval: Option<u64>,
-    /// Total duration of trace, seconds
-    #[arg(short = 'D', long = "duration", value_name = "SECONDS", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
-    pub duration: Option<u64>,
-    /// Include timestamp on output
-    #[arg(short = 'T', long = "timestamp")]
-    pub timestamp: bool,
-    /// Use regular expressions. Default is "*" wildcards only.
-    #[arg(short = 'r', long = "regexp")]
-    pub regexp: bool,
     /// Show address offsets
     #[arg(short = 's', long = "offset")]
     pub offset: bool,
@@ -94,9 +78,6 @@ pub struct StackcountArgs {
     /// User stack only
     #[arg(short = 'U', long = "user-stacks-only")]
     pub user_stacks_only: bool,
-    /// Show raw addresses (and, on stderr, the attach plan)
-    #[arg(short = 'v', long = "verbose")]
-    pub verbose: bool,
     /// Insert delimiter between kernel/user stacks
     #[arg(short = 'd', long = "delimited")]
     pub delimited: bool,
@@ -115,162 +96,169 @@ pub struct StackcountArgs {
     /// Frames kept per stack, 1 to 127 (+)
     #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub max_depth: u32,
-    /// One JSON object per interval on stdout (+)
-    #[arg(long = "json")]
-    pub json: bool,
-    /// Refuse a pattern that matches more than N (default 10000 probes) (+)
-    #[arg(long = "max-probes", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
-    pub max_probes: Option<usize>,
-    /// How to attach kernel functions (+)
-    #[arg(long = "backend", value_enum, default_value_t = BackendArg::Auto)]
-    pub backend: BackendArg,
+    #[command(flatten)]
+    pub common: CommonArgs,
     /// Search expression for events (the forms funccount takes)
     #[arg(value_name = "PATTERN")]
     pub pattern: String,
 }
 
 pub fn command() -> clap::Command {
-    StackcountArgs::command().after_help(common::after_help(EXAMPLES))
+    let cmd = StackcountArgs::command().after_help(common::after_help(EXAMPLES));
+    let cmd = flags::reword(
+        cmd,
+        "verbose",
+        "Show raw addresses (and, on stderr, the attach plan)",
+    );
+    flags::duration_letter(cmd, 'D')
 }
 
 pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    let args = StackcountArgs::from_arg_matches(matches)?;
-    rtools_bpf::system::set_libbpf_logging(args.verbose);
-    common::check_positive(args.interval, "-i/--interval")?;
-    common::check_positive(args.duration, "-D/--duration")?;
-    common::check_pid(args.pid)?;
-    let cgroup = common::check_cgroup(args.cgroup.as_deref())?;
-    common::check_cpu(args.cpu)?;
-    if !(1..=MAX_DEPTH).contains(&args.max_depth) {
-        return usage(format!("--max-depth must be 1 to {MAX_DEPTH}"));
-    }
-    if args.stack_storage_size == 0 {
-        return usage("--stack-storage-size must be at least 1");
+    pipeline::run(&StackcountArgs::from_arg_matches(matches)?)
+}
+
+impl Tool for StackcountArgs {
+    type Session<'obj> = Stackcount<'obj>;
+    const NAME: &'static str = "stackcount";
+
+    fn common(&self) -> &CommonArgs {
+        &self.common
     }
 
-    if let Some(path) = &args.flamegraph {
-        check_writable(path)?;
+    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
+        Some((&self.intervals, 'D'))
     }
 
-    let (_spec, targets) = common::resolve(
-        &args.pattern,
-        &common::Matching {
-            tool: "stackcount",
-            pid: args.pid,
-            use_regex: args.regexp,
-            returns: false,
-            max_probes: args.max_probes,
-            verbose: args.verbose,
-        },
-    )?;
-    let stop = StopSignal::install_for(args.pid).context("installing signal handlers")?;
-    let config = StackConfig {
-        pid: args.pid,
-        cgroup,
-        cpu: args.cpu,
-        kernel: !args.user_stacks_only,
-        user: !args.kernel_stacks_only,
-        storage_size: args.stack_storage_size,
-        max_depth: args.max_depth,
-        attach: AttachOptions {
-            pid: args.pid,
-            backend: args.backend.into(),
-        },
-    };
-    let mut storage = MaybeUninit::uninit();
-    let counter = StackCounter::start(&mut storage, &targets, &config)
-        .with_context(|| format!("attaching to '{}'", args.pattern))?;
-    let attached = counter.attached();
-    common::report_attach(
-        "stackcount",
-        &attached.plan,
-        &attached.warnings,
-        args.verbose,
-        args.debug,
-    );
-    say!(
-        "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
-        attached.attached_slots,
-        args.pattern
-    );
+    fn patterns(&self) -> Vec<&str> {
+        vec![&self.pattern]
+    }
 
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    let ring = counter.new_pids(Rc::clone(&seen))?;
-    let mut symbols = Symbols::default();
-    if let Some(pid) = args.pid {
-        // Its mappings now, while it surely lives: it may exit before its
-        // first event is announced (issue 10).
-        symbols.remember(pid);
+    fn check(&self) -> anyhow::Result<()> {
+        common::check_cpu(self.cpu)?;
+        if !(1..=MAX_DEPTH).contains(&self.max_depth) {
+            return usage(format!("--max-depth must be 1 to {MAX_DEPTH}"));
+        }
+        if self.stack_storage_size == 0 {
+            return usage("--stack-storage-size must be at least 1");
+        }
+        match &self.flamegraph {
+            Some(path) => check_writable(path),
+            None => Ok(()),
+        }
     }
-    let mut schedule = Schedule::new(args.interval, args.duration);
-    let mut previous: HashMap<RawStack, u64> = HashMap::new();
-    let mut lost_before = 0;
-    loop {
-        let wake = stop.wait(Some(schedule.wake()), Some(ring.epoll_fd()));
-        if wake == Wake::Ready {
-            // New processes: read their mappings while they are alive.
-            let _ = ring.consume();
-            seen.borrow_mut()
-                .drain(..)
-                .for_each(|pid| symbols.remember(pid));
-            if args.verbose {
-                symbols
-                    .take_notes()
-                    .iter()
-                    .for_each(|n| say!("stackcount: {n}"));
-            }
-            continue;
-        }
-        if wake != Wake::Stop && !schedule.due() {
-            // Between summaries: make room for new processes.
-            counter.retire_exited()?;
-            schedule.swept();
-            continue;
-        }
-        let totals = counter.totals()?;
-        let increases = totals
-            .iter()
-            .filter_map(|(k, &v)| {
-                let before = previous.get(k).copied().unwrap_or(0);
-                (v > before).then(|| (k.clone(), v - before))
-            })
-            .collect();
-        let by_comm = args.folded || args.json;
-        let rows = symbolized_rows(increases, &mut symbols, args.perpid, by_comm);
-        let lost = counter.lost()?.total();
-        print_interval(&args, &rows, lost - lost_before);
-        lost_before = lost;
-        let finished = wake == Wake::Stop || schedule.over();
-        if finished {
-            if let Some(path) = &args.flamegraph {
-                let all = symbolized_rows(
-                    totals.into_iter().collect(),
-                    &mut symbols,
-                    args.perpid,
-                    true,
-                );
-                write_flamegraph(path, &all, &args)?;
-            }
-            break;
-        }
-        previous = totals;
-        schedule.advance();
+
+    fn show_plan(&self) -> bool {
+        self.debug
     }
-    if args.verbose {
+
+    fn start<'obj>(
+        &self,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        setup: &Setup,
+    ) -> anyhow::Result<Stackcount<'obj>> {
+        let config = StackConfig {
+            pid: self.common.pid,
+            cgroup: setup.cgroup.clone(),
+            cpu: self.cpu,
+            kernel: !self.user_stacks_only,
+            user: !self.kernel_stacks_only,
+            storage_size: self.stack_storage_size,
+            max_depth: self.max_depth,
+            attach: setup.attach,
+        };
+        let counter = StackCounter::start(storage, setup.targets(), &config)?;
+        let mut symbols = Symbols::default();
+        if let Some(pid) = self.common.pid {
+            // Its mappings now, while it surely lives: it may exit before
+            // its first event is announced (issue 10).
+            symbols.remember(pid);
+        }
+        Ok(Stackcount {
+            counter,
+            symbols,
+            args: self.clone(),
+            deltas: Deltas::default(),
+            lost_before: 0,
+        })
+    }
+}
+
+/// stackcount's running program, the processes it announced, and what
+/// its summaries need.
+pub struct Stackcount<'obj> {
+    counter: StackCounter<'obj>,
+    symbols: Symbols,
+    args: StackcountArgs,
+    deltas: Deltas<RawStack, u64>,
+    lost_before: u64,
+}
+
+impl Stackcount<'_> {
+    /// -v: what symbolizing skipped (perf maps not read, and why).
+    fn show_notes(&mut self) {
+        if self.args.common.verbose {
+            self.symbols
+                .take_notes()
+                .iter()
+                .for_each(|n| say!("stackcount: {n}"));
+        }
+    }
+}
+
+impl Session for Stackcount<'_> {
+    fn attached(&self) -> &Attached {
+        self.counter.attached()
+    }
+
+    fn events_fd(&self) -> Option<RawFd> {
+        Some(self.counter.announcements_fd())
+    }
+
+    /// New processes: read their mappings while they are alive.
+    fn take_events(&mut self) -> anyhow::Result<Flow> {
+        for pid in self.counter.new_processes() {
+            self.symbols.remember(pid);
+        }
+        self.show_notes();
+        Ok(Flow::Continue)
+    }
+
+    fn sweep(&mut self) -> anyhow::Result<()> {
+        self.counter.retire_exited()?;
+        Ok(())
+    }
+
+    fn summary(&mut self, last: bool) -> anyhow::Result<()> {
+        let totals = self.counter.totals()?;
+        let all = (last && self.args.flamegraph.is_some()).then(|| totals.clone());
+        let increases = self.deltas.interval(totals);
+        let args = &self.args;
+        let by_comm = args.folded || args.common.json;
+        let rows = symbolized_rows(increases, &mut self.symbols, args.perpid, by_comm);
+        let lost = self.counter.lost()?.total();
+        print_interval(args, &rows, lost - self.lost_before);
+        self.lost_before = lost;
+        if let (Some(path), Some(all)) = (&args.flamegraph, all) {
+            let all = symbolized_rows(
+                all.into_iter().collect(),
+                &mut self.symbols,
+                args.perpid,
+                true,
+            );
+            write_flamegraph(path, &all, args)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> anyhow::Result<()> {
         // Symbolizing may have met more.
-        symbols
-            .take_notes()
-            .iter()
-            .for_each(|n| say!("stackcount: {n}"));
+        self.show_notes();
+        report_lost(&self.counter)
     }
-    report_lost(&counter)?;
-    say!("Detaching...");
-    drop(ring);
-    let took = counter.detach();
-    if args.verbose {
-        say!("stackcount: detached in {took:?}");
+
+    fn detach(self) -> Duration {
+        self.counter.detach()
     }
-    Ok(())
 }
 
 /// Symbolizes raw stacks per process and merges those that read alike.
@@ -334,7 +322,7 @@ fn user_frames(
 
 fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
     let (time, timestamp) = output::now();
-    if args.json {
+    if args.common.json {
         output::stdout(&(stack_json::render(rows, &args.pattern, &time, timestamp, lost) + "\n"));
     } else if args.folded {
         output::stdout(&stack_folded::render(rows, args.delimited));
@@ -343,11 +331,11 @@ fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
             delimiter: args.delimited,
             both_stacks: !args.user_stacks_only && !args.kernel_stacks_only,
             offsets: args.offset,
-            addresses: args.verbose,
+            addresses: args.common.verbose,
         };
         output::stdout(&stack_text::render(
             rows,
-            args.timestamp.then_some(time.as_str()),
+            args.intervals.timestamp.then_some(time.as_str()),
             opts,
         ));
     }

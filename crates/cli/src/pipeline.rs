@@ -1,0 +1,254 @@
+//! The steps every tool takes, once (SPEC §5): check the shared flags,
+//! resolve the patterns, install the stop signals, load and attach the
+//! tool's BPF program, say what got attached, then wake for summaries,
+//! sweeps and events until a stop, and detach. A tool supplies only what
+//! is its own: its flags and checks ([`Tool`]), its program and how it
+//! reads and renders what the program collected ([`Session`]).
+
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rtools_bpf::attach::Attached;
+use rtools_bpf::{AttachOptions, OpenObject, Step};
+use rtools_core::spec::ProbeSpec;
+use rtools_core::targets::Target;
+
+use crate::flags::{CommonArgs, IntervalArgs};
+use crate::output::say;
+use crate::schedule::Schedule;
+use crate::signals::{StopSignal, Wake};
+use crate::tools::common::{self, Matching};
+
+/// A tool: its flags, its checks, and how it starts its program.
+pub trait Tool {
+    /// What its running program is; borrows the storage of its BPF object.
+    type Session<'obj>: Session;
+
+    /// The name messages begin with.
+    const NAME: &'static str;
+
+    fn common(&self) -> &CommonArgs;
+
+    /// `-i`, `--duration`, `-T`, `-r`, and the duration's letter, for
+    /// tools that print summaries.
+    fn intervals(&self) -> Option<(&IntervalArgs, char)>;
+
+    /// The probe specifications to resolve, as typed.
+    fn patterns(&self) -> Vec<&str>;
+
+    /// The tool's own checks of what was typed, made before anything
+    /// looks at the machine.
+    fn check(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the tool also puts return probes on the matches (so
+    /// functions that return twice are left out).
+    fn returns(&self) -> bool {
+        false
+    }
+
+    /// Whether the attach plan prints without -v (`-D`/`--debug`).
+    fn show_plan(&self) -> bool {
+        false
+    }
+
+    /// Loads the tool's program into `storage` and attaches it to every
+    /// target.
+    fn start<'obj>(
+        &self,
+        storage: &'obj mut MaybeUninit<OpenObject>,
+        setup: &Setup,
+    ) -> anyhow::Result<Self::Session<'obj>>;
+}
+
+/// What the pipeline checked and found, for [`Tool::start`].
+pub struct Setup {
+    /// One per pattern, in order.
+    pub probes: Vec<Resolved>,
+    /// `--cgroup`'s directory.
+    pub cgroup: Option<PathBuf>,
+    pub attach: AttachOptions,
+}
+
+/// A pattern and what it matched.
+pub struct Resolved {
+    pub spec: ProbeSpec,
+    pub targets: Vec<Target>,
+}
+
+impl Setup {
+    /// The targets of a tool that takes one pattern.
+    pub fn targets(&self) -> &[Target] {
+        &self.probes[0].targets
+    }
+
+    /// The names the tool prints, by slot.
+    pub fn names(&self) -> Vec<String> {
+        self.targets().iter().map(|t| t.name.clone()).collect()
+    }
+}
+
+/// Whether tracing goes on after events were taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Enough (trace -M): the final summary, then detach.
+    Stop,
+}
+
+/// A tool's loaded and attached program, and how its results reach the
+/// user.
+pub trait Session {
+    /// What got attached, how, and what was skipped.
+    fn attached(&self) -> &Attached;
+
+    /// More of the plan, printed with -v (funclatency's return probes).
+    fn more_plan(&self) -> &[Step] {
+        &[]
+    }
+
+    /// An fd that becomes readable when the program has events to take
+    /// (a ring buffer), if it sends any.
+    fn events_fd(&self) -> Option<RawFd> {
+        None
+    }
+
+    /// Takes the events [`Session::events_fd`] announced.
+    fn take_events(&mut self) -> anyhow::Result<Flow> {
+        Ok(Flow::Continue)
+    }
+
+    /// Between summaries: retire the counters of exited processes, so the
+    /// maps never fill up with the dead.
+    fn sweep(&mut self) -> anyhow::Result<()>;
+
+    /// Reads, renders and prints one summary (every -i, and at the end).
+    fn summary(&mut self, last: bool) -> anyhow::Result<()>;
+
+    /// After the last summary: what was lost, files to write.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Detaches everything and unloads; returns how long detaching took.
+    fn detach(self) -> Duration;
+}
+
+/// Runs `tool` from its parsed flags to its detach.
+pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
+    let common = tool.common();
+    rtools_bpf::system::set_libbpf_logging(common.verbose);
+    if let Some((intervals, letter)) = tool.intervals() {
+        common::check_positive(intervals.interval, "-i/--interval")?;
+        common::check_positive(intervals.duration, &format!("-{letter}/--duration"))?;
+    }
+    common::check_pid(common.pid)?;
+    let cgroup = common::check_cgroup(common.cgroup.as_deref())?;
+    tool.check()?;
+
+    let matching = Matching {
+        tool: T::NAME,
+        pid: common.pid,
+        use_regex: tool.intervals().is_some_and(|(i, _)| i.regexp),
+        returns: tool.returns(),
+        max_probes: common.max_probes,
+        verbose: common.verbose,
+    };
+    let patterns = tool.patterns();
+    let probes = patterns
+        .iter()
+        .map(|pattern| {
+            let (spec, targets) = common::resolve(pattern, &matching)?;
+            Ok(Resolved { spec, targets })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let stop = StopSignal::install_for(common.pid).context("installing signal handlers")?;
+    let setup = Setup {
+        probes,
+        cgroup,
+        attach: AttachOptions {
+            pid: common.pid,
+            backend: common.backend.into(),
+        },
+    };
+    let started = Instant::now();
+    let mut storage = MaybeUninit::uninit();
+    let mut session = tool
+        .start(&mut storage, &setup)
+        .with_context(|| format!("attaching to '{}'", patterns.join("' '")))?;
+    let attached = session.attached();
+    common::report_attach(
+        T::NAME,
+        &attached.plan,
+        &attached.warnings,
+        common.verbose,
+        tool.show_plan(),
+    );
+    if common.verbose {
+        for step in session.more_plan() {
+            say!("{}: plan: {step}", T::NAME);
+        }
+        say!(
+            "{}: attached {} probes in {:?}",
+            T::NAME,
+            attached.attached_slots,
+            started.elapsed()
+        );
+    }
+    say!(
+        "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
+        attached.attached_slots,
+        patterns.join(" ")
+    );
+
+    trace_until_stopped(tool, &mut session, &stop)?;
+    session.finish()?;
+    say!("Detaching...");
+    let took = session.detach();
+    if common.verbose {
+        say!("{}: detached in {took:?}", T::NAME);
+    }
+    Ok(())
+}
+
+/// Waits for what comes first (a summary due, a sweep due, events, a
+/// stop) and hands it to the session, until a stop or the end of the
+/// duration; the last summary prints then. BCC: with a duration and no
+/// interval, one summary at the end.
+fn trace_until_stopped<T: Tool>(
+    tool: &T,
+    session: &mut T::Session<'_>,
+    stop: &StopSignal,
+) -> anyhow::Result<()> {
+    let (interval, duration) = tool
+        .intervals()
+        .map_or((None, None), |(i, _)| (i.interval, i.duration));
+    let mut schedule = Schedule::new(interval, duration);
+    loop {
+        let wake = stop.wait(Some(schedule.wake()), session.events_fd());
+        let mut flow = Flow::Continue;
+        if wake == Wake::Ready {
+            flow = session.take_events()?;
+            if flow == Flow::Continue {
+                continue;
+            }
+        }
+        let stopped = wake == Wake::Stop || flow == Flow::Stop;
+        if !stopped && !schedule.due() {
+            session.sweep()?;
+            schedule.swept();
+            continue;
+        }
+        let last = stopped || schedule.over();
+        session.summary(last)?;
+        if last {
+            return Ok(());
+        }
+        schedule.advance();
+    }
+}
