@@ -11,6 +11,7 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::error;
 use crate::exit;
 use crate::output::{self, say};
+use crate::pipeline::run_from;
 use crate::tools::{funccount, funclatency, not_built, stackcount};
 
 pub struct Tool {
@@ -23,12 +24,12 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "funccount",
         command: funccount::command,
-        run: funccount::run,
+        run: run_from::<funccount::FunccountArgs>,
     },
     Tool {
         name: "stackcount",
         command: stackcount::command,
-        run: stackcount::run,
+        run: run_from::<stackcount::StackcountArgs>,
     },
     Tool {
         name: "trace",
@@ -38,7 +39,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "funclatency",
         command: funclatency::command,
-        run: funclatency::run,
+        run: run_from::<funclatency::FunclatencyArgs>,
     },
 ];
 

@@ -30,14 +30,8 @@ pub trait Tool {
     /// The name messages begin with.
     const NAME: &'static str;
 
-    fn common(&self) -> &CommonArgs;
-
-    /// `-i`, `--duration`, `-T`, `-r`, and the duration's letter, for
-    /// tools that print summaries.
-    fn intervals(&self) -> Option<(&IntervalArgs, char)>;
-
-    /// The probe specifications to resolve, as typed.
-    fn patterns(&self) -> Vec<&str>;
+    /// The flags the pipeline acts on.
+    fn flags(&self) -> Flags<'_>;
 
     /// The tool's own checks of what was typed, made before anything
     /// looks at the machine.
@@ -63,6 +57,33 @@ pub trait Tool {
         storage: &'obj mut MaybeUninit<OpenObject>,
         setup: &Setup,
     ) -> anyhow::Result<Self::Session<'obj>>;
+}
+
+/// The flags of a tool that the pipeline acts on.
+pub struct Flags<'a> {
+    pub common: &'a CommonArgs,
+    /// `-i`, `--duration`, `-T`, `-r`, and the duration's letter, for
+    /// tools that print summaries.
+    pub intervals: Option<(&'a IntervalArgs, char)>,
+    /// The probe specifications to resolve, as typed.
+    pub patterns: Vec<&'a str>,
+}
+
+impl<'a> Flags<'a> {
+    /// A tool of one pattern that prints summaries (`-d` or `-D` for the
+    /// duration).
+    pub fn summaries(
+        common: &'a CommonArgs,
+        intervals: &'a IntervalArgs,
+        duration: char,
+        pattern: &'a str,
+    ) -> Flags<'a> {
+        Flags {
+            common,
+            intervals: Some((intervals, duration)),
+            patterns: vec![pattern],
+        }
+    }
 }
 
 /// What the pipeline checked and found, for [`Tool::start`].
@@ -138,11 +159,17 @@ pub trait Session {
     fn detach(self) -> Duration;
 }
 
+/// Runs the tool whose flags `matches` holds: the dispatcher's entry.
+pub fn run_from<T: Tool + clap::FromArgMatches>(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    run(&T::from_arg_matches(matches)?)
+}
+
 /// Runs `tool` from its parsed flags to its detach.
 pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
-    let common = tool.common();
+    let flags = tool.flags();
+    let common = flags.common;
     rtools_bpf::system::set_libbpf_logging(common.verbose);
-    if let Some((intervals, letter)) = tool.intervals() {
+    if let Some((intervals, letter)) = flags.intervals {
         common::check_positive(intervals.interval, "-i/--interval")?;
         common::check_positive(intervals.duration, &format!("-{letter}/--duration"))?;
     }
@@ -153,12 +180,12 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
     let matching = Matching {
         tool: T::NAME,
         pid: common.pid,
-        use_regex: tool.intervals().is_some_and(|(i, _)| i.regexp),
+        use_regex: flags.intervals.is_some_and(|(i, _)| i.regexp),
         returns: tool.returns(),
         max_probes: common.max_probes,
         verbose: common.verbose,
     };
-    let patterns = tool.patterns();
+    let patterns = &flags.patterns;
     let probes = patterns
         .iter()
         .map(|pattern| {
@@ -206,7 +233,7 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
         patterns.join(" ")
     );
 
-    trace_until_stopped(tool, &mut session, &stop)?;
+    trace_until_stopped(&flags, &mut session, &stop)?;
     session.finish()?;
     say!("Detaching...");
     let took = session.detach();
@@ -220,13 +247,13 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
 /// stop) and hands it to the session, until a stop or the end of the
 /// duration; the last summary prints then. BCC: with a duration and no
 /// interval, one summary at the end.
-fn trace_until_stopped<T: Tool>(
-    tool: &T,
-    session: &mut T::Session<'_>,
+fn trace_until_stopped(
+    flags: &Flags<'_>,
+    session: &mut impl Session,
     stop: &StopSignal,
 ) -> anyhow::Result<()> {
-    let (interval, duration) = tool
-        .intervals()
+    let (interval, duration) = flags
+        .intervals
         .map_or((None, None), |(i, _)| (i.interval, i.duration));
     let mut schedule = Schedule::new(interval, duration);
     loop {

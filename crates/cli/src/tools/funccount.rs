@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum, ValueHint};
+use clap::{CommandFactory, Parser, ValueEnum, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::count::{CountConfig, Counter};
 use rtools_bpf::OpenObject;
@@ -16,7 +16,7 @@ use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::pipeline::{self, Session, Setup, Tool};
+use crate::pipeline::{Flags, Session, Setup, Tool};
 use crate::tools::common;
 
 const EXAMPLES: &str = "\
@@ -104,29 +104,20 @@ pub struct FunccountArgs {
     pub pattern: String,
 }
 
+/// BCC's letter for --duration.
+const DURATION: char = 'd';
+
 pub fn command() -> clap::Command {
     let cmd = FunccountArgs::command().after_help(common::after_help(EXAMPLES));
-    flags::duration_letter(cmd, 'd')
-}
-
-pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    pipeline::run(&FunccountArgs::from_arg_matches(matches)?)
+    flags::duration_letter(cmd, DURATION)
 }
 
 impl Tool for FunccountArgs {
     type Session<'obj> = Funccount<'obj>;
     const NAME: &'static str = "funccount";
 
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
-        Some((&self.intervals, 'd'))
-    }
-
-    fn patterns(&self) -> Vec<&str> {
-        vec![&self.pattern]
+    fn flags(&self) -> Flags<'_> {
+        Flags::summaries(&self.common, &self.intervals, DURATION, &self.pattern)
     }
 
     fn check(&self) -> anyhow::Result<()> {

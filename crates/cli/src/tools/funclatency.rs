@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
+use clap::{CommandFactory, Parser, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::latency::{LatencyConfig, LatencyCounter, Lost, MAX_NEST};
 use rtools_bpf::{OpenObject, Step};
@@ -21,7 +21,7 @@ use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::pipeline::{self, Session, Setup, Tool};
+use crate::pipeline::{Flags, Session, Setup, Tool};
 use crate::tools::common;
 
 const EXAMPLES: &str = "\
@@ -80,6 +80,9 @@ pub struct FunclatencyArgs {
     pub pattern: String,
 }
 
+/// BCC's letter for --duration.
+const DURATION: char = 'd';
+
 pub fn command() -> clap::Command {
     let cmd = FunclatencyArgs::command().after_help(common::after_help(EXAMPLES));
     let cmd = flags::reword(
@@ -92,11 +95,7 @@ pub fn command() -> clap::Command {
             "Nesting levels to track (BCC); rtools always tracks {MAX_NEST}"
         ))
     });
-    flags::duration_letter(cmd, 'd')
-}
-
-pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    pipeline::run(&FunclatencyArgs::from_arg_matches(matches)?)
+    flags::duration_letter(cmd, DURATION)
 }
 
 fn unit(args: &FunclatencyArgs) -> (&'static str, u64) {
@@ -113,16 +112,8 @@ impl Tool for FunclatencyArgs {
     type Session<'obj> = Funclatency<'obj>;
     const NAME: &'static str = "funclatency";
 
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
-        Some((&self.intervals, 'd'))
-    }
-
-    fn patterns(&self) -> Vec<&str> {
-        vec![&self.pattern]
+    fn flags(&self) -> Flags<'_> {
+        Flags::summaries(&self.common, &self.intervals, DURATION, &self.pattern)
     }
 
     fn check(&self) -> anyhow::Result<()> {

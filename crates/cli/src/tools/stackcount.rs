@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, FromArgMatches, Parser, ValueHint};
+use clap::{CommandFactory, Parser, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORAGE, MAX_DEPTH};
 use rtools_bpf::symbolize::Symbols;
@@ -20,7 +20,7 @@ use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
-use crate::pipeline::{self, Flow, Session, Setup, Tool};
+use crate::pipeline::{Flags, Flow, Session, Setup, Tool};
 use crate::tools::common;
 
 const EXAMPLES: &str = "\
@@ -103,6 +103,9 @@ pub struct StackcountArgs {
     pub pattern: String,
 }
 
+/// BCC's letter for --duration (-d is the delimiter here).
+const DURATION: char = 'D';
+
 pub fn command() -> clap::Command {
     let cmd = StackcountArgs::command().after_help(common::after_help(EXAMPLES));
     let cmd = flags::reword(
@@ -110,27 +113,15 @@ pub fn command() -> clap::Command {
         "verbose",
         "Show raw addresses (and, on stderr, the attach plan)",
     );
-    flags::duration_letter(cmd, 'D')
-}
-
-pub fn run(matches: &clap::ArgMatches) -> anyhow::Result<()> {
-    pipeline::run(&StackcountArgs::from_arg_matches(matches)?)
+    flags::duration_letter(cmd, DURATION)
 }
 
 impl Tool for StackcountArgs {
     type Session<'obj> = Stackcount<'obj>;
     const NAME: &'static str = "stackcount";
 
-    fn common(&self) -> &CommonArgs {
-        &self.common
-    }
-
-    fn intervals(&self) -> Option<(&IntervalArgs, char)> {
-        Some((&self.intervals, 'D'))
-    }
-
-    fn patterns(&self) -> Vec<&str> {
-        vec![&self.pattern]
+    fn flags(&self) -> Flags<'_> {
+        Flags::summaries(&self.common, &self.intervals, DURATION, &self.pattern)
     }
 
     fn check(&self) -> anyhow::Result<()> {
