@@ -29,7 +29,7 @@ complete -c rtools -n "__fish_rtools_needs_command" -s h -l help -d 'Print help 
 complete -c rtools -n "__fish_rtools_needs_command" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "funccount" -d 'Count function calls, tracepoints and USDT probes'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "stackcount" -d 'Count the call stacks that lead to events'
-complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments (not built yet in rtools 0.1.0)'
+complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "funclatency" -d 'Time functions and print latency histograms'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s c -l cpu -d 'Trace this CPU only' -r -f
@@ -81,6 +81,33 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l json -d 'On
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s v -l verbose -d 'Show raw addresses (and, on stderr, the attach plan)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s b -l buffer-pages -d 'Pages of ring buffer for the events' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s L -l tid -d 'Trace this thread only' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -l uid -d 'Trace this user only' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s Z -l string-size -d 'Bytes read of each string' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s M -l max-events -d 'Exit after printing this many events' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s n -l name -d 'Print events only of processes whose name contains NAME' -r
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s f -l msg-filter -d 'Print events only whose message contains MSG' -r
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s I -l include -d 'Accepted for BCC\'s command lines: rtools needs no headers (types come from BTF and tracefs)' -r
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s d -l duration -d 'Trace for this many seconds (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'
+kprobe-multi\t'One kprobe.multi link for all functions (needs CONFIG_FPROBE)'
+fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
+kprobe\t'One kprobe per function'"
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s c -l cgroup -l cgroup-path -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s S -l include-self -d 'Trace trace\'s own events too'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s t -l timestamp -d 'Print a time column: seconds since tracing started'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s u -l unix-timestamp -d 'With -t: seconds since the epoch instead'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s T -l time -d 'Print a time column: the clock, HH:MM:SS'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s C -l print_cpu -d 'Print the CPU'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s K -l kernel-stack -d 'Print the kernel stack of each event'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s U -l user-stack -d 'Print the user stack of each event'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s a -l address -d 'Print addresses in stacks'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s A -l aggregate -d 'Count identical events and print them with their counts at the end (needs -M)'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s v -l verbose -d 'Print the compiled BPF programs, the attach plan and libbpf\'s messages'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -l json -d 'One JSON object per event on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f

@@ -164,24 +164,48 @@ fn no_tool_is_a_usage_error() {
     assert!(done.stderr.contains("rtools --list"), "{done:#?}");
 }
 
-/// Regression (issue 10): trace's error was cut off and out of date; its
-/// help, man page and error say precisely that it is not built and what
-/// to use meanwhile.
+/// trace takes BCC's options, and its probes' syntax is checked before
+/// anything needs root (these run as any user).
 #[test]
-fn tools_not_built_yet_say_so() {
-    let done = run(&["trace", "-p", "1", "x"]);
-    assert_eq!(done.code, Some(1), "{done:#?}");
-    assert!(
-        done.stderr
-            .starts_with("trace: error: trace is not built yet in rtools ")
-            && done.stderr.contains("stackcount counts their call stacks")
-            && done.stderr.contains("trace-bpfcc"),
-        "{done:#?}"
-    );
+fn trace_help_shows_bcc_options_and_syntax_errors_come_first() {
     let help = run(&["trace", "--help"]);
-    assert!(help.stdout.contains("trace is not built yet"), "{help:#?}");
-    let man = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/man/trace.8")).unwrap();
-    assert!(man.contains("not built yet"), "{man}");
+    assert_eq!(help.code, Some(0));
+    for flag in [
+        "-b, --buffer-pages",
+        "-p, --pid",
+        "-L, --tid",
+        "--uid",
+        "-v, --verbose",
+        "-Z, --string-size",
+        "-S, --include-self",
+        "-M, --max-events",
+        "-t, --timestamp",
+        "-u, --unix-timestamp",
+        "-T, --time",
+        "-C, --print_cpu",
+        "-c, --cgroup",
+        "-n, --name",
+        "-f, --msg-filter",
+        "-K, --kernel-stack",
+        "-U, --user-stack",
+        "-a, --address",
+        "-I, --include",
+        "-A, --aggregate",
+        "--json",
+        "PREDICATE",
+    ] {
+        assert!(
+            help.stdout.contains(flag),
+            "{flag} missing:\n{}",
+            help.stdout
+        );
+    }
+    let done = run(&["trace", "c:malloc (arg1 >"]);
+    assert_eq!(done.code, Some(2), "{done:#?}");
+    assert_eq!(
+        done.stderr.trim_end(),
+        "trace: error: in probe 'c:malloc (arg1 >': unmatched '(' at '(arg1 >': close it with ')' (see 'trace --help')"
+    );
 }
 
 /// Regression (issue 10): the man pages cited rtools-funccount(8) and
@@ -208,11 +232,7 @@ fn man_pages_cite_only_pages_that_exist_and_keep_example_lines() {
             let examples = page.split(".SH EXAMPLES\n").nth(1).unwrap();
             assert!(examples.starts_with(".nf\n"), "{}", path.display());
         }
-        assert!(
-            page.contains("(+) marks options")
-                || path.ends_with("rtools.8")
-                || path.ends_with("trace.8")
-        );
+        assert!(page.contains("(+) marks options") || path.ends_with("rtools.8"));
     }
 }
 

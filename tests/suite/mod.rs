@@ -10,5 +10,6 @@ mod root_funccount_errors;
 mod root_funclatency;
 mod root_return_safety;
 mod root_stackcount;
+mod root_trace;
 mod vm;
 mod vm_kernel_functions;

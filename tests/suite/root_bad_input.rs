@@ -315,10 +315,93 @@ fn all_cases() -> Vec<(&'static str, Case)> {
             case(&["c:*"], USAGE, "more than the limit of 1000"),
         ),
         ("funclatency", case(&["-c", "0", "c:malloc"], USAGE, "-c")),
-        ("trace", case(&["c:malloc"], 1, "trace is not built yet")),
     ];
     all.extend(tool_cases);
+    all.extend(trace_cases(files).into_iter().map(|c| ("trace", c)));
     all
+}
+
+/// trace's own: its probe text (predicate, format, arguments), read
+/// before anything needs root, and typed against each target after.
+fn trace_cases(files: &BadFiles) -> Vec<Case> {
+    let f = |name: &str| format!("{}:f", files.path(name));
+    vec![
+        case(&[], USAGE, "PROBE"),
+        case(&[""], USAGE, "empty probe"),
+        case(&["c:malloc (arg1 >"], USAGE, "unmatched '('"),
+        case(&["c:malloc (arg1 >)"], USAGE, "expected a value"),
+        case(&["c:malloc (arg1 # 2)"], USAGE, "unexpected '#'"),
+        case(
+            &["c:malloc \"%d\""],
+            USAGE,
+            "1 conversion(s) but 0 argument(s)",
+        ),
+        case(&["c:malloc \"%q\", arg1"], USAGE, "unknown conversion '%q'"),
+        case(&["c:malloc \"%d"], USAGE, "unterminated string"),
+        case(&["c:malloc arg1"], USAGE, "expected a format string"),
+        case(&["c:malloc \"%d\",, arg1"], USAGE, "empty argument"),
+        case(
+            &["c:malloc(int) \"%d\", arg1"],
+            USAGE,
+            "needs a type and a name",
+        ),
+        case(&["c:malloc+zz"], USAGE, "invalid offset"),
+        case(
+            &["-Z", "0", "c:malloc"],
+            USAGE,
+            "-Z/--string-size must be 1 to",
+        ),
+        case(
+            &["-Z", "99999", "c:malloc"],
+            USAGE,
+            "-Z/--string-size must be 1 to",
+        ),
+        case(&["-b", "3", "c:malloc"], USAGE, "power of two"),
+        case(&["-b", "0", "c:malloc"], USAGE, "power of two"),
+        case(&["-M", "0", "c:malloc"], USAGE, "at least 1"),
+        case(&["-A", "c:malloc"], USAGE, "--max-events"),
+        case(&["-u", "c:malloc"], USAGE, "--timestamp"),
+        case(
+            &["-p", "1", "-L", "1", "c:malloc"],
+            USAGE,
+            "cannot be used with",
+        ),
+        case(&["-d", "0", "c:malloc"], USAGE, "at least 1 second"),
+        case(&["--uid", "-1", "c:malloc"], USAGE, "is negative"),
+        case(&["x:b:c"], USAGE, "unknown type 'x'"),
+        case(&["c:no_such_function_xyz"], USAGE, "no function matches"),
+        case(&["t:sched:no_such_event"], USAGE, "no tracepoint matches"),
+        case(&[&f("script.sh")], USAGE, "is a script"),
+        case(
+            &["c:malloc \"%d\", retval"],
+            USAGE,
+            "only at a return probe",
+        ),
+        case(&["c:malloc \"%d\", arg7"], USAGE, "arg1 to arg6"),
+        case(&["c:malloc \"%d\", nope"], USAGE, "unknown name 'nope'"),
+        case(&["c:malloc \"%d\", $comm"], USAGE, "print it with %s"),
+        case(
+            &["c:malloc ($comm * 2)"],
+            USAGE,
+            "a string where a number is needed",
+        ),
+        case(
+            &["c:malloc (frob(arg1))"],
+            USAGE,
+            "unknown function 'frob()'",
+        ),
+        case(
+            &["c:malloc (args->x)"],
+            USAGE,
+            "struct members are not known",
+        ),
+        case(
+            &["t:sched:sched_switch (args->nope)"],
+            USAGE,
+            "no field 'nope'",
+        ),
+        case(&["vfs_read+4"], USAGE, "offsets into kernel functions"),
+    ]
 }
 
 fn check(tool: &str, (args, code, needle): &Case, done: &Finished) -> Result<(), String> {
@@ -374,6 +457,7 @@ fn root_closed_stderr_never_panics() {
         vec!["stackcount", "-p", "-1", "x"],
         vec!["funclatency", "c:*setjmp"],
         vec!["funccount", "-d", "1", "t:syscalls:sys_enter_getcpu"],
+        vec!["trace", "c:malloc (arg1 >"],
     ] {
         let mut child = Command::new(rtools_bin())
             .args(&args)

@@ -5,13 +5,13 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
-use libbpf_rs::{MapCore, MapFlags, MapMut};
+use libbpf_rs::{MapCore, MapFlags};
 
 use crate::error::{map_error, BpfError};
 
 /// Puts cgroup directory `dir` in a loaded program's `cgroup_filter` map;
 /// the map holds the cgroup itself, so the directory's fd is closed after.
-pub fn apply(map: &MapMut<'_>, dir: &Path) -> Result<(), BpfError> {
+pub fn apply(map: &impl MapCore, dir: &Path) -> Result<(), BpfError> {
     let file = File::open(dir).map_err(|source| BpfError::Cgroup {
         dir: dir.to_path_buf(),
         source,

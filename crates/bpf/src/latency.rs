@@ -156,36 +156,22 @@ impl<'obj> LatencyCounter<'obj> {
         }
 
         let p = &skel.progs;
-        let programs = |entry: bool| Programs {
-            tracepoint: None,
-            raw_tracepoint: None,
-            syscalls: None,
-            kprobe: if entry {
-                &p.latency_entry_kprobe
-            } else {
-                &p.latency_return_kprobe
-            },
-            kprobe_multi: if entry {
-                &p.latency_entry_kprobe_multi
-            } else {
-                &p.latency_return_kprobe_multi
-            },
-            tracing_template: if entry {
-                &p.latency_entry_tracing
-            } else {
-                &p.latency_return_tracing
-            },
-            uprobe: if entry {
-                &p.latency_entry_uprobe
-            } else {
-                &p.latency_return_uprobe
-            },
-            uprobe_multi: if entry {
-                &p.latency_entry_uprobe_multi
-            } else {
-                &p.latency_return_uprobe_multi
-            },
-            usdt: None,
+        let programs = |entry: bool| {
+            let pick = |e, r| Some(if entry { e } else { r });
+            Programs {
+                kprobe: pick(&p.latency_entry_kprobe, &p.latency_return_kprobe),
+                kprobe_multi: pick(
+                    &p.latency_entry_kprobe_multi,
+                    &p.latency_return_kprobe_multi,
+                ),
+                tracing_template: pick(&p.latency_entry_tracing, &p.latency_return_tracing),
+                uprobe: pick(&p.latency_entry_uprobe, &p.latency_return_uprobe),
+                uprobe_multi: pick(
+                    &p.latency_entry_uprobe_multi,
+                    &p.latency_return_uprobe_multi,
+                ),
+                ..Programs::default()
+            }
         };
         // Threads' call stacks are freed as threads exit.
         let thread_exit =

@@ -16,6 +16,7 @@ pub mod stack;
 pub mod symbolize;
 pub mod syscalls;
 pub mod system;
+pub mod trace;
 mod tracing_progs;
 
 mod skel {
@@ -31,6 +32,17 @@ mod skel {
 }
 
 pub use attach::{AttachOptions, Backend, Skipped, Step};
+
+/// For unit tests that need root or a kernel feature: says why the test
+/// skips, or fails where skips are refused (RTOOLS_TEST_NO_SKIP, as in CI).
+#[cfg(test)]
+pub(crate) fn skip_test(why: &str) {
+    assert!(
+        std::env::var_os("RTOOLS_TEST_NO_SKIP").is_none(),
+        "would skip ({why}) and RTOOLS_TEST_NO_SKIP is set"
+    );
+    eprintln!("SKIPPED: {why}");
+}
 pub use error::BpfError;
 /// libbpf's error type, the source of several [`BpfError`]s.
 pub use libbpf_rs::Error as LibbpfError;

@@ -31,6 +31,10 @@ impl Links {
         self.items.push(a);
     }
 
+    pub fn extend(&mut self, other: Links) {
+        self.items.extend(other.items);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -202,6 +202,17 @@ impl Symbols {
     }
 }
 
+impl Symbols {
+    /// The file (its name, as the process mapped it) that `pid`'s address
+    /// `addr` is in: BCC's `[module]`.
+    pub fn user_module(&mut self, pid: u32, addr: u64) -> Option<String> {
+        self.remember(pid);
+        let maps = self.processes.get(&pid)?.as_ref()?;
+        let (mapping, _) = maps.file_offset(addr)?;
+        Some(mapping.mapped.file_name()?.to_string_lossy().into_owned())
+    }
+}
+
 /// The function at `offset` in ELF file `path`, cached.
 fn file_symbol(
     symbolizer: &Symbolizer,

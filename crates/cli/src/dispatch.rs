@@ -12,7 +12,7 @@ use crate::error;
 use crate::exit;
 use crate::output::{self, say};
 use crate::pipeline::run_from;
-use crate::tools::{funccount, funclatency, not_built, stackcount};
+use crate::tools::{funccount, funclatency, stackcount, trace};
 
 pub struct Tool {
     pub name: &'static str,
@@ -33,8 +33,8 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "trace",
-        command: || not_built::command("trace", "Print a line for each event, with arguments"),
-        run: |_| not_built::not_built("trace"),
+        command: trace::command,
+        run: run_from::<trace::TraceArgs>,
     },
     Tool {
         name: "funclatency",

@@ -6,6 +6,7 @@ use rtools_bpf::BpfError;
 use rtools_core::pattern::PatternError;
 use rtools_core::spec::SpecError;
 use rtools_core::targets::ResolveError;
+use rtools_core::trace::ProbeError;
 
 use crate::exit;
 use crate::output::say;
@@ -39,6 +40,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         cause.is::<Usage>()
             || cause.is::<SpecError>()
             || cause.is::<PatternError>()
+            || cause.is::<ProbeError>()
             || cause
                 .downcast_ref::<ResolveError>()
                 .is_some_and(ResolveError::is_usage)

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use crate::{error, exit};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::{AttachOptions, OpenObject, Step};
 use rtools_core::spec::ProbeSpec;
@@ -62,11 +64,14 @@ pub trait Tool {
 /// The flags of a tool that the pipeline acts on.
 pub struct Flags<'a> {
     pub common: &'a CommonArgs,
-    /// `-i`, `--duration`, `-T`, `-r`, and the duration's letter, for
-    /// tools that print summaries.
-    pub intervals: Option<(&'a IntervalArgs, char)>,
+    /// `-i`: seconds between summaries.
+    pub interval: Option<u64>,
+    /// Seconds to trace, and the duration flag's letter (`-d`, `-D`).
+    pub duration: (Option<u64>, char),
+    /// `-r`: the patterns are regular expressions.
+    pub regexp: bool,
     /// The probe specifications to resolve, as typed.
-    pub patterns: Vec<&'a str>,
+    pub patterns: Vec<String>,
 }
 
 impl<'a> Flags<'a> {
@@ -80,8 +85,10 @@ impl<'a> Flags<'a> {
     ) -> Flags<'a> {
         Flags {
             common,
-            intervals: Some((intervals, duration)),
-            patterns: vec![pattern],
+            interval: intervals.interval,
+            duration: (intervals.duration, duration),
+            regexp: intervals.regexp,
+            patterns: vec![pattern.to_string()],
         }
     }
 }
@@ -169,10 +176,9 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
     let flags = tool.flags();
     let common = flags.common;
     rtools_bpf::system::set_libbpf_logging(common.verbose);
-    if let Some((intervals, letter)) = flags.intervals {
-        common::check_positive(intervals.interval, "-i/--interval")?;
-        common::check_positive(intervals.duration, &format!("-{letter}/--duration"))?;
-    }
+    common::check_positive(flags.interval, "-i/--interval")?;
+    let (duration, letter) = flags.duration;
+    common::check_positive(duration, &format!("-{letter}/--duration"))?;
     common::check_pid(common.pid)?;
     let cgroup = common::check_cgroup(common.cgroup.as_deref())?;
     tool.check()?;
@@ -180,7 +186,7 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
     let matching = Matching {
         tool: T::NAME,
         pid: common.pid,
-        use_regex: flags.intervals.is_some_and(|(i, _)| i.regexp),
+        use_regex: flags.regexp,
         returns: tool.returns(),
         max_probes: common.max_probes,
         verbose: common.verbose,
@@ -205,9 +211,14 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
     };
     let started = Instant::now();
     let mut storage = MaybeUninit::uninit();
-    let mut session = tool
-        .start(&mut storage, &setup)
-        .with_context(|| format!("attaching to '{}'", patterns.join("' '")))?;
+    let mut session = tool.start(&mut storage, &setup).map_err(|e| {
+        // A mistake in what was typed speaks for itself.
+        if error::exit_code(&e) == exit::USAGE {
+            e
+        } else {
+            e.context(format!("attaching to '{}'", patterns.join("' '")))
+        }
+    })?;
     let attached = session.attached();
     common::report_attach(
         T::NAME,
@@ -252,10 +263,7 @@ fn trace_until_stopped(
     session: &mut impl Session,
     stop: &StopSignal,
 ) -> anyhow::Result<()> {
-    let (interval, duration) = flags
-        .intervals
-        .map_or((None, None), |(i, _)| (i.interval, i.duration));
-    let mut schedule = Schedule::new(interval, duration);
+    let mut schedule = Schedule::new(flags.interval, flags.duration.0);
     loop {
         let wake = stop.wait(Some(schedule.wake()), session.events_fd());
         let mut flow = Flow::Continue;

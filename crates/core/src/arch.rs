@@ -21,3 +21,105 @@ pub const ELF_MACHINE: u16 = 62;
 /// (FLAG_ELF_LIBC6 | FLAG_X8664_LIB64), under [`LD_CACHE_ARCH_MASK`].
 pub const LD_CACHE_ARCH: i32 = 0x0300;
 pub const LD_CACHE_ARCH_MASK: i32 = 0xff00;
+
+/// Byte offsets in the kernel's `struct pt_regs` of the registers that
+/// carry a function's first six arguments (the System V AMD64 calling
+/// convention: rdi, rsi, rdx, rcx, r8, r9). trace reads arguments there.
+pub const ARG_REGS: [u16; 6] = [112, 104, 96, 88, 72, 64];
+
+/// Where `struct pt_regs` keeps rax: a function's return value.
+pub const RET_REG: u16 = 80;
+
+/// The kernel's syscall entry points are named `__x64_sys_NAME`; their one
+/// argument points to the registers the syscall was made with.
+pub const SYSCALL_PREFIX: &str = "__x64_sys_";
+
+/// The first address above user space: kernel addresses are above it, so
+/// a pointer tells which memory to read it from.
+pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+
+/// The `struct pt_regs` offset and the width in bytes of a register as a
+/// USDT argument names it (`rdi`, `edi`, `di`, `dil`, `r8d`, ...).
+pub fn register(name: &str) -> Option<(u16, u8)> {
+    const REGS: [(&str, u16); 17] = [
+        ("r15", 0),
+        ("r14", 8),
+        ("r13", 16),
+        ("r12", 24),
+        ("rbp", 32),
+        ("rbx", 40),
+        ("r11", 48),
+        ("r10", 56),
+        ("r9", 64),
+        ("r8", 72),
+        ("rax", 80),
+        ("rcx", 88),
+        ("rdx", 96),
+        ("rsi", 104),
+        ("rdi", 112),
+        ("rip", 128),
+        ("rsp", 152),
+    ];
+    let name = name.trim_start_matches('%');
+    // r8..r15 with a width suffix: r8d (4), r8w (2), r8b (1).
+    if let Some(num) = name
+        .strip_prefix('r')
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        let (digits, bytes) = match num.as_bytes().last() {
+            Some(b'd') => (&num[..num.len() - 1], 4),
+            Some(b'w') => (&num[..num.len() - 1], 2),
+            Some(b'b') => (&num[..num.len() - 1], 1),
+            _ => (num, 8),
+        };
+        let full = format!("r{digits}");
+        return REGS
+            .iter()
+            .find(|(r, _)| *r == full)
+            .map(|&(_, off)| (off, bytes));
+    }
+    // The legacy registers: rax, eax, ax, al; rsi, esi, si, sil; ...
+    let (base, bytes) = if let Some(rest) = name.strip_prefix('r') {
+        (rest.to_string(), 8)
+    } else if let Some(rest) = name.strip_prefix('e') {
+        (rest.to_string(), 4)
+    } else if let Some(low) = name.strip_suffix('l').filter(|b| b.len() == 1) {
+        (format!("{low}x"), 1)
+    } else if let Some(low) = name.strip_suffix('l').filter(|b| b.len() == 2) {
+        (low.to_string(), 1)
+    } else {
+        (name.to_string(), 2)
+    };
+    let full = format!("r{base}");
+    REGS.iter()
+        .find(|(r, _)| *r == full)
+        .map(|&(_, off)| (off, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usdt_register_names() {
+        assert_eq!(register("%rdi"), Some((112, 8)));
+        assert_eq!(register("edi"), Some((112, 4)));
+        assert_eq!(register("di"), Some((112, 2)));
+        assert_eq!(register("dil"), Some((112, 1)));
+        assert_eq!(register("eax"), Some((80, 4)));
+        assert_eq!(register("ax"), Some((80, 2)));
+        assert_eq!(register("al"), Some((80, 1)));
+        assert_eq!(register("r8"), Some((72, 8)));
+        assert_eq!(register("r8d"), Some((72, 4)));
+        assert_eq!(register("r12w"), Some((24, 2)));
+        assert_eq!(register("r15b"), Some((0, 1)));
+        assert_eq!(register("rbp"), Some((32, 8)));
+        assert_eq!(register("ebp"), Some((32, 4)));
+        assert_eq!(register("rsp"), Some((152, 8)));
+        assert_eq!(register("rip"), Some((128, 8)));
+        assert_eq!(register("ah"), None);
+        assert_eq!(register("r16"), None);
+        assert_eq!(register("xmm0"), None);
+        assert_eq!(ARG_REGS[0], 112);
+    }
+}

@@ -12,3 +12,4 @@ pub mod render;
 pub mod spec;
 pub mod stacks;
 pub mod targets;
+pub mod trace;

@@ -51,6 +51,17 @@ pub enum ProbeSpec {
     },
 }
 
+impl ProbeSpec {
+    /// Whether it places return probes (`r:`, `kretprobe:`, `uretprobe:`,
+    /// `fexit:`).
+    pub fn is_return(&self) -> bool {
+        matches!(
+            self,
+            ProbeSpec::Kernel { ret: true, .. } | ProbeSpec::User { ret: true, .. }
+        )
+    }
+}
+
 /// A specification that does not parse. Every variant names the spec and
 /// the part that is wrong, and says what would be right.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -329,6 +340,29 @@ impl fmt::Display for ProbeSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_probes_are_known_by_their_spec() {
+        for spec in [
+            "r:c:malloc",
+            "r::vfs_read",
+            "kretprobe:vfs_read",
+            "uretprobe:/bin/sh:main",
+            "fexit:f",
+        ] {
+            assert!(parse(spec).unwrap().is_return(), "{spec}");
+        }
+        for spec in [
+            "c:malloc",
+            "vfs_read",
+            "t:a:b",
+            "u:c:setjmp",
+            "fentry:f",
+            "rawtracepoint:x",
+        ] {
+            assert!(!parse(spec).unwrap().is_return(), "{spec}");
+        }
+    }
 
     fn k(ret: bool, flavor: KernelFlavor, module: Option<&str>, func: &str) -> ProbeSpec {
         ProbeSpec::Kernel {

@@ -20,7 +20,10 @@
 //! - `libc-getpid N`: libc's getpid(), N times;
 //! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
-//! - `usdt N`: the USDT probe rtools:tick, N times;
+//! - `usdt N`: the USDT probe rtools:tick, N times (its argument i = 0..N-1);
+//! - `trace N`: trace_target(i, "s<i>") for i = 0..N-1 (it returns 3 * i),
+//!   each followed by a raw getcpu syscall whose first argument is i (an
+//!   address the kernel refuses, harmlessly; 0 asks nothing);
 //! - `stacks A D`: gamma through alpha and beta A times, through delta D
 //!   times;
 //! - `latency A B`: lat_2ms (~2 ms) A times, lat_20us (~20 us) B times;
@@ -86,6 +89,14 @@ pub extern "C" fn alpha(x: u64) -> u64 {
 #[inline(never)]
 pub extern "C" fn delta(x: u64) -> u64 {
     black_box(gamma(black_box(x)).wrapping_add(2))
+}
+
+/// trace's target: known arguments, a known return value.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn trace_target(i: i32, s: *const libc::c_char) -> i32 {
+    black_box(s);
+    black_box(i) * 3
 }
 
 /// Spins for `d` on the vDSO clock: exact durations, no system calls.
@@ -264,6 +275,16 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "trace" => {
+            // The strings first: making them is not traced.
+            let strings: Vec<std::ffi::CString> = (0..n(0)?)
+                .map(|i| std::ffi::CString::new(format!("s{i}")).expect("no NUL"))
+                .collect();
+            for (i, s) in strings.iter().enumerate() {
+                black_box(trace_target(i as i32, s.as_ptr()));
+                raw_syscall(libc::SYS_getcpu, i as libc::c_long, 0);
+            }
+        }
         "latency" => {
             (0..n(0)?).for_each(|_| lat_2ms());
             (0..n(1)?).for_each(|_| lat_20us());

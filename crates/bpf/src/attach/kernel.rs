@@ -51,10 +51,16 @@ pub(super) fn attach_kernel(
 ) -> Result<(), BpfError> {
     let mut failures = Vec::new();
     for backend in kernel_backends(flavor, forced) {
-        let result = match backend {
-            Backend::KprobeMulti => kprobe_multi(progs.kprobe_multi, targets, slots, ret, out),
-            Backend::Fentry => fentry(progs.tracing_template, targets, slots, ret, out),
-            Backend::Kprobe | Backend::Auto => kprobe(progs.kprobe, targets, slots, ret, out),
+        let prog = match backend {
+            Backend::KprobeMulti => progs.kprobe_multi,
+            Backend::Fentry => progs.tracing_template,
+            Backend::Kprobe | Backend::Auto => progs.kprobe,
+        };
+        let result = match (backend, prog) {
+            (_, None) => BackendResult::Unsupported("this tool has no program for it".into()),
+            (Backend::KprobeMulti, Some(p)) => kprobe_multi(p, targets, slots, ret, out),
+            (Backend::Fentry, Some(p)) => fentry(p, targets, slots, ret, out),
+            (_, Some(p)) => kprobe(p, targets, slots, ret, out),
         };
         match result {
             BackendResult::Attached => {

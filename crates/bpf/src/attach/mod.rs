@@ -109,6 +109,15 @@ pub struct Attached {
 }
 
 impl Attached {
+    /// Adds what another attach made: trace attaches a group of targets
+    /// at a time.
+    pub fn merge(&mut self, other: Attached) {
+        self.links.extend(other.links);
+        self.plan.extend(other.plan);
+        self.warnings.extend(other.warnings);
+        self.attached_slots += other.attached_slots;
+    }
+
     fn link(&mut self, a: Attachment) {
         self.links.push(a);
     }

@@ -9,17 +9,20 @@ use crate::system;
 
 /// The programs a tool brings, one per attach kind; each reads its slot
 /// from the attach cookie. `tracing_template` is loaded code that fentry
-/// and fexit programs are cloned from. A tool that only times functions
-/// has no tracepoint, syscall-table or USDT programs.
+/// and fexit programs are cloned from. A tool has only the kinds it
+/// attaches: one that only times functions has no tracepoint,
+/// syscall-table or USDT programs, and trace brings, per probe, the kinds
+/// its targets need.
+#[derive(Default)]
 pub struct Programs<'a, 'obj> {
     pub tracepoint: Option<&'a ProgramMut<'obj>>,
     pub raw_tracepoint: Option<&'a ProgramMut<'obj>>,
     pub syscalls: Option<SyscallPrograms<'a, 'obj>>,
-    pub kprobe: &'a ProgramMut<'obj>,
-    pub kprobe_multi: &'a ProgramMut<'obj>,
-    pub tracing_template: &'a ProgramMut<'obj>,
-    pub uprobe: &'a ProgramMut<'obj>,
-    pub uprobe_multi: &'a ProgramMut<'obj>,
+    pub kprobe: Option<&'a ProgramMut<'obj>>,
+    pub kprobe_multi: Option<&'a ProgramMut<'obj>>,
+    pub tracing_template: Option<&'a ProgramMut<'obj>>,
+    pub uprobe: Option<&'a ProgramMut<'obj>>,
+    pub uprobe_multi: Option<&'a ProgramMut<'obj>>,
     pub usdt: Option<&'a ProgramMut<'obj>>,
 }
 
@@ -63,11 +66,11 @@ macro_rules! event_programs {
                 sys_exit: &p.rt_sys_exit,
                 slots: &maps.syscall_slots,
             }),
-            kprobe: &p.rt_kprobe,
-            kprobe_multi: &p.rt_kprobe_multi,
-            tracing_template: &p.$template,
-            uprobe: &p.rt_uprobe,
-            uprobe_multi: &p.rt_uprobe_multi,
+            kprobe: Some(&p.rt_kprobe),
+            kprobe_multi: Some(&p.rt_kprobe_multi),
+            tracing_template: Some(&p.$template),
+            uprobe: Some(&p.rt_uprobe),
+            uprobe_multi: Some(&p.rt_uprobe_multi),
             usdt: Some(&p.rt_usdt),
         }
     }};

@@ -18,15 +18,20 @@ use crate::system;
 /// that cannot be interrupted, so thousands go in batches.
 const UPROBE_BATCH: usize = keeper::MAX_BATCH;
 
-fn uprobe_offset(target: &Target) -> usize {
+/// A uprobe target's file offset and its USDT semaphore's (0: none).
+fn uprobe_offsets(target: &Target) -> (usize, usize) {
     match &target.attach {
-        Attach::Uprobe { offset, .. } => *offset as usize,
+        Attach::Uprobe {
+            offset, ref_ctr, ..
+        } => (*offset as usize, *ref_ctr as usize),
         _ => unreachable!("uprobe groups hold uprobe targets"),
     }
 }
 
 /// uprobe.multi links of [`UPROBE_BATCH`] functions where the kernel has
-/// them, else one uprobe per function. Interruptible between links.
+/// them, else one uprobe per function (and for USDT sites with a
+/// semaphore, which the keeper's links do not carry). Interruptible
+/// between links.
 pub(super) fn attach_uprobes(
     progs: &Programs<'_, '_>,
     targets: &[Target],
@@ -39,17 +44,20 @@ pub(super) fn attach_uprobes(
     let pid = pid.map_or(-1, |p| p as i32);
     let how = if ret { "uretprobe" } else { "uprobe" };
     let mut single = slots.to_vec();
-    if system::has_uprobe_multi() {
+    let semaphores = slots.iter().any(|&s| uprobe_offsets(&targets[s]).1 != 0);
+    if let (true, false, Some(uprobe_multi)) =
+        (system::has_uprobe_multi(), semaphores, progs.uprobe_multi)
+    {
         single.clear();
         for (i, batch) in slots.chunks(UPROBE_BATCH).enumerate() {
             let split = attach_split(batch, |batch| {
                 let offsets: Vec<u64> = batch
                     .iter()
-                    .map(|&s| uprobe_offset(&targets[s]) as u64)
+                    .map(|&s| uprobe_offsets(&targets[s]).0 as u64)
                     .collect();
                 let cookies: Vec<u64> = batch.iter().map(|&s| s as u64).collect();
                 // Through the keeper where there is one (see keeper.rs).
-                let prog = progs.uprobe_multi.as_fd();
+                let prog = uprobe_multi.as_fd();
                 if let Some(made) =
                     keeper::uprobe_multi(prog, binary, &offsets, &cookies, ret, pid.max(0) as u32)
                 {
@@ -61,9 +69,7 @@ pub(super) fn attach_uprobes(
                     retprobe: ret,
                     ..Default::default()
                 };
-                let link = progs
-                    .uprobe_multi
-                    .attach_uprobe_multi_with_opts(pid, binary, "", opts)?;
+                let link = uprobe_multi.attach_uprobe_multi_with_opts(pid, binary, "", opts)?;
                 Ok(Attachment::Libbpf(link))
             });
             match split {
@@ -85,16 +91,18 @@ pub(super) fn attach_uprobes(
     }
     for slot in single {
         check_interrupt()?;
+        let Some(uprobe) = progs.uprobe else {
+            out.skipped(&targets[slot], super::NOT_FOR_THIS_TOOL);
+            continue;
+        };
+        let (offset, ref_ctr_offset) = uprobe_offsets(&targets[slot]);
         let opts = UprobeOpts {
             cookie: slot as u64,
             retprobe: ret,
+            ref_ctr_offset,
             ..Default::default()
         };
-        let offset = uprobe_offset(&targets[slot]);
-        match progs
-            .uprobe
-            .attach_uprobe_with_opts(pid, binary, offset, opts)
-        {
+        match uprobe.attach_uprobe_with_opts(pid, binary, offset, opts) {
             Ok(link) => {
                 out.link(Attachment::Libbpf(link));
                 out.planned(slot, &targets[slot], how);

@@ -108,11 +108,13 @@ pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, 
     if how.max_probes == Some(0) {
         return usage("--max-probes must be at least 1");
     }
+    // r:LIB:FUNC places return probes too.
+    let returns = how.returns || spec.is_return();
     let mut resolver = Resolver {
         pid: how.pid,
         use_regex: how.use_regex,
         tracefs: None,
-        return_probes: how.returns,
+        return_probes: returns,
         system_root: None,
     };
     // Mistakes in what was typed come before what the machine says.
@@ -126,16 +128,16 @@ pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, 
         .resolve(&spec)
         .with_context(|| format!("resolving '{pattern}'"))?;
     let mut refused = Vec::new();
-    if how.returns {
+    if returns {
         (targets, refused) = returns::split_returnable(targets);
     }
-    let limit = how.max_probes.unwrap_or(if how.returns {
+    let limit = how.max_probes.unwrap_or(if returns {
         MAX_RETURN_PROBES
     } else {
         MAX_PROBES
     });
     if targets.len() > limit {
-        let what = if how.returns {
+        let what = if returns {
             "functions (an entry and a return probe each)"
         } else {
             "probes"

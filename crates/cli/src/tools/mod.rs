@@ -4,5 +4,5 @@
 pub mod common;
 pub mod funccount;
 pub mod funclatency;
-pub mod not_built;
 pub mod stackcount;
+pub mod trace;

@@ -7,6 +7,7 @@ pub mod log2_hist;
 pub mod stack_folded;
 pub mod stack_json;
 pub mod stack_text;
+pub mod trace_text;
 
 #[cfg(test)]
 mod golden;

@@ -9,7 +9,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 
 use object::read::elf::ElfFile64;
-use object::{CompressionFormat, LittleEndian, Object, ObjectSection, ReadCache};
+use object::{CompressionFormat, LittleEndian, Object, ObjectSection, ObjectSegment, ReadCache};
 use thiserror::Error;
 
 /// Why a file is not something rtools can trace.
@@ -174,6 +174,40 @@ pub fn sections(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, Elf
             section.data().ok().map(<[u8]>::to_vec)
         })
         .collect())
+}
+
+/// Where virtual addresses of `path` are in the file: the file offset of
+/// each of `addrs` (None for one no loaded segment holds), and the address
+/// of section `section`, if any. For USDT sites, which notes name by
+/// address while uprobes attach by offset.
+pub fn file_offsets(
+    path: &Path,
+    addrs: &[u64],
+    section: &str,
+) -> Result<(Vec<Option<u64>>, Option<u64>), ElfFileError> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|source| ElfFileError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let cache = ReadCache::new(file);
+    let elf =
+        ElfFile64::<LittleEndian, _>::parse(&cache).map_err(|e| damaged(&shown, &e.to_string()))?;
+    let segments: Vec<(u64, u64, u64)> = elf
+        .segments()
+        .map(|s| (s.address(), s.size(), s.file_range().0))
+        .collect();
+    let offsets = addrs
+        .iter()
+        .map(|&addr| {
+            segments
+                .iter()
+                .find(|&&(start, size, _)| addr >= start && addr < start + size)
+                .map(|&(start, _, file)| addr - start + file)
+        })
+        .collect();
+    let base = elf.section_by_name(section).map(|s| s.address());
+    Ok((offsets, base))
 }
 
 /// The size of section `name` of `path`, without reading it.

@@ -8,6 +8,7 @@ pub mod libpath;
 pub mod returns;
 pub mod tracefs;
 pub mod usdt_notes;
+pub mod usdt_sites;
 
 use std::fs;
 use std::io;
@@ -51,6 +52,10 @@ pub enum Attach {
         ret: bool,
         /// Whether a return probe may go here (see [`returns`]).
         returns: Returns,
+        /// A USDT site's semaphore, as a file offset (0: none): the kernel
+        /// counts the probe's users there, so the program takes the
+        /// probe's slow path only while traced.
+        ref_ctr: u64,
     },
     Usdt {
         binary: PathBuf,
@@ -340,6 +345,7 @@ impl Resolver {
                     func: f.name,
                     ret,
                     returns: f.returns,
+                    ref_ctr: 0,
                 },
             })
             .collect();

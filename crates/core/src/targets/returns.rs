@@ -283,6 +283,7 @@ mod tests {
                 func: name.into(),
                 ret: true,
                 returns,
+                ref_ctr: 0,
             },
         }
     }

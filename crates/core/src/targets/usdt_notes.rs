@@ -1,7 +1,7 @@
-//! USDT probes from an ELF file's `.note.stapsdt` section.
-//!
-//! Only the probe names are needed here (libbpf reads the argument specs
-//! itself when it attaches), so only the notes section is read.
+//! USDT probes from an ELF file's `.note.stapsdt` section: their names
+//! (libbpf reads the rest itself when the counting tools attach), and for
+//! trace, which reads the arguments itself, each site's addresses and
+//! argument specs.
 
 use std::collections::BTreeSet;
 
@@ -48,6 +48,58 @@ fn read_notes(mut notes: &[u8], probes: &mut BTreeSet<UsdtProbe>) -> Result<(), 
     Ok(())
 }
 
+/// One place a USDT probe fires, as its note says: virtual addresses of
+/// the instruction, of the `.stapsdt.base` section at link time (prelink
+/// may move the file since), and of the semaphore (0: none); the
+/// arguments' spec (`-4@%edi 8@-16(%rbp)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub provider: String,
+    pub name: String,
+    pub pc: u64,
+    pub base: u64,
+    pub semaphore: u64,
+    pub args: String,
+}
+
+/// Every site in the contents of a `.note.stapsdt` section, in order.
+pub fn sites(mut notes: &[u8]) -> Result<Vec<Site>, &'static str> {
+    let mut out = Vec::new();
+    while notes.len() >= 12 {
+        let namesz = u32_at(notes, 0)? as usize;
+        let descsz = u32_at(notes, 4)? as usize;
+        let kind = u32_at(notes, 8)?;
+        let desc_at = 12 + align4(namesz);
+        let desc = notes
+            .get(desc_at..desc_at + descsz)
+            .ok_or("truncated USDT note")?;
+        if kind == NT_STAPSDT && cstr(notes, 12) == Some("stapsdt") {
+            let provider = cstr(desc, 24).ok_or("bad USDT provider")?;
+            let name = cstr(desc, 24 + provider.len() + 1).ok_or("bad USDT name")?;
+            let args = cstr(desc, 24 + provider.len() + name.len() + 2).unwrap_or("");
+            out.push(Site {
+                provider: provider.to_string(),
+                name: name.to_string(),
+                pc: u64_at(desc, 0)?,
+                base: u64_at(desc, 8)?,
+                semaphore: u64_at(desc, 16)?,
+                args: args.to_string(),
+            });
+        }
+        notes = notes.get(desc_at + align4(descsz)..).unwrap_or_default();
+    }
+    Ok(out)
+}
+
+fn u64_at(b: &[u8], at: usize) -> Result<u64, &'static str> {
+    Ok(u64::from_le_bytes(
+        b.get(at..at + 8)
+            .ok_or("truncated USDT note")?
+            .try_into()
+            .unwrap(),
+    ))
+}
+
 fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
@@ -74,6 +126,9 @@ mod tests {
     /// One stapsdt note for `provider:name`.
     fn note(provider: &str, name: &str) -> Vec<u8> {
         let mut desc = vec![0u8; 24];
+        desc[..8].copy_from_slice(&0x1130u64.to_le_bytes());
+        desc[8..16].copy_from_slice(&0x2004u64.to_le_bytes());
+        desc[16..24].copy_from_slice(&0x4010u64.to_le_bytes());
         for s in [provider, name, "-4@%edi"] {
             desc.extend_from_slice(s.as_bytes());
             desc.push(0);
@@ -120,6 +175,29 @@ mod tests {
                 name: "tick".into()
             }])
         );
+    }
+
+    #[test]
+    fn sites_keep_addresses_and_arguments() {
+        let mut notes = note("myapp", "tick");
+        notes.extend(note("libc", "setjmp"));
+        let sites = sites(&notes).unwrap();
+        assert_eq!(
+            sites[0],
+            Site {
+                provider: "myapp".into(),
+                name: "tick".into(),
+                pc: 0x1130,
+                base: 0x2004,
+                semaphore: 0x4010,
+                args: "-4@%edi".into(),
+            }
+        );
+        assert_eq!(sites[1].name, "setjmp");
+        let mut cut = note("a", "b");
+        cut.truncate(30);
+        cut[4..8].copy_from_slice(&40u32.to_le_bytes());
+        assert!(super::sites(&cut).is_err());
     }
 
     #[test]

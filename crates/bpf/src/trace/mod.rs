@@ -1,0 +1,309 @@
+//! trace's loader: compiles each probe's programs (rtools-core's trace
+//! compiler), packs them into one ELF object that libbpf loads
+//! ([`object`]), attaches each group of targets through attach/ like the
+//! other tools, and hands the ring buffer's records to the tool.
+//!
+//! Targets of a probe whose programs come out the same share them (a
+//! group); the record's first field names the group, its cookie the
+//! target within it.
+
+mod compile;
+pub mod kernel_params;
+mod maps;
+mod object;
+
+use std::collections::BTreeMap;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use libbpf_rs::{ObjectBuilder, ProgramMut, RingBuffer, RingBufferBuilder};
+use rtools_core::spec::ProbeSpec;
+use rtools_core::targets::usdt_sites;
+use rtools_core::targets::{Attach, Target};
+use rtools_core::trace::codegen::Filters;
+use rtools_core::trace::event::Layout;
+use rtools_core::trace::insn::Insn;
+use rtools_core::trace::parsed::Parsed;
+use rtools_core::trace::{usdt_args, ProbeError};
+
+use crate::attach::{self, AttachOptions, Attached, Programs};
+use crate::error::{map_error, BpfError};
+use compile::{Env, Kind, Place};
+use kernel_params::KernelParams;
+use maps::Maps;
+
+/// One probe of the command line: read, and resolved to its targets.
+pub struct Probe<'a> {
+    pub parsed: &'a Parsed,
+    pub spec: &'a ProbeSpec,
+    pub targets: &'a [Target],
+}
+
+/// How trace runs, besides its probes.
+#[derive(Debug, Clone, Default)]
+pub struct TraceConfig {
+    /// `-p`: kernel probes and tracepoints check it in the kernel, uprobes
+    /// filter as they attach.
+    pub pid: Option<u32>,
+    /// `-L`.
+    pub tid: Option<u32>,
+    /// `--uid`.
+    pub uid: Option<u32>,
+    /// `-S`: trace's own events too.
+    pub include_self: bool,
+    pub cgroup: Option<PathBuf>,
+    /// `-Z`: bytes kept of each string.
+    pub string_size: usize,
+    pub kernel_stack: bool,
+    pub user_stack: bool,
+    /// `-b`: pages of ring buffer.
+    pub pages: u32,
+    pub attach: AttachOptions,
+    /// The tracefs mount, where tracepoints' formats are.
+    pub tracefs: Option<PathBuf>,
+}
+
+/// Targets of one probe that share programs.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// Which probe of the command line.
+    pub probe: usize,
+    /// Its targets' names, by slot (the cookie).
+    pub names: Vec<String>,
+}
+
+/// A loaded and attached trace: its records come through the ring buffer
+/// to the callback the tool gave.
+pub struct Tracer {
+    /// Each record's first field indexes it.
+    pub groups: Vec<Group>,
+    /// The records' layout, by probe.
+    pub layouts: Vec<Layout>,
+    /// The generated programs, for -v: (symbol, instructions).
+    pub listing: Vec<(String, Vec<Insn>)>,
+    attached: Attached,
+    ring: RingBuffer<'static>,
+    maps: Maps,
+    _object: libbpf_rs::Object,
+}
+
+impl Tracer {
+    /// Compiles, loads and attaches every probe; each record goes to
+    /// `on_record` while the tool takes them ([`Tracer::take`]).
+    pub fn start(
+        probes: &[Probe<'_>],
+        config: &TraceConfig,
+        on_record: impl FnMut(&[u8]) -> i32 + 'static,
+    ) -> Result<Tracer, TraceStartError> {
+        let maps = Maps::create(config.pages.max(1), config.cgroup.as_deref())?;
+        let kernel = probes
+            .iter()
+            .any(|p| matches!(p.spec, ProbeSpec::Kernel { .. }))
+            .then(KernelParams::load)
+            .flatten();
+        let env = Env {
+            kernel: kernel.as_ref(),
+            tracefs: config.tracefs.as_deref(),
+            filters: Filters {
+                tgid: None,
+                tid: config.tid,
+                uid: config.uid,
+                not_tgid: (!config.include_self).then(std::process::id),
+                cgroup_map: maps.cgroup_fd(),
+            },
+            pid: config.pid,
+            events_map: maps.events_fd(),
+            lost_map: maps.lost_fd(),
+        };
+        let mut groups = Vec::new();
+        let mut group_targets: Vec<Vec<Target>> = Vec::new();
+        let mut programs: Vec<object::Program> = Vec::new();
+        let mut layouts = Vec::new();
+        for (index, probe) in probes.iter().enumerate() {
+            let parsed = probe.parsed;
+            let err = |m: String| TraceStartError::Probe(ProbeError::new(&parsed.raw, m));
+            let layout = Layout::new(
+                &parsed.slots(config.string_size),
+                config.kernel_stack,
+                config.user_stack,
+            );
+            let ret = matches!(
+                probe.spec,
+                ProbeSpec::Kernel { ret: true, .. } | ProbeSpec::User { ret: true, .. }
+            );
+            let places = places(probe, parsed).map_err(err)?;
+            // Targets whose programs come out the same share them.
+            let mut by_code: BTreeMap<Vec<(Kind, Vec<u8>)>, Vec<usize>> = BTreeMap::new();
+            for (i, place) in places.iter().enumerate() {
+                let code = compile::variants(parsed, ret, place, &layout, 0, false, &env)
+                    .map_err(|m| err(at_target(&m, &place.target, places.len())))?;
+                by_code.entry(fingerprint(&code)).or_default().push(i);
+            }
+            for members in by_code.into_values() {
+                let id = groups.len() as u32;
+                let single = members.len() == 1;
+                let code =
+                    compile::variants(parsed, ret, &places[members[0]], &layout, id, single, &env)
+                        .map_err(err)?;
+                for (kind, insns) in code {
+                    programs.push(object::Program {
+                        name: format!("g{id}_{}", kind.tag()),
+                        section: kind.section(),
+                        insns,
+                    });
+                }
+                let targets: Vec<Target> =
+                    members.iter().map(|&m| places[m].target.clone()).collect();
+                groups.push(Group {
+                    probe: index,
+                    names: targets.iter().map(|t| t.name.clone()).collect(),
+                });
+                group_targets.push(targets);
+            }
+            layouts.push(layout);
+        }
+        let listing = programs
+            .iter()
+            .map(|p| (p.name.clone(), p.insns.clone()))
+            .collect();
+        let elf = object::elf(&programs);
+        let object = ObjectBuilder::default()
+            .open_memory(&elf)
+            .and_then(|open| open.load())
+            .map_err(BpfError::Load)?;
+        let progs: Vec<ProgramMut<'_>> = object.progs_mut().collect();
+        let mut attached = Attached::default();
+        for (id, targets) in group_targets.iter().enumerate() {
+            let find = |kind: Kind| {
+                let name = format!("g{id}_{}", kind.tag());
+                progs
+                    .iter()
+                    .find(|p| p.name().to_str() == Some(name.as_str()))
+            };
+            let group_progs = Programs {
+                tracepoint: find(Kind::Tracepoint),
+                raw_tracepoint: find(Kind::RawTracepoint),
+                kprobe: find(Kind::Kprobe),
+                kprobe_multi: find(Kind::KprobeMulti),
+                tracing_template: find(Kind::FentryTemplate),
+                uprobe: find(Kind::Uprobe),
+                uprobe_multi: find(Kind::UprobeMulti),
+                ..Programs::default()
+            };
+            let got = attach::attach_all(&group_progs, targets, &config.attach)?;
+            attached.merge(got);
+        }
+        drop(progs);
+        let mut builder = RingBufferBuilder::new();
+        builder
+            .add(&maps.events, on_record)
+            .map_err(map_error("rt_events"))?;
+        let ring = builder.build().map_err(map_error("rt_events"))?;
+        Ok(Tracer {
+            groups,
+            layouts,
+            listing,
+            attached,
+            ring,
+            maps,
+            _object: object,
+        })
+    }
+
+    pub fn attached(&self) -> &Attached {
+        &self.attached
+    }
+
+    /// Readable when records wait in the ring buffer.
+    pub fn events_fd(&self) -> RawFd {
+        self.ring.epoll_fd()
+    }
+
+    /// Hands every waiting record to the callback.
+    pub fn take(&self) -> Result<(), BpfError> {
+        self.ring.consume().map_err(map_error("rt_events"))
+    }
+
+    /// Records that found the ring buffer full, since the start.
+    pub fn lost(&self) -> Result<u64, BpfError> {
+        self.maps.lost()
+    }
+
+    pub fn detach(self) -> Duration {
+        self.attached.links.detach()
+    }
+}
+
+/// The targets of `probe` as they attach: USDT probes become their sites
+/// (uprobes, with each site's arguments), user functions move by the
+/// probe's `+offset`.
+fn places(probe: &Probe<'_>, parsed: &Parsed) -> Result<Vec<Place>, String> {
+    let offset = parsed.text.offset;
+    let mut out = Vec::new();
+    for target in probe.targets {
+        match &target.attach {
+            Attach::Usdt {
+                binary,
+                provider,
+                name,
+            } => {
+                let sites = usdt_sites::sites(binary, provider, name).map_err(|e| e.to_string())?;
+                for site in sites {
+                    out.push(Place {
+                        usdt: Some(usdt_args::parse(&site.args)?),
+                        target: site.target,
+                    });
+                }
+            }
+            Attach::Kernel { .. } if offset != 0 => {
+                return Err(
+                    "offsets into kernel functions are not supported: probe the function itself"
+                        .into(),
+                )
+            }
+            Attach::Uprobe { .. } if offset != 0 => {
+                let mut t = target.clone();
+                if let Attach::Uprobe { offset: at, .. } = &mut t.attach {
+                    *at += offset;
+                }
+                out.push(Place {
+                    target: t,
+                    usdt: None,
+                });
+            }
+            _ => out.push(Place {
+                target: target.clone(),
+                usdt: None,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+/// A program set as bytes, to tell targets with the same code apart from
+/// the rest.
+fn fingerprint(code: &[(Kind, Vec<Insn>)]) -> Vec<(Kind, Vec<u8>)> {
+    code.iter()
+        .map(|(k, insns)| (*k, insns.iter().flat_map(|i| i.to_bytes()).collect()))
+        .collect()
+}
+
+/// A message about one of several targets names it.
+fn at_target(message: &str, target: &Target, targets: usize) -> String {
+    if targets > 1 {
+        format!("at {}: {message}", target.name)
+    } else {
+        message.to_string()
+    }
+}
+
+/// Why trace could not start: a probe at fault (the user's input), or the
+/// machine.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceStartError {
+    #[error(transparent)]
+    Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Bpf(#[from] BpfError),
+}

@@ -1,0 +1,823 @@
+//! Names and types: turns parsed expressions into typed ones against what
+//! the probe offers (its arguments, fields, return value), so that every
+//! expression the grammar allows compiles to a program the verifier
+//! takes, and any other is a one-line error naming its part.
+
+use super::expr::{BinOp, CType, Expr, UnOp};
+use super::fields::{Field, FieldKind};
+use super::format::{Conv, Format};
+
+/// An integer's width and sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Int {
+    pub bytes: u8,
+    pub signed: bool,
+}
+
+impl Int {
+    pub const U64: Int = Int {
+        bytes: 8,
+        signed: false,
+    };
+    pub const U32: Int = Int {
+        bytes: 4,
+        signed: false,
+    };
+    pub const S64: Int = Int {
+        bytes: 8,
+        signed: true,
+    };
+    const BOOL: Int = Int {
+        bytes: 4,
+        signed: true,
+    };
+}
+
+/// Which memory a pointer points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mem {
+    Kernel,
+    User,
+    /// Decided at run time by the address (the kernel's half of the
+    /// address space or the user's): for kernel probes, whose pointers
+    /// may be either (a syscall's `const char *filename` is a user one).
+    ByAddress,
+}
+
+/// What the current task is, as helpers tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// `$pid`: the thread id (BCC's naming).
+    Tid,
+    /// `$tgid`: the process id.
+    Tgid,
+    Uid,
+    Gid,
+    Cpu,
+}
+
+/// A typed integer expression: what the code generator compiles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TExpr {
+    Const(u64),
+    /// Argument `n` (0-based) of a function, raw tracepoint or USDT probe,
+    /// from the probe's context.
+    Arg {
+        n: u8,
+        ty: Int,
+    },
+    /// The return value (return probes).
+    Ret {
+        ty: Int,
+    },
+    /// A tracepoint field in the record.
+    Field {
+        offset: u16,
+        ty: Int,
+    },
+    Task(Task),
+    /// What `addr` points to.
+    Load {
+        addr: Box<TExpr>,
+        ty: Int,
+        mem: Mem,
+    },
+    Unary(UnOp, Box<TExpr>),
+    Binary {
+        op: BinOp,
+        left: Box<TExpr>,
+        right: Box<TExpr>,
+        /// Signed comparison, division and right shift.
+        signed: bool,
+    },
+    /// Truncated to `ty`'s width and extended back by its sign.
+    Convert {
+        e: Box<TExpr>,
+        ty: Int,
+    },
+    /// 1 if the string equals `lit`, else 0.
+    StrEq {
+        s: Str,
+        lit: Vec<u8>,
+    },
+}
+
+/// Where a string is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Str {
+    /// NUL-terminated, at the address `e` computes.
+    At(Box<TExpr>, Mem),
+    /// `$comm`: the task's command.
+    Comm,
+    /// A `char name[len]` field in the tracepoint's record.
+    InRecord { offset: u16, len: u16 },
+    /// A `__data_loc char[]` field: the record says where.
+    DataLoc { offset: u16 },
+}
+
+/// A value of the format: a number or a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Num(TExpr),
+    Str(Str),
+}
+
+/// What a probe's expressions may name.
+#[derive(Debug, Clone)]
+pub struct Scope<'a> {
+    pub site: Site<'a>,
+    /// A return probe: `retval` is there.
+    pub ret: bool,
+    /// Arguments named by a signature or the kernel's BTF.
+    pub params: &'a [Param],
+}
+
+#[derive(Debug, Clone)]
+pub enum Site<'a> {
+    /// A kernel function; `syscall`: a syscall's entry point, whose
+    /// arguments are in the registers its one argument points to.
+    KernelFunction {
+        syscall: bool,
+    },
+    UserFunction,
+    Tracepoint(&'a [Field]),
+    RawTracepoint,
+    /// A USDT probe with arguments of these types.
+    Usdt(&'a [Int]),
+}
+
+/// An argument with a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    /// 0-based.
+    pub index: u8,
+    pub ty: ParamType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    Int(Int),
+    /// `char *`: a string.
+    CharPtr,
+    /// Another pointer: a number.
+    Ptr,
+}
+
+/// The most arguments a function probe reads (the registers of the
+/// calling convention).
+pub const MAX_ARGS: u8 = 6;
+
+/// What an expression is before it is used: a number, a pointer (a
+/// number that `%s` and `str()` read a string at) or a string.
+#[derive(Debug, Clone)]
+enum Typed {
+    Int(TExpr, Int),
+    /// A pointer: `chars` for `char *`.
+    Ptr {
+        e: TExpr,
+        mem: Mem,
+    },
+    Str(Str),
+    /// A string literal.
+    Lit(Vec<u8>),
+}
+
+/// The typed predicate, or an error naming the part of it at fault.
+pub fn predicate(text: &str, scope: &Scope<'_>) -> Result<TExpr, String> {
+    let e = super::expr::parse(text).map_err(|e| e.message)?;
+    let c = Checker { scope };
+    let typed = c.check(&e)?;
+    c.number(typed, text)
+}
+
+/// The typed values for `format`'s conversions, one per argument.
+pub fn values(format: &Format, args: &[String], scope: &Scope<'_>) -> Result<Vec<Value>, String> {
+    let convs: Vec<&Conv> = format.convs().collect();
+    if convs.len() != args.len() {
+        return Err(format!(
+            "the format has {} conversion(s) but {} argument(s) follow it: give one argument \
+             per %",
+            convs.len(),
+            args.len()
+        ));
+    }
+    let c = Checker { scope };
+    convs
+        .iter()
+        .zip(args)
+        .map(|(conv, text)| {
+            let e = super::expr::parse(text).map_err(|e| e.message)?;
+            let typed = c.check(&e)?;
+            if conv.kind.wants_string() {
+                c.string(typed, text).map(Value::Str)
+            } else if let Typed::Str(_) | Typed::Lit(_) = typed {
+                Err(format!(
+                    "'{text}' is a string: print it with %s, not a number conversion"
+                ))
+            } else {
+                c.number(typed, text).map(Value::Num)
+            }
+        })
+        .collect()
+}
+
+struct Checker<'a, 'b> {
+    scope: &'b Scope<'a>,
+}
+
+impl Checker<'_, '_> {
+    /// Strings are read from the memory the probe's pointers are in.
+    fn default_mem(&self) -> Mem {
+        match self.scope.site {
+            Site::UserFunction | Site::Usdt(_) => Mem::User,
+            _ => Mem::ByAddress,
+        }
+    }
+
+    fn number(&self, typed: Typed, text: &str) -> Result<TExpr, String> {
+        match typed {
+            Typed::Int(e, _) | Typed::Ptr { e, .. } => Ok(e),
+            Typed::Str(_) | Typed::Lit(_) => Err(format!(
+                "'{}' is a string where a number is needed: compare strings with == or != \
+                 against a literal, or STRCMP(\"lit\", e)",
+                super::probe_text::snippet(text)
+            )),
+        }
+    }
+
+    fn string(&self, typed: Typed, text: &str) -> Result<Str, String> {
+        match typed {
+            Typed::Str(s) => Ok(s),
+            Typed::Ptr { e, mem } => Ok(Str::At(Box::new(e), mem)),
+            Typed::Int(e, _) => Ok(Str::At(Box::new(e), self.default_mem())),
+            Typed::Lit(_) => Err(format!(
+                "'{}' is a literal: put it in the format itself",
+                super::probe_text::snippet(text)
+            )),
+        }
+    }
+
+    fn check(&self, e: &Expr) -> Result<Typed, String> {
+        match e {
+            Expr::Num(n) => Ok(Typed::Int(
+                TExpr::Const(*n),
+                if *n <= i64::MAX as u64 {
+                    Int::S64
+                } else {
+                    Int::U64
+                },
+            )),
+            Expr::Str(s) => Ok(Typed::Lit(s.as_bytes().to_vec())),
+            Expr::Name(name) => self.name(name),
+            Expr::Member(base, field) => self.member(base, field),
+            Expr::User(inner) => match self.check(inner)? {
+                Typed::Int(e, _) | Typed::Ptr { e, .. } => Ok(Typed::Ptr { e, mem: Mem::User }),
+                _ => Err("@user goes after a pointer, e.g. arg2@user".into()),
+            },
+            Expr::Cast(ty, inner) => {
+                let typed = self.check(inner)?;
+                let mem = match &typed {
+                    Typed::Ptr { mem, .. } => *mem,
+                    _ => self.default_mem(),
+                };
+                let e = self.number(typed, &describe(inner))?;
+                Ok(match ty {
+                    CType::CharPtr => Typed::Ptr { e, mem },
+                    CType::Int { bytes, signed } => {
+                        let ty = Int {
+                            bytes: *bytes,
+                            signed: *signed,
+                        };
+                        Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty)
+                    }
+                })
+            }
+            Expr::Unary(op, inner) => {
+                let typed = self.check(inner)?;
+                if *op == UnOp::Deref {
+                    let mem = match &typed {
+                        Typed::Ptr { mem, .. } => *mem,
+                        _ => self.default_mem(),
+                    };
+                    let addr = self.number(typed, &describe(inner))?;
+                    let load = TExpr::Load {
+                        addr: Box::new(addr),
+                        ty: Int::U64,
+                        mem,
+                    };
+                    return Ok(Typed::Int(load, Int::U64));
+                }
+                let ty = self.int_type(&typed);
+                let e = self.number(typed, &describe(inner))?;
+                let ty = if *op == UnOp::Not { Int::BOOL } else { ty };
+                Ok(Typed::Int(TExpr::Unary(*op, Box::new(e)), ty))
+            }
+            Expr::Binary(op, l, r) => self.binary(*op, l, r),
+            Expr::Call(name, args) => self.call(name, args),
+        }
+    }
+
+    fn int_type(&self, typed: &Typed) -> Int {
+        match typed {
+            Typed::Int(_, ty) => *ty,
+            _ => Int::U64,
+        }
+    }
+
+    fn binary(&self, op: BinOp, l: &Expr, r: &Expr) -> Result<Typed, String> {
+        let (lt, rt) = (self.check(l)?, self.check(r)?);
+        if matches!(op, BinOp::Eq | BinOp::Ne) {
+            let strings = match (&lt, &rt) {
+                (Typed::Lit(lit), other) | (other, Typed::Lit(lit)) => {
+                    Some((lit.clone(), other.clone()))
+                }
+                _ => None,
+            };
+            if let Some((lit, other)) = strings {
+                let other_text = if matches!(lt, Typed::Lit(_)) { r } else { l };
+                let s = self.string(other, &describe(other_text))?;
+                let eq = TExpr::StrEq { s, lit };
+                let e = if op == BinOp::Eq {
+                    eq
+                } else {
+                    TExpr::Unary(UnOp::Not, Box::new(eq))
+                };
+                return Ok(Typed::Int(e, Int::BOOL));
+            }
+        }
+        let (lty, rty) = (self.int_type(&lt), self.int_type(&rt));
+        let left = self.number(lt, &describe(l))?;
+        let right = self.number(rt, &describe(r))?;
+        let both_signed = lty.signed && rty.signed;
+        let (signed, ty) = match op {
+            _ if op.is_comparison() => (both_signed, Int::BOOL),
+            BinOp::Shl | BinOp::Shr => (lty.signed, Int { bytes: 8, ..lty }),
+            _ => (
+                both_signed,
+                Int {
+                    bytes: 8,
+                    signed: both_signed,
+                },
+            ),
+        };
+        Ok(Typed::Int(
+            TExpr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+                signed,
+            },
+            ty,
+        ))
+    }
+
+    fn call(&self, name: &str, args: &[Expr]) -> Result<Typed, String> {
+        match (name, args) {
+            ("STRCMP", [lit, other]) => {
+                let Typed::Lit(lit) = self.check(lit)? else {
+                    return Err(
+                        "STRCMP's first argument is a string literal: STRCMP(\"bash\", $comm)"
+                            .into(),
+                    );
+                };
+                let s = self.string(self.check(other)?, &describe(other))?;
+                Ok(Typed::Int(TExpr::StrEq { s, lit }, Int::BOOL))
+            }
+            ("str", [inner]) => Ok(Typed::Str(
+                self.string(self.check(inner)?, &describe(inner))?,
+            )),
+            ("STRCMP" | "str", _) => Err(format!(
+                "{name}() takes {}: {name}({})",
+                if name == "str" {
+                    "one argument"
+                } else {
+                    "two arguments"
+                },
+                if name == "str" {
+                    "arg1"
+                } else {
+                    "\"lit\", arg1"
+                }
+            )),
+            _ => Err(format!(
+                "unknown function '{name}()': trace knows STRCMP(\"lit\", e) and str(e)"
+            )),
+        }
+    }
+
+    fn name(&self, name: &str) -> Result<Typed, String> {
+        let task = |t| Ok(Typed::Int(TExpr::Task(t), Int::U32));
+        match name {
+            "$pid" => return task(Task::Tid),
+            "$tgid" => return task(Task::Tgid),
+            "$uid" => return task(Task::Uid),
+            "$gid" => return task(Task::Gid),
+            "$cpu" => return task(Task::Cpu),
+            "$comm" => return Ok(Typed::Str(Str::Comm)),
+            "retval" if self.scope.ret => {
+                return Ok(Typed::Int(TExpr::Ret { ty: Int::U64 }, Int::U64))
+            }
+            "retval" => {
+                return Err(
+                    "retval is there only at a return probe: use r:LIB:FUNC or r::FUNC".into(),
+                )
+            }
+            "args" if matches!(self.scope.site, Site::Tracepoint(_)) => {
+                return Err("args names the record: read a field, args->NAME".into())
+            }
+            _ => {}
+        }
+        if let Some(p) = self.scope.params.iter().find(|p| p.name == name) {
+            return Ok(self.param(p));
+        }
+        if let Some(n) = name
+            .strip_prefix("arg")
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|&n| n >= 1)
+        {
+            return self.arg(n);
+        }
+        Err(format!(
+            "unknown name '{name}': use arg1..arg{MAX_ARGS}, retval, $pid, $tgid, $uid, $gid, \
+             $cpu, $comm{}",
+            match self.scope.site {
+                Site::Tracepoint(_) => ", or args->FIELD (the tracepoint's format file lists them)",
+                Site::KernelFunction { .. } => ", or the function's parameter names (from BTF)",
+                _ => "",
+            }
+        ))
+    }
+
+    fn param(&self, p: &Param) -> Typed {
+        let e = self.arg_expr(p.index, Int::U64);
+        match p.ty {
+            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty),
+            ParamType::CharPtr => Typed::Ptr {
+                e,
+                mem: self.default_mem(),
+            },
+            ParamType::Ptr => Typed::Int(e, Int::U64),
+        }
+    }
+
+    /// `argN` (1-based, as BCC numbers them).
+    fn arg(&self, n: u8) -> Result<Typed, String> {
+        match self.scope.site {
+            Site::Tracepoint(_) => Err(format!(
+                "arg{n}: tracepoints have fields, not arguments: use args->FIELD"
+            )),
+            Site::Usdt(types) => match types.get(n as usize - 1) {
+                Some(&ty) => Ok(Typed::Int(TExpr::Arg { n: n - 1, ty }, ty)),
+                None => Err(format!(
+                    "arg{n}: this USDT probe has {} argument(s)",
+                    types.len()
+                )),
+            },
+            _ if n > MAX_ARGS => Err(format!(
+                "arg{n}: functions' arguments are arg1 to arg{MAX_ARGS}"
+            )),
+            _ => Ok(Typed::Int(self.arg_expr(n - 1, Int::U64), Int::U64)),
+        }
+    }
+
+    /// Argument `n` (0-based) as the probe's context holds it: a syscall's
+    /// are in the registers its entry point's one argument points to.
+    fn arg_expr(&self, n: u8, ty: Int) -> TExpr {
+        match self.scope.site {
+            Site::KernelFunction { syscall: true } => TExpr::Load {
+                addr: Box::new(TExpr::Binary {
+                    op: BinOp::Add,
+                    left: Box::new(TExpr::Arg { n: 0, ty: Int::U64 }),
+                    right: Box::new(TExpr::Const(crate::arch::ARG_REGS[n as usize] as u64)),
+                    signed: false,
+                }),
+                ty,
+                mem: Mem::Kernel,
+            },
+            _ => TExpr::Arg { n, ty },
+        }
+    }
+
+    fn member(&self, base: &Expr, field: &str) -> Result<Typed, String> {
+        let (Expr::Name(b), Site::Tracepoint(fields)) = (base, &self.scope.site) else {
+            return Err(format!(
+                "'{}->{field}': fields are read from a tracepoint's args (args->NAME); \
+                 struct members are not known here",
+                describe(base)
+            ));
+        };
+        if b != "args" {
+            return Err(format!(
+                "'{b}->{field}': a tracepoint's fields are args->NAME"
+            ));
+        }
+        let Some(f) = fields.iter().find(|f| f.name == field) else {
+            let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(format!(
+                "no field '{field}' in this tracepoint: it has {}",
+                names.join(", ")
+            ));
+        };
+        let int = Int {
+            bytes: f.size as u8,
+            signed: f.signed,
+        };
+        match f.kind {
+            FieldKind::Int => Ok(Typed::Int(
+                TExpr::Field {
+                    offset: f.offset,
+                    ty: int,
+                },
+                int,
+            )),
+            FieldKind::CharPtr => Ok(Typed::Ptr {
+                e: TExpr::Field {
+                    offset: f.offset,
+                    ty: Int::U64,
+                },
+                mem: self.default_mem(),
+            }),
+            FieldKind::CharArray => Ok(Typed::Str(Str::InRecord {
+                offset: f.offset,
+                len: f.size,
+            })),
+            FieldKind::DataLoc => Ok(Typed::Str(Str::DataLoc { offset: f.offset })),
+            FieldKind::Other => Err(format!(
+                "args->{field} is not a number or a string (an array or struct): trace reads \
+                 neither"
+            )),
+        }
+    }
+}
+
+/// An expression as text, for messages.
+fn describe(e: &Expr) -> String {
+    match e {
+        Expr::Num(n) => n.to_string(),
+        Expr::Str(s) => format!("\"{s}\""),
+        Expr::Name(n) => n.clone(),
+        Expr::Member(b, f) => format!("{}->{f}", describe(b)),
+        Expr::User(inner) => format!("{}@user", describe(inner)),
+        Expr::Call(name, _) => format!("{name}(...)"),
+        _ => "the expression".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{fields, format};
+    use super::*;
+
+    fn scope(site: Site<'_>) -> Scope<'_> {
+        Scope {
+            site,
+            ret: false,
+            params: &[],
+        }
+    }
+
+    fn user() -> Scope<'static> {
+        scope(Site::UserFunction)
+    }
+
+    #[test]
+    fn predicates_type_their_names() {
+        let e = predicate("arg1 % 7 == 0", &user()).unwrap();
+        assert_eq!(
+            e,
+            TExpr::Binary {
+                op: BinOp::Eq,
+                left: Box::new(TExpr::Binary {
+                    op: BinOp::Mod,
+                    left: Box::new(TExpr::Arg { n: 0, ty: Int::U64 }),
+                    right: Box::new(TExpr::Const(7)),
+                    signed: false,
+                }),
+                right: Box::new(TExpr::Const(0)),
+                signed: false,
+            }
+        );
+        // Signed only when both sides are.
+        let TExpr::Binary { signed, .. } = predicate("(int)arg1 < -1", &user()).unwrap() else {
+            panic!()
+        };
+        assert!(signed);
+        assert_eq!(predicate("$pid", &user()).unwrap(), TExpr::Task(Task::Tid));
+    }
+
+    #[test]
+    fn strings_compare_with_literals() {
+        let eq = predicate(r#"$comm == "bash""#, &user()).unwrap();
+        assert_eq!(
+            eq,
+            TExpr::StrEq {
+                s: Str::Comm,
+                lit: b"bash".to_vec()
+            }
+        );
+        let ne = predicate(r#""x" != str(arg2)"#, &user()).unwrap();
+        assert_eq!(
+            ne,
+            TExpr::Unary(
+                UnOp::Not,
+                Box::new(TExpr::StrEq {
+                    s: Str::At(Box::new(TExpr::Arg { n: 1, ty: Int::U64 }), Mem::User),
+                    lit: b"x".to_vec()
+                })
+            )
+        );
+        let strcmp = predicate(
+            r#"STRCMP("a", arg1@user)"#,
+            &scope(Site::KernelFunction { syscall: false }),
+        )
+        .unwrap();
+        assert_eq!(
+            strcmp,
+            TExpr::StrEq {
+                s: Str::At(Box::new(TExpr::Arg { n: 0, ty: Int::U64 }), Mem::User),
+                lit: b"a".to_vec()
+            }
+        );
+    }
+
+    #[test]
+    fn tracepoint_fields() {
+        let f = fields::parse(
+            "\tfield:int __syscall_nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:const char * filename;\toffset:24;\tsize:8;\tsigned:0;
+\tfield:__data_loc char[] path;\toffset:32;\tsize:4;\tsigned:0;
+\tfield:char comm[16];\toffset:36;\tsize:16;\tsigned:0;
+\tfield:unsigned long args[6];\toffset:56;\tsize:48;\tsigned:0;",
+        );
+        let s = scope(Site::Tracepoint(&f));
+        assert_eq!(
+            predicate("args->__syscall_nr > 3", &s).unwrap(),
+            TExpr::Binary {
+                op: BinOp::Gt,
+                left: Box::new(TExpr::Field {
+                    offset: 8,
+                    ty: Int {
+                        bytes: 4,
+                        signed: true
+                    }
+                }),
+                right: Box::new(TExpr::Const(3)),
+                signed: true,
+            }
+        );
+        let fmt = format::parse("%s %s %s %d").unwrap();
+        let args: Vec<String> = [
+            "args->filename",
+            "args->path",
+            "args->comm",
+            "args->__syscall_nr",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let v = values(&fmt, &args, &s).unwrap();
+        assert_eq!(
+            v[0],
+            Value::Str(Str::At(
+                Box::new(TExpr::Field {
+                    offset: 24,
+                    ty: Int::U64
+                }),
+                Mem::ByAddress
+            ))
+        );
+        assert_eq!(v[1], Value::Str(Str::DataLoc { offset: 32 }));
+        assert_eq!(
+            v[2],
+            Value::Str(Str::InRecord {
+                offset: 36,
+                len: 16
+            })
+        );
+        let err = |t: &str| predicate(t, &s).unwrap_err();
+        assert!(
+            err("args->nope").contains("no field 'nope'"),
+            "{}",
+            err("args->nope")
+        );
+        assert!(err("args->nope").contains("__syscall_nr, filename"));
+        assert!(err("args->args").contains("not a number or a string"));
+        assert!(err("arg1").contains("tracepoints have fields"));
+        assert!(err("args").contains("args->NAME"));
+        assert!(err("foo->bar").contains("args->NAME"));
+    }
+
+    #[test]
+    fn usdt_arguments_have_their_specs_types() {
+        let types = [
+            Int {
+                bytes: 4,
+                signed: true,
+            },
+            Int::U64,
+        ];
+        let s = scope(Site::Usdt(&types));
+        assert_eq!(
+            predicate("arg1", &s).unwrap(),
+            TExpr::Arg {
+                n: 0,
+                ty: Int {
+                    bytes: 4,
+                    signed: true
+                }
+            }
+        );
+        assert!(predicate("arg3", &s)
+            .unwrap_err()
+            .contains("has 2 argument(s)"));
+    }
+
+    #[test]
+    fn parameters_by_name_and_syscall_arguments() {
+        let params = [
+            Param {
+                name: "fd".into(),
+                index: 0,
+                ty: ParamType::Int(Int {
+                    bytes: 4,
+                    signed: true,
+                }),
+            },
+            Param {
+                name: "filename".into(),
+                index: 1,
+                ty: ParamType::CharPtr,
+            },
+        ];
+        let s = Scope {
+            site: Site::KernelFunction { syscall: false },
+            ret: true,
+            params: &params,
+        };
+        let fmt = format::parse("%d %s %x").unwrap();
+        let args: Vec<String> = ["fd", "filename", "retval"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let v = values(&fmt, &args, &s).unwrap();
+        assert_eq!(
+            v[0],
+            Value::Num(TExpr::Convert {
+                e: Box::new(TExpr::Arg { n: 0, ty: Int::U64 }),
+                ty: Int {
+                    bytes: 4,
+                    signed: true
+                }
+            })
+        );
+        assert_eq!(
+            v[1],
+            Value::Str(Str::At(
+                Box::new(TExpr::Arg { n: 1, ty: Int::U64 }),
+                Mem::ByAddress
+            ))
+        );
+        assert_eq!(v[2], Value::Num(TExpr::Ret { ty: Int::U64 }));
+        // A syscall's entry point: arguments through the registers it got.
+        let sys = scope(Site::KernelFunction { syscall: true });
+        let TExpr::Load { addr, mem, .. } = predicate("arg2", &sys).unwrap() else {
+            panic!()
+        };
+        assert_eq!(mem, Mem::Kernel);
+        assert_eq!(
+            *addr,
+            TExpr::Binary {
+                op: BinOp::Add,
+                left: Box::new(TExpr::Arg { n: 0, ty: Int::U64 }),
+                right: Box::new(TExpr::Const(crate::arch::ARG_REGS[1] as u64)),
+                signed: false
+            }
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let s = user();
+        let err = |t: &str| predicate(t, &s).unwrap_err();
+        assert!(err("retval").contains("only at a return probe"));
+        assert!(err("bogus > 1").contains("unknown name 'bogus'"));
+        assert!(err("arg7").contains("arg1 to arg6"));
+        assert!(err("arg0").contains("unknown name 'arg0'"));
+        assert!(err("$comm + 1").contains("is a string where a number is needed"));
+        assert!(err(r#""a" + 1"#).contains("is a string"));
+        assert!(err("nope(1)").contains("unknown function 'nope()'"));
+        assert!(err("STRCMP(arg1, arg2)").contains("first argument is a string literal"));
+        assert!(err("str(arg1, arg2)").contains("takes one argument"));
+        assert!(err("STRCMP(\"a\")").contains("takes two arguments"));
+        assert!(err(r#"("a")@user"#).contains("@user goes after a pointer"));
+        let fmt = format::parse("%d").unwrap();
+        let e = values(&fmt, &[], &s).unwrap_err();
+        assert!(e.contains("1 conversion(s) but 0 argument(s)"), "{e}");
+        let e = values(&fmt, &["$comm".into()], &s).unwrap_err();
+        assert!(e.contains("print it with %s"), "{e}");
+        let fmt = format::parse("%s").unwrap();
+        let e = values(&fmt, &[r#""x""#.into()], &s).unwrap_err();
+        assert!(e.contains("put it in the format"), "{e}");
+    }
+}

@@ -1,0 +1,408 @@
+//! trace's format strings: C's printf conversions (`%d %i %u %x %X %o %c
+//! %s %p`, with flags, width, precision and `h`/`hh`/`l`/`ll`/`z`) and
+//! BCC's `%K`/`%U` (kernel and user symbols), parsed once and rendered in
+//! user space for each event (the kernel only collects the values).
+
+/// A parsed format: literal text and conversions, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Format {
+    pub pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Conv(Conv),
+}
+
+/// One `%...` conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv {
+    pub left: bool,
+    pub zero: bool,
+    pub plus: bool,
+    pub space: bool,
+    pub alt: bool,
+    pub width: Option<usize>,
+    pub precision: Option<usize>,
+    /// Bytes of the integer printed: 1 (hh), 2 (h), 4 (none), 8 (l, ll, z).
+    pub bytes: u8,
+    pub kind: ConvKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKind {
+    Signed,
+    Unsigned,
+    Hex { upper: bool },
+    Octal,
+    Char,
+    Str,
+    Pointer,
+    KernelSym,
+    UserSym,
+}
+
+impl ConvKind {
+    /// What the kernel must collect for it: a string's bytes, or a number.
+    pub fn wants_string(self) -> bool {
+        self == ConvKind::Str
+    }
+}
+
+/// The widest field a conversion may ask for.
+const MAX_WIDTH: usize = 1024;
+
+/// Parses `text`; an error names the bad conversion.
+pub fn parse(text: &str) -> Result<Format, String> {
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            literal.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'%') {
+            chars.next();
+            literal.push('%');
+            continue;
+        }
+        let mut spec = String::from("%");
+        let mut conv = Conv {
+            left: false,
+            zero: false,
+            plus: false,
+            space: false,
+            alt: false,
+            width: None,
+            precision: None,
+            bytes: 4,
+            kind: ConvKind::Signed,
+        };
+        while let Some(&f) = chars.peek() {
+            match f {
+                '-' => conv.left = true,
+                '0' => conv.zero = true,
+                '+' => conv.plus = true,
+                ' ' => conv.space = true,
+                '#' => conv.alt = true,
+                _ => break,
+            }
+            spec.push(f);
+            chars.next();
+        }
+        conv.width = digits(&mut chars, &mut spec);
+        if chars.peek() == Some(&'.') {
+            spec.push('.');
+            chars.next();
+            conv.precision = Some(digits(&mut chars, &mut spec).unwrap_or(0));
+        }
+        let bad = |spec: &str| {
+            format!(
+                "unknown conversion '{spec}' in the format: use %d %i %u %x %X %o %c %s %p %K \
+                 %U, with h, l or ll, or %% for a %"
+            )
+        };
+        if conv.width.is_some_and(|w| w > MAX_WIDTH)
+            || conv.precision.is_some_and(|p| p > MAX_WIDTH)
+        {
+            return Err(format!(
+                "'{spec}' in the format is wider than {MAX_WIDTH} characters"
+            ));
+        }
+        let mut length = String::new();
+        while let Some(&l) = chars.peek() {
+            if !matches!(l, 'h' | 'l' | 'z' | 'j' | 't') || length.len() == 2 {
+                break;
+            }
+            length.push(l);
+            spec.push(l);
+            chars.next();
+        }
+        conv.bytes = match length.as_str() {
+            "" => 4,
+            "hh" => 1,
+            "h" => 2,
+            "l" | "ll" | "z" | "j" | "t" => 8,
+            _ => return Err(bad(&spec)),
+        };
+        let Some(k) = chars.next() else {
+            return Err(bad(&spec));
+        };
+        spec.push(k);
+        conv.kind = match k {
+            'd' | 'i' => ConvKind::Signed,
+            'u' => ConvKind::Unsigned,
+            'x' => ConvKind::Hex { upper: false },
+            'X' => ConvKind::Hex { upper: true },
+            'o' => ConvKind::Octal,
+            'c' => ConvKind::Char,
+            's' => ConvKind::Str,
+            'p' => ConvKind::Pointer,
+            'K' => ConvKind::KernelSym,
+            'U' => ConvKind::UserSym,
+            _ => return Err(bad(&spec)),
+        };
+        if !length.is_empty() && !conv.kind.is_integer() {
+            return Err(bad(&spec));
+        }
+        if !literal.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut literal)));
+        }
+        pieces.push(Piece::Conv(conv));
+    }
+    if !literal.is_empty() {
+        pieces.push(Piece::Text(literal));
+    }
+    Ok(Format { pieces })
+}
+
+impl ConvKind {
+    fn is_integer(self) -> bool {
+        matches!(
+            self,
+            ConvKind::Signed | ConvKind::Unsigned | ConvKind::Hex { .. } | ConvKind::Octal
+        )
+    }
+}
+
+fn digits(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    spec: &mut String,
+) -> Option<usize> {
+    let mut n: Option<usize> = None;
+    while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+        spec.push(chars.next().unwrap_or('0'));
+        n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize));
+    }
+    n
+}
+
+impl Format {
+    pub fn convs(&self) -> impl Iterator<Item = &Conv> {
+        self.pieces.iter().filter_map(|p| match p {
+            Piece::Conv(c) => Some(c),
+            Piece::Text(_) => None,
+        })
+    }
+}
+
+/// A collected value, as a conversion renders it: a number, or text (a
+/// string read in the kernel, or a symbol already looked up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Num(u64),
+    Text(String),
+}
+
+impl Format {
+    /// The message: each conversion applied to its value, in order.
+    pub fn render(&self, values: &[Value]) -> String {
+        let mut out = String::new();
+        let mut values = values.iter();
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Conv(c) => {
+                    let v = values.next().cloned().unwrap_or(Value::Num(0));
+                    c.render(&v, &mut out);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Conv {
+    /// `value` truncated to the conversion's size, as printf reads it.
+    fn sized(&self, v: u64) -> u64 {
+        match self.bytes {
+            1 => v as u8 as u64,
+            2 => v as u16 as u64,
+            4 => v as u32 as u64,
+            _ => v,
+        }
+    }
+
+    fn signed(&self, v: u64) -> i64 {
+        match self.bytes {
+            1 => v as u8 as i8 as i64,
+            2 => v as u16 as i16 as i64,
+            4 => v as u32 as i32 as i64,
+            _ => v as i64,
+        }
+    }
+
+    fn render(&self, value: &Value, out: &mut String) {
+        let n = match value {
+            Value::Num(n) => *n,
+            Value::Text(t) => {
+                let t = match self.precision {
+                    Some(p) => t.chars().take(p).collect(),
+                    None => t.clone(),
+                };
+                return self.pad(&t, false, out);
+            }
+        };
+        let (body, numeric) = match self.kind {
+            ConvKind::Signed => {
+                let v = self.signed(n);
+                let sign = if v < 0 {
+                    "-"
+                } else if self.plus {
+                    "+"
+                } else if self.space {
+                    " "
+                } else {
+                    ""
+                };
+                (
+                    format!("{sign}{}", self.digits(v.unsigned_abs().to_string())),
+                    true,
+                )
+            }
+            ConvKind::Unsigned => (self.digits(self.sized(n).to_string()), true),
+            ConvKind::Hex { upper } => {
+                let v = self.sized(n);
+                let digits = if upper {
+                    format!("{v:X}")
+                } else {
+                    format!("{v:x}")
+                };
+                let prefix = match (self.alt && v != 0, upper) {
+                    (true, true) => "0X",
+                    (true, false) => "0x",
+                    _ => "",
+                };
+                (format!("{prefix}{}", self.digits(digits)), true)
+            }
+            ConvKind::Octal => {
+                let v = self.sized(n);
+                let prefix = if self.alt && v != 0 { "0" } else { "" };
+                (format!("{prefix}{}", self.digits(format!("{v:o}"))), true)
+            }
+            ConvKind::Char => ((n as u8 as char).to_string(), false),
+            ConvKind::Pointer => (format!("0x{n:x}"), false),
+            // Symbols and strings arrive as text; a number here is an
+            // address that found no name.
+            ConvKind::Str | ConvKind::KernelSym | ConvKind::UserSym => (format!("0x{n:x}"), false),
+        };
+        self.pad(&body, numeric, out);
+    }
+
+    /// At least `precision` digits.
+    fn digits(&self, d: String) -> String {
+        match self.precision {
+            Some(p) if d.len() < p => format!("{}{d}", "0".repeat(p - d.len())),
+            _ => d,
+        }
+    }
+
+    fn pad(&self, body: &str, numeric: bool, out: &mut String) {
+        let width = self.width.unwrap_or(0);
+        let len = body.chars().count();
+        if len >= width {
+            out.push_str(body);
+        } else if self.left {
+            out.push_str(body);
+            out.extend(std::iter::repeat_n(' ', width - len));
+        } else if self.zero && numeric && self.precision.is_none() {
+            // Zeros go after the sign and the 0x.
+            let signs = body.len() - body.trim_start_matches(['-', '+', ' ']).len();
+            let rest = &body[signs..];
+            let hex = rest.starts_with("0x") || rest.starts_with("0X");
+            let split = signs + if hex { 2 } else { 0 };
+            out.push_str(&body[..split]);
+            out.extend(std::iter::repeat_n('0', width - len));
+            out.push_str(&body[split..]);
+        } else {
+            out.extend(std::iter::repeat_n(' ', width - len));
+            out.push_str(body);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(fmt: &str, values: &[Value]) -> String {
+        parse(fmt).unwrap().render(values)
+    }
+
+    fn n(v: u64) -> Value {
+        Value::Num(v)
+    }
+
+    #[test]
+    fn conversions_print_as_c_does() {
+        assert_eq!(
+            render("i=%d s=%s", &[n(7), Value::Text("x".into())]),
+            "i=7 s=x"
+        );
+        assert_eq!(render("%d", &[n(u64::MAX)]), "-1");
+        assert_eq!(render("%u", &[n(u64::MAX)]), "4294967295");
+        assert_eq!(render("%lu", &[n(u64::MAX)]), "18446744073709551615");
+        assert_eq!(render("%ld", &[n(-5i64 as u64)]), "-5");
+        assert_eq!(render("%hd", &[n(0x1_ffff)]), "-1");
+        assert_eq!(render("%hhu", &[n(0x1ff)]), "255");
+        assert_eq!(render("%x %X", &[n(255), n(255)]), "ff FF");
+        assert_eq!(render("%llx", &[n(0xdead_beef_0000)]), "deadbeef0000");
+        assert_eq!(render("%x", &[n(0x1_0000_0001)]), "1");
+        assert_eq!(
+            render("%o %#o %#x %#X", &[n(8), n(8), n(255), n(255)]),
+            "10 010 0xff 0XFF"
+        );
+        assert_eq!(render("%c%c", &[n(b'o' as u64), n(b'k' as u64)]), "ok");
+        assert_eq!(render("%p", &[n(0x1000)]), "0x1000");
+        assert_eq!(render("%i", &[n(3)]), "3");
+        assert_eq!(render("100%%", &[]), "100%");
+    }
+
+    #[test]
+    fn widths_flags_and_precision() {
+        assert_eq!(render("[%5d]", &[n(42)]), "[   42]");
+        assert_eq!(render("[%-5d]", &[n(42)]), "[42   ]");
+        assert_eq!(render("[%05d]", &[n(42)]), "[00042]");
+        assert_eq!(render("[%05d]", &[n(-42i64 as u64)]), "[-0042]");
+        assert_eq!(render("[%+d]", &[n(42)]), "[+42]");
+        assert_eq!(render("[% d]", &[n(42)]), "[ 42]");
+        assert_eq!(render("[%.3d]", &[n(7)]), "[007]");
+        assert_eq!(render("[%08x]", &[n(0xbeef)]), "[0000beef]");
+        assert_eq!(render("[%#08x]", &[n(0xbeef)]), "[0x00beef]");
+        assert_eq!(render("[%-6s]", &[Value::Text("ab".into())]), "[ab    ]");
+        assert_eq!(render("[%6s]", &[Value::Text("ab".into())]), "[    ab]");
+        assert_eq!(render("[%.2s]", &[Value::Text("abcd".into())]), "[ab]");
+        assert_eq!(
+            render("[%K]", &[Value::Text("vfs_read+0x4".into())]),
+            "[vfs_read+0x4]"
+        );
+        assert_eq!(render("[%K]", &[n(0xffff)]), "[0xffff]");
+        // Missing values render as 0, never panic.
+        assert_eq!(render("%d %s", &[]), "0 0x0");
+    }
+
+    #[test]
+    fn what_the_kernel_collects() {
+        let f = parse("%s %d %K %c").unwrap();
+        let wants: Vec<bool> = f.convs().map(|c| c.kind.wants_string()).collect();
+        assert_eq!(wants, [true, false, false, false]);
+        assert_eq!(f.convs().count(), 4);
+    }
+
+    #[test]
+    fn bad_conversions_are_named() {
+        let err = |f: &str| parse(f).unwrap_err();
+        assert!(
+            err("%q").contains("unknown conversion '%q'"),
+            "{}",
+            err("%q")
+        );
+        assert!(err("%").contains("unknown conversion '%'"));
+        assert!(err("%lls").contains("unknown conversion '%lls'"));
+        assert!(err("%lllx").contains("unknown conversion"));
+        assert!(err("%99999d").contains("wider than"));
+        assert!(err("%.99999d").contains("wider than"));
+    }
+}

@@ -1,0 +1,356 @@
+//! trace on this machine's kernel: predicates and formats compiled to BPF,
+//! on uprobes, uretprobes, tracepoints and USDT probes, with exact lines
+//! from workloads whose arguments are known.
+
+use serde_json::Value;
+
+use super::support::{require_root, run, testprog_path, trace_workload, Tracer, Workload};
+
+/// trace_target's calls (prime): i = 0..N-1.
+const N: u64 = 211;
+
+/// The messages of trace's lines (the column after FUNC), header left out.
+fn messages(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("PID "))
+        .skip(1)
+        .filter(|l| !l.starts_with(' ') && !l.is_empty())
+        .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+fn target(func: &str) -> String {
+    format!("{}:{func}", testprog_path())
+}
+
+#[test]
+fn root_predicate_and_format_print_exact_lines() {
+    let _bpf = require_root!();
+    let probe = format!(
+        "{} (arg1 % 7 == 0) \"i=%d s=%s\", arg1, arg2",
+        target("trace_target")
+    );
+    let done = trace_workload(
+        &["trace", &N.to_string()],
+        &["trace", "-p", "{pid}", &probe],
+    );
+    let want: Vec<String> = (0..N)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("i={i} s=s{i}"))
+        .collect();
+    assert_eq!(want.len(), 31);
+    assert_eq!(messages(&done.stdout), want, "{done:#?}");
+    let header = done.stdout.lines().next().unwrap();
+    assert_eq!(header, "PID     TID     COMM            FUNC             -");
+    let first = done.stdout.lines().nth(1).unwrap();
+    let cols: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(
+        (cols[2], cols[3]),
+        ("rtools-testprog", "trace_target"),
+        "{first}"
+    );
+    assert_eq!(cols[0], cols[1], "one thread: PID is TID");
+}
+
+#[test]
+fn root_return_probes_print_the_return_value() {
+    let _bpf = require_root!();
+    let probe = format!(
+        "r:{} (retval % 7 == 0) \"ret=%d\", retval",
+        target("trace_target")
+    );
+    let done = trace_workload(
+        &["trace", &N.to_string()],
+        &["trace", "-p", "{pid}", &probe],
+    );
+    // trace_target returns 3i: a multiple of 7 exactly when i is.
+    let want: Vec<String> = (0..N)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("ret={}", 3 * i))
+        .collect();
+    assert_eq!(messages(&done.stdout), want, "{done:#?}");
+}
+
+#[test]
+fn root_max_events_prints_exactly_m_then_exits() {
+    let _bpf = require_root!();
+    let mut w = Workload::start(&["trace", &N.to_string()]);
+    let pid = w.pid_str();
+    let probe = format!("{} \"%d\", arg1", target("trace_target"));
+    let tracer = Tracer::start(&["trace", "-p", &pid, "-M", "10", &probe]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let want: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    assert_eq!(messages(&done.stdout), want, "{done:#?}");
+}
+
+#[test]
+fn root_tracepoint_fields_in_predicates_and_formats() {
+    let _bpf = require_root!();
+    // The workload makes a raw getcpu syscall with i as its first argument
+    // after each call.
+    let probe = "t:syscalls:sys_enter_getcpu (args->cpup % 7 == 0) \"cpup=%d nr=%d\", args->cpup, args->__syscall_nr";
+    let done = trace_workload(&["trace", &N.to_string()], &["trace", "-p", "{pid}", probe]);
+    let want: Vec<String> = (0..N)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("cpup={i} nr={}", libc::SYS_getcpu))
+        .collect();
+    assert_eq!(messages(&done.stdout), want, "{done:#?}");
+    // FUNC is the event, as BCC shows it.
+    assert!(done
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains(" sys_enter_getcpu "));
+}
+
+#[test]
+fn root_data_loc_strings_of_a_tracepoint() {
+    let _bpf = require_root!();
+    // sched_process_exec's filename is a __data_loc string: the path each
+    // exec was given. A name only this test uses, run 5 times.
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("rtools-trace-exec");
+    std::os::unix::fs::symlink("/bin/true", &path).unwrap();
+    let path = path.display().to_string();
+    let probe = format!(
+        "t:sched:sched_process_exec (STRCMP(\"{path}\", args->filename)) \"%s\", args->filename"
+    );
+    let tracer = Tracer::start(&["trace", &probe]);
+    for _ in 0..5 {
+        assert!(std::process::Command::new(&path)
+            .status()
+            .unwrap()
+            .success());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let done = tracer.stop();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    assert_eq!(messages(&done.stdout), vec![path.clone(); 5], "{done:#?}");
+}
+
+#[test]
+fn root_usdt_arguments() {
+    let _bpf = require_root!();
+    let probe = format!(
+        "u:{}:tick (arg1 % 7 == 0) \"tick %d\", arg1",
+        testprog_path()
+    );
+    let done = trace_workload(&["usdt", &N.to_string()], &["trace", "-p", "{pid}", &probe]);
+    let want: Vec<String> = (0..N)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("tick {i}"))
+        .collect();
+    assert_eq!(messages(&done.stdout), want, "{done:#?}");
+    assert!(done.stdout.lines().nth(1).unwrap().contains(" tick "));
+}
+
+#[test]
+fn root_stacks_name_the_callers() {
+    let _bpf = require_root!();
+    let mut w = Workload::start(&["trace", &N.to_string()]);
+    let pid = w.pid_str();
+    let user = format!("{} \"%d\", arg1", target("trace_target"));
+    let tracer = Tracer::start(&["trace", "-p", &pid, "-U", "-M", "3", &user]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    // Each line, its stack below (the probed function, its caller, ...),
+    // then a blank line.
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    let first = lines.iter().position(|l| l.ends_with(" 0")).unwrap();
+    assert!(
+        lines[first + 1]
+            .trim()
+            .starts_with("trace_target+0x0 [rtools-testprog]"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        lines[first + 2].contains("rtools_testprog::work"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(messages(&done.stdout), ["0", "1", "2"], "{}", done.stdout);
+    // The kernel stack of a syscall's tracepoint goes through the syscall
+    // entry.
+    let mut w = Workload::start(&["trace", &N.to_string()]);
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&[
+        "trace",
+        "-p",
+        &pid,
+        "-K",
+        "-M",
+        "1",
+        "t:syscalls:sys_enter_getcpu",
+    ]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    assert!(done.stdout.contains("do_syscall_64+0x"), "{}", done.stdout);
+    assert!(done.stdout.contains(" [kernel]"), "{}", done.stdout);
+}
+
+#[test]
+fn root_flood_printed_plus_lost_equals_matched() {
+    let _bpf = require_root!();
+    // A ring buffer of one page takes a few dozen records: under a flood
+    // most find it full. Every matched event is printed or counted lost.
+    let calls = 100_003u64;
+    let probe = format!("{} \"%d\", arg1", target("trace_target"));
+    let done = trace_workload(
+        &["trace", &calls.to_string()],
+        &["trace", "-b", "1", "-p", "{pid}", &probe],
+    );
+    let printed = messages(&done.stdout).len() as u64;
+    let lost: u64 = done
+        .stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("trace: ")?
+                .split(" events lost")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no lost count: {}", done.stderr));
+    assert!(lost > 0, "{}", done.stderr);
+    assert_eq!(printed + lost, calls, "printed {printed}, lost {lost}");
+}
+
+#[test]
+fn root_json_events() {
+    let _bpf = require_root!();
+    let probe = format!(
+        "{} (arg1 < 3) \"%d %s\", arg1, arg2",
+        target("trace_target")
+    );
+    let done = trace_workload(
+        &["trace", &N.to_string()],
+        &["trace", "--json", "-p", "{pid}", &probe],
+    );
+    let events: Vec<Value> = done
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(events.len(), 3, "{}", done.stdout);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["message"], format!("{i} s{i}"));
+        assert_eq!(e["values"], serde_json::json!([i, format!("s{i}")]));
+        assert_eq!(e["func"], "trace_target");
+        assert_eq!(e["comm"], "rtools-testprog");
+        assert_eq!(e["pid"], e["tid"]);
+        assert!(e["timestamp"].as_f64().unwrap() > 1e9);
+    }
+}
+
+#[test]
+fn root_filters_on_name_message_and_aggregate() {
+    let _bpf = require_root!();
+    let probe = format!("{} \"i=%d s=%s\", arg1, arg2", target("trace_target"));
+    let done = trace_workload(
+        &["trace", "23"],
+        &["trace", "-p", "{pid}", "-f", "s2", &probe],
+    );
+    assert_eq!(
+        messages(&done.stdout),
+        ["i=2 s=s2", "i=20 s=s20", "i=21 s=s21", "i=22 s=s22"]
+    );
+    let done = trace_workload(
+        &["trace", "23"],
+        &["trace", "-p", "{pid}", "-n", "nomatch", &probe],
+    );
+    assert!(messages(&done.stdout).is_empty(), "{}", done.stdout);
+    let done = trace_workload(
+        &["trace", "23"],
+        &["trace", "-p", "{pid}", "-n", "testprog", "-M", "2", &probe],
+    );
+    assert_eq!(messages(&done.stdout).len(), 2, "{}", done.stdout);
+    // -A: identical lines counted, the most frequent first.
+    let parity = format!("{} \"%d\", arg1 % 2", target("trace_target"));
+    let mut w = Workload::start(&["trace", "23"]);
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&["trace", "-p", &pid, "-A", "-M", "15", &parity]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    let counts: Vec<&str> = done
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("-->COUNT"))
+        .collect();
+    assert_eq!(counts, ["-->COUNT 8", "-->COUNT 7"], "{}", done.stdout);
+}
+
+#[test]
+fn root_verbose_shows_the_compiled_program() {
+    let _bpf = require_root!();
+    let done = run(&[
+        "trace",
+        "-v",
+        "-d",
+        "1",
+        "t:syscalls:sys_enter_getcpu (args->cpup == 12345)",
+    ]);
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    assert!(
+        done.stderr.contains("trace: program g0_tp"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("if r0 != 12345 goto"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("call 131"), "{}", done.stderr);
+}
+
+#[test]
+fn root_probe_mistakes_found_against_the_target_are_usage_errors() {
+    let _bpf = require_root!();
+    let cases: &[(&str, &str)] = &[
+        (
+            "t:syscalls:sys_enter_getcpu (args->nope > 1)",
+            "no field 'nope' in this tracepoint",
+        ),
+        (
+            "t:syscalls:sys_enter_getcpu \"%d\", arg1",
+            "tracepoints have fields",
+        ),
+        (
+            "t:syscalls:sys_enter_getcpu ($comm + 1)",
+            "is a string where a number is needed",
+        ),
+        (
+            "t:syscalls:sys_enter_getcpu (retval)",
+            "only at a return probe",
+        ),
+    ];
+    for (probe, needle) in cases {
+        let done = run(&["trace", probe]);
+        assert_eq!(done.code, Some(2), "{probe}: {done:#?}");
+        let lines: Vec<&str> = done.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{probe}: {}", done.stderr);
+        assert!(
+            lines[0].starts_with(&format!("trace: error: in probe '{probe}': ")),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains(needle), "{probe}: {}", lines[0]);
+    }
+    let usdt = format!("u:{}:tick \"%d\", arg2", testprog_path());
+    let done = run(&["trace", &usdt]);
+    assert_eq!(done.code, Some(2), "{done:#?}");
+    assert!(
+        done.stderr.contains("this USDT probe has 1 argument(s)"),
+        "{}",
+        done.stderr
+    );
+}
