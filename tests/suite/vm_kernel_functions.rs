@@ -12,6 +12,8 @@ const READS: u64 = 1009;
 const WRITES: u64 = 503;
 const RW: &str = "read-write 1009 503";
 const LOOP_CTL: &str = "loop-ctl 7";
+/// 13 opens of /dev/null.
+const OPENS: &str = "open 13";
 /// gamma through alpha and beta 13 times, through delta 7 times; then
 /// alive for 2 s, so rtools reads its mappings while it lives (under
 /// software emulation the process could be gone first: [unknown] frames).
@@ -90,6 +92,32 @@ fn common_cases() -> Vec<Case> {
         // the 6.1 one, in 2 of 9 runs.
         case("stack_all", Some(RW), "stackcount -P -K vfs_read"),
         case("latency", Some(RW), "funclatency -v -p {pid} vfs_read"),
+        // trace: arguments by their BTF names, return values, strings.
+        case(
+            "trace_btf",
+            Some(RW),
+            "trace -v -p {pid} 'vfs_read (count == 1) \"n=%d\", count'",
+        ),
+        case(
+            "trace_kprobe",
+            Some(RW),
+            "trace --backend kprobe -p {pid} 'vfs_read (count == 1) \"n=%d\", count'",
+        ),
+        case(
+            "trace_return",
+            Some(RW),
+            "trace -p {pid} 'r::vfs_write (retval == 1) \"ret=%d\", retval'",
+        ),
+        case(
+            "trace_string",
+            Some(OPENS),
+            "trace -p {pid} 'do_sys_openat2 \"%s\", filename'",
+        ),
+        case(
+            "trace_rejects",
+            Some(RW),
+            "trace -p {pid} 'vfs_read (count == 2) \"n=%d\", count'",
+        ),
         case(
             "latency_kprobe",
             Some(RW),
@@ -299,6 +327,37 @@ fn assert_latency(results: &BTreeMap<String, CaseResult>) {
     }
 }
 
+/// The messages of trace's lines (after PID TID COMM FUNC).
+fn trace_messages(result: &CaseResult) -> Vec<String> {
+    result
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("PID "))
+        .skip(1)
+        .map(|l| l.split_whitespace().skip(4).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// trace at kernel functions: a line per event, exactly.
+fn assert_trace(results: &BTreeMap<String, CaseResult>, by_name: &[(&str, &str, u64)]) {
+    for &(name, message, count) in by_name {
+        let result = &results[name];
+        assert_eq!(result.code, 0, "{name}: {result:#?}");
+        let messages = trace_messages(result);
+        assert_eq!(messages.len() as u64, count, "{name}: {result:#?}");
+        assert!(messages.iter().all(|m| m == message), "{name}: {result:#?}");
+    }
+}
+
+/// What every kernel's trace cases print.
+const TRACE: &[(&str, &str, u64)] = &[
+    ("trace_btf", "n=1", READS),
+    ("trace_kprobe", "n=1", READS),
+    ("trace_return", "ret=1", WRITES),
+    ("trace_string", "/dev/null", 13),
+    ("trace_rejects", "", 0),
+];
+
 /// One warning line for the skipped matches, and exact counts for the rest.
 fn assert_skips(results: &BTreeMap<String, CaseResult>, name: &str, skipped: usize) {
     assert_eq!(
@@ -356,7 +415,8 @@ fn vm_linux_6_1_kernel_functions() {
     assert_common(&results);
     assert_stacks(&results);
     assert_latency(&results);
-    // No kprobe-multi: forced, a clear error; auto, a fallback said by -v.
+    assert_trace(&results, TRACE);
+    assert_plan(&results, "trace_btf", "(kernel function): fentry");
     let forced = &results["kprobe_multi"];
     assert_eq!(forced.code, 1, "{forced:#?}");
     assert!(
@@ -389,11 +449,19 @@ fn vm_linux_6_12_kernel_functions() {
         Some(RW),
         "funccount --backend fentry -p {pid} -r ^(vfs_read|tcp_v4_init_seq_and_ts_off|tcp_v6_send_response)$",
     ));
+    cases.push(case(
+        "trace_multi",
+        Some(RW),
+        "trace -v --backend kprobe-multi -p {pid} 'vfs_read (count == 1) \"n=%d\", count'",
+    ));
     cases.extend(wide_cases(&["kprobe-multi", "fentry", "kprobe"]));
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
     assert_stacks(&results);
     assert_latency(&results);
+    assert_trace(&results, TRACE);
+    assert_trace(&results, &[("trace_multi", "n=1", READS)]);
+    assert_plan(&results, "trace_multi", "(kernel function): kprobe-multi");
     assert_eq!(
         assert_ok(&results, "kprobe_multi"),
         BTreeMap::from([("vfs_read".into(), READS)])

@@ -34,6 +34,7 @@
 //!   each at least 4 us from the edge of its log2 bucket);
 //! - `jit N`: gamma N times through machine code in an anonymous page,
 //!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
+//! - `open N`: opens and closes /dev/null N times (do_sys_openat2 N times);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
 //!   writes to /dev/null (vfs_read N, vfs_write M times);
 //! - `loop-ctl N`: N LOOP_CTL_GET_FREE ioctls on /dev/loop-control (the
@@ -275,6 +276,11 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             unsafe { rtools_test_unprobeable(&mut counter) };
         }
         "usdt" => (0..n(0)?).for_each(|i| probe::probe!(rtools, tick, i)),
+        "open" => {
+            for _ in 0..n(0)? {
+                File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+            }
+        }
         "trace" => {
             // The strings first: making them is not traced.
             let strings: Vec<std::ffi::CString> = (0..n(0)?)

@@ -130,7 +130,8 @@ run_case() {
     /testprog --wait-signal $work > /tmp/work.out 2>&1 &
     W=$!
     while ! grep -q ready /tmp/work.out 2>/dev/null && kill -0 $W 2>/dev/null; do sleep 0.05; done
-    set -- $(echo "$*" | sed "s/{pid}/$W/g")
+    # {pid} in any word; words keep their spaces.
+    for a in "$@"; do shift; set -- "$@" "$(printf '%s' "$a" | sed "s/{pid}/$W/g")"; done
   fi
   /rtools "$@" > /tmp/out 2> /tmp/err &
   R=$!
@@ -280,15 +281,14 @@ fn image(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> Vec<u8> {
 }
 
 /// `run_case` lines. Every rtools word is single-quoted (regexes hold
-/// shell syntax); words themselves never hold spaces or quotes.
+/// shell syntax): see [`words`].
 fn script(cases: &[Case]) -> String {
     cases
         .iter()
         .map(|c| {
-            let words: Vec<String> = c
-                .rtools
-                .split_whitespace()
-                .map(|w| format!("'{w}'"))
+            let words: Vec<String> = words(&c.rtools)
+                .into_iter()
+                .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
                 .collect();
             format!(
                 "run_case '{}' '{}' {}\n",
@@ -298,6 +298,34 @@ fn script(cases: &[Case]) -> String {
             )
         })
         .collect()
+}
+
+/// A case's rtools arguments: split at blanks, except inside single
+/// quotes (trace's probes hold blanks: `'vfs_read (count == 1)'`).
+fn words(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in text.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                any = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            c => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 /// A copy of `bin` without debug information (the debug build of rtools
@@ -346,4 +374,32 @@ fn module(kernel: &Kernel, relative: &str) -> Vec<u8> {
         .expect("run xz");
     assert!(out.status.success(), "xz -dc {}", xz.display());
     out.stdout
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_keep_their_quoted_blanks() {
+        assert_eq!(
+            words("trace -p {pid} 'vfs_read (count == 1) \"%d\", count'"),
+            [
+                "trace",
+                "-p",
+                "{pid}",
+                "vfs_read (count == 1) \"%d\", count"
+            ]
+        );
+        assert_eq!(
+            words("funccount  -r ^(vfs_(read|write))$ ''"),
+            ["funccount", "-r", "^(vfs_(read|write))$", ""]
+        );
+        let line = script(&[Case {
+            name: "x",
+            workload: None,
+            rtools: "trace 'it''s'".into(),
+        }]);
+        assert_eq!(line, "run_case 'x' '' 'trace' 'its'\n");
+    }
 }
