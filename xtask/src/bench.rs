@@ -14,21 +14,21 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 /// One tracer configuration on one workload.
-struct Tool {
-    name: &'static str,
+pub(crate) struct Tool {
+    pub(crate) name: &'static str,
     /// None: the workload alone.
-    argv: Option<Vec<String>>,
+    pub(crate) argv: Option<Vec<String>>,
     /// How to find the event count in the tracer's output, if it prints one.
-    count: Option<fn(&str) -> Option<u64>>,
+    pub(crate) count: Option<fn(&str) -> Option<u64>>,
 }
 
-struct Scenario {
-    name: &'static str,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
     /// testprog mode and count; with `two_cpus`, one process per CPU.
-    mode: Vec<String>,
-    events: u64,
-    two_cpus: bool,
-    tools: Vec<Tool>,
+    pub(crate) mode: Vec<String>,
+    pub(crate) events: u64,
+    pub(crate) two_cpus: bool,
+    pub(crate) tools: Vec<Tool>,
 }
 
 struct Measurement {
@@ -37,11 +37,11 @@ struct Measurement {
     peak_rss_kb: u64,
 }
 
-fn s(v: &[&str]) -> Vec<String> {
+pub(crate) fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
 
-fn bpftrace(program: &str) -> Vec<String> {
+pub(crate) fn bpftrace(program: &str) -> Vec<String> {
     s(&["bpftrace", "-e", program])
 }
 
@@ -72,7 +72,7 @@ fn bcc_available() -> Result<PathBuf, String> {
 
 /// `/usr/bin/python3 -u WRAPPER /usr/sbin/TOOL-bpfcc ARGS`: Debian's python3,
 /// which has the bcc module (a pyenv python3 on PATH does not).
-fn bcc(wrapper: &Option<PathBuf>, tool: &str, args: &[&str]) -> Option<Vec<String>> {
+pub(crate) fn bcc(wrapper: &Option<PathBuf>, tool: &str, args: &[&str]) -> Option<Vec<String>> {
     let wrapper = wrapper.as_ref()?;
     let mut v = vec![
         "/usr/bin/python3".to_string(),
@@ -273,7 +273,8 @@ fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle<String>)> 
             .with_context(|| format!("{argv:?} did not attach: {seen}"))?;
         seen.push_str(&line);
         seen.push('\n');
-        if line.starts_with("Tracing ") {
+        // rtools' banner, or the header BCC's trace prints once attached.
+        if line.starts_with("Tracing ") || line.starts_with("PID ") {
             break;
         }
         if line.starts_with("Attaching ") {
@@ -306,7 +307,11 @@ fn peak_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn start_workload(testprog: &Path, mode: &[String], cpu: Option<usize>) -> Result<(Child, u32)> {
+pub(crate) fn start_workload(
+    testprog: &Path,
+    mode: &[String],
+    cpu: Option<usize>,
+) -> Result<(Child, u32)> {
     let mut cmd = Command::new(testprog);
     cmd.args(["--wait-signal", "--time"]);
     if let Some(cpu) = cpu {
@@ -371,7 +376,7 @@ fn measure(testprog: &Path, scenario: &Scenario, tool: &Tool) -> Result<Measurem
     })
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub(crate) fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
@@ -405,6 +410,7 @@ pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
     let bcc_wrapper = bcc_available();
     let wrapper = bcc_wrapper.as_ref().ok().cloned();
     let mut scenarios = scenarios(&rtools, &testprog, &wrapper);
+    scenarios.extend(crate::bench_trace::rejecting(&rtools, &testprog, &wrapper));
     // A peer that cannot run here is left out (the header says why).
     for scenario in &mut scenarios {
         scenario
@@ -479,6 +485,10 @@ pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
         }
         println!();
     }
+    if only.is_none_or(|o| "trace printing".contains(o)) {
+        crate::bench_trace::throughput(&rtools, &testprog, &wrapper, rounds)?;
+        println!();
+    }
     if only.is_none_or(|o| "start-up".contains(o)) {
         startup_and_detach(&rtools, rounds, &wrapper)?;
     }
@@ -499,8 +509,21 @@ fn startup_and_detach(rtools: &Path, rounds: usize, bcc_wrapper: &Option<PathBuf
             probe.into(),
         ]
     };
+    let trace_probe = "t:syscalls:sys_enter_getcpu (args->cpup == 1) \"%d\", args->cpup";
     let mut cases = vec![
         ("rtools, 1 tracepoint", rt("t:syscalls:sys_enter_getcpu")),
+        (
+            "rtools trace, 1 tracepoint",
+            vec![
+                rtools.display().to_string(),
+                "trace".into(),
+                trace_probe.into(),
+            ],
+        ),
+        (
+            "bpftrace printf, 1 tracepoint",
+            bpftrace("tracepoint:syscalls:sys_enter_getcpu /args->cpup == 1/ { printf(\"%d\\n\", args->cpup); }"),
+        ),
         ("rtools, 360 tracepoints", rt("t:syscalls:sys_enter_*")),
         (
             "bpftrace, 1 tracepoint",
@@ -511,11 +534,20 @@ fn startup_and_detach(rtools: &Path, rounds: usize, bcc_wrapper: &Option<PathBuf
             bpftrace("tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"),
         ),
     ];
-    for (name, probe) in [
-        ("bcc, 1 tracepoint", "t:syscalls:sys_enter_getcpu"),
-        ("bcc, 360 tracepoints", "t:syscalls:sys_enter_*"),
+    for (name, tool, probe) in [
+        (
+            "bcc, 1 tracepoint",
+            "funccount",
+            "t:syscalls:sys_enter_getcpu",
+        ),
+        (
+            "bcc, 360 tracepoints",
+            "funccount",
+            "t:syscalls:sys_enter_*",
+        ),
+        ("bcc trace, 1 tracepoint", "trace", trace_probe),
     ] {
-        if let Some(argv) = bcc(bcc_wrapper, "funccount", &[probe]) {
+        if let Some(argv) = bcc(bcc_wrapper, tool, &[probe]) {
             cases.push((name, argv));
         }
     }

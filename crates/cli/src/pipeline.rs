@@ -150,6 +150,12 @@ pub trait Session {
         Ok(Flow::Continue)
     }
 
+    /// How often to take events unannounced (trace's programs wake the
+    /// reader only once records pile up).
+    fn poll_every(&self) -> Option<Duration> {
+        None
+    }
+
     /// Between summaries: retire the counters of exited processes, so the
     /// maps never fill up with the dead.
     fn sweep(&mut self) -> anyhow::Result<()>;
@@ -264,19 +270,23 @@ fn trace_until_stopped(
     stop: &StopSignal,
 ) -> anyhow::Result<()> {
     let mut schedule = Schedule::new(flags.interval, flags.duration.0);
+    let poll = session.poll_every();
     loop {
-        let wake = stop.wait(Some(schedule.wake()), session.events_fd());
+        let deadline = match poll {
+            Some(every) => schedule.wake().min(Instant::now() + every),
+            None => schedule.wake(),
+        };
+        let wake = stop.wait(Some(deadline), session.events_fd());
         let mut flow = Flow::Continue;
-        if wake == Wake::Ready {
+        if wake == Wake::Ready || (wake == Wake::Deadline && poll.is_some()) {
             flow = session.take_events()?;
-            if flow == Flow::Continue {
-                continue;
-            }
         }
         let stopped = wake == Wake::Stop || flow == Flow::Stop;
         if !stopped && !schedule.due() {
-            session.sweep()?;
-            schedule.swept();
+            if schedule.sweep_due() {
+                session.sweep()?;
+                schedule.swept();
+            }
             continue;
         }
         let last = stopped || schedule.over();

@@ -45,8 +45,13 @@ impl Schedule {
             .map_or(self.next_sweep, |d| d.min(self.next_sweep))
     }
 
-    /// A wake that is not time to print is time to sweep: retire the
-    /// counters of exited processes, then call [`Schedule::swept`].
+    /// Whether it is time to retire the counters of exited processes
+    /// (then call [`Schedule::swept`]).
+    pub fn sweep_due(&self) -> bool {
+        Instant::now() >= self.next_sweep
+    }
+
+    /// After a sweep: the next one is a sweep interval away.
     pub fn swept(&mut self) {
         self.next_sweep = Instant::now() + self.sweep;
     }
@@ -121,9 +126,15 @@ mod tests {
         assert!(s.wake() < s.deadline().unwrap());
         assert!(s.wake() - Instant::now() <= Duration::from_secs(1));
         let before = s.wake();
+        assert!(!s.sweep_due());
         std::thread::sleep(Duration::from_millis(5));
         s.swept();
         assert!(s.wake() > before);
+        assert!(!s.sweep_due());
+        let mut quick = Schedule::new(None, None);
+        quick.sweep = Duration::ZERO;
+        quick.swept();
+        assert!(quick.sweep_due());
         // Nothing to print: sweeps alone wake it.
         let s = Schedule::new(None, None);
         assert!(s.wake() > Instant::now());

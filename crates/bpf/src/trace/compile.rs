@@ -66,6 +66,8 @@ pub struct Env<'a> {
     pub pid: Option<u32>,
     pub events_map: i32,
     pub lost_map: i32,
+    /// Bytes waiting past which a record wakes the reader.
+    pub wake_at: u32,
 }
 
 /// One target to compile for: a resolved target, and for a USDT site its
@@ -164,6 +166,7 @@ pub fn variants(
         filters,
         events_map: env.events_map,
         lost_map: env.lost_map,
+        wake_at: env.wake_at,
     };
     kinds
         .into_iter()

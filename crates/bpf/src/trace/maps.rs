@@ -14,6 +14,7 @@ use crate::error::{map_error, BpfError};
 pub struct Maps {
     /// The ring buffer: `pages` pages, as BCC's -b.
     pub events: MapHandle,
+    events_size: u32,
     /// Per CPU, the records that found the ring buffer full.
     pub lost: MapHandle,
     pub cgroup: Option<MapHandle>,
@@ -36,7 +37,8 @@ fn create(
 impl Maps {
     pub fn create(pages: u32, cgroup: Option<&Path>) -> Result<Maps, BpfError> {
         let page = page_size();
-        let events = create(MapType::RingBuf, "rt_events", 0, 0, pages * page)?;
+        let events_size = pages * page;
+        let events = create(MapType::RingBuf, "rt_events", 0, 0, events_size)?;
         let lost = create(MapType::PercpuArray, "rt_lost", 4, 8, 1)?;
         let cgroup = match cgroup {
             Some(dir) => {
@@ -48,9 +50,15 @@ impl Maps {
         };
         Ok(Maps {
             events,
+            events_size,
             lost,
             cgroup,
         })
+    }
+
+    /// The ring buffer's size in bytes.
+    pub fn events_size(&self) -> u32 {
+        self.events_size
     }
 
     pub fn events_fd(&self) -> i32 {

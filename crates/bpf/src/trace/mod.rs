@@ -115,6 +115,8 @@ impl Tracer {
             pid: config.pid,
             events_map: maps.events_fd(),
             lost_map: maps.lost_fd(),
+            // An eighth full: the reader wakes well before records are lost.
+            wake_at: maps.events_size() / 8,
         };
         let mut groups = Vec::new();
         let mut group_targets: Vec<Vec<Target>> = Vec::new();

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::rc::Rc;
@@ -15,6 +16,7 @@ use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::trace::{Probe, TraceConfig, TraceStartError, Tracer};
 use rtools_bpf::OpenObject;
 use rtools_core::render::trace_text::{self, Columns, TimeColumn};
+use rtools_core::trace::codegen::POLL_MS;
 use rtools_core::trace::event::{Collected, Record};
 use rtools_core::trace::format::{ConvKind, Value};
 use rtools_core::trace::parsed::Parsed;
@@ -286,6 +288,10 @@ impl Session for Trace {
         Some(self.tracer.events_fd())
     }
 
+    fn poll_every(&self) -> Option<Duration> {
+        Some(Duration::from_millis(POLL_MS))
+    }
+
     fn take_events(&mut self) -> anyhow::Result<Flow> {
         self.tracer.take()?;
         let mut p = self.printer.borrow_mut();
@@ -355,6 +361,9 @@ struct Printer {
     start_ns: u64,
     start_unix: f64,
     pages: u32,
+    /// The message being rendered, kept between records.
+    msg: String,
+    /// Lines not written out yet.
     out: String,
 }
 
@@ -392,6 +401,7 @@ impl Printer {
             start_ns: monotonic_ns(),
             start_unix: output::now().1,
             pages: args.pages,
+            msg: String::new(),
             out: String::new(),
         }
     }
@@ -401,15 +411,23 @@ impl Printer {
             return;
         }
         let r = Record { bytes };
-        let Some((probe, names)) = self.groups.get(r.probe() as usize) else {
+        // Split borrows: names and formats are read while symbols and
+        // the output buffers change.
+        let Printer {
+            groups,
+            layouts,
+            formats,
+            symbols,
+            msg,
+            out,
+            ..
+        } = self;
+        let Some((probe, names)) = groups.get(r.probe() as usize) else {
             return;
         };
-        let probe = *probe;
-        let func = names
-            .get(r.slot() as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("[slot {}]", r.slot()));
-        let comm = String::from_utf8_lossy(r.comm()).into_owned();
+        let slot = r.slot() as usize;
+        let func = names.get(slot).map_or("[unknown slot]", String::as_str);
+        let comm = String::from_utf8_lossy(r.comm());
         if self
             .name
             .as_ref()
@@ -417,107 +435,63 @@ impl Printer {
         {
             return;
         }
-        let layout = &self.layouts[probe];
-        let collected = r.values(layout);
-        let symbols = &mut self.symbols;
-        let values: Vec<Value> = self.formats[probe]
+        let layout = &layouts[*probe];
+        let format = &formats[*probe];
+        let values: Vec<Value<'_>> = format
             .convs()
-            .zip(&collected)
+            .zip(r.values(layout))
             .map(|(conv, v)| match (conv.kind, v) {
-                (_, Collected::Str(s)) => Value::Text(String::from_utf8_lossy(s).into_owned()),
-                (ConvKind::KernelSym, Collected::Num(a)) => Value::Text(kernel_symbol(symbols, *a)),
+                (_, Collected::Str(s)) => Value::Text(String::from_utf8_lossy(s)),
+                (ConvKind::KernelSym, Collected::Num(a)) => Value::text(kernel_symbol(symbols, a)),
                 (ConvKind::UserSym, Collected::Num(a)) => {
-                    Value::Text(user_symbol(symbols, r.tgid(), *a))
+                    Value::text(user_symbol(symbols, r.tgid(), a))
                 }
-                (_, Collected::Num(n)) => Value::Num(*n),
+                (_, Collected::Num(n)) => Value::Num(n),
             })
             .collect();
-        let message = self.formats[probe].render(&values);
+        msg.clear();
+        format.render_into(&values, msg);
         if self
             .msg_filter
             .as_ref()
-            .is_some_and(|m| !message.contains(m.as_str()))
+            .is_some_and(|m| !msg.contains(m.as_str()))
         {
             return;
         }
-        let layout = &self.layouts[probe];
-        let kernel = self.kernel_stack.then(|| r.kernel_stack(layout));
-        let user = self.user_stack.then(|| r.user_stack(layout));
+        let stacks = Stacks {
+            kernel: self
+                .kernel_stack
+                .then(|| r.kernel_stack(layout).map(|a| kernel_frames(symbols, &a))),
+            user: self.user_stack.then(|| {
+                r.user_stack(layout)
+                    .map(|a| user_frames(symbols, r.tgid(), &a))
+            }),
+        };
         let since = r.time_ns().saturating_sub(self.start_ns) as f64 / 1e9;
-        let symbols = &mut self.symbols;
-        let kernel_frames = kernel.map(|k| {
-            k.map(|addrs| {
-                addrs
-                    .iter()
-                    .map(|&a| (a, format!("{} [kernel]", kernel_symbol(symbols, a))))
-                    .collect::<Vec<_>>()
-            })
-        });
-        let user_frames = user.map(|u| {
-            u.map(|addrs| {
-                addrs
-                    .iter()
-                    .map(|&a| (a, user_symbol(symbols, r.tgid(), a)))
-                    .collect::<Vec<_>>()
-            })
-        });
+        let event = Event {
+            r,
+            since,
+            comm: &comm,
+            func,
+            probe: &self.raws[*probe],
+            message: msg,
+            values: &values,
+            stacks: &stacks,
+        };
+        // -A counts whole lines; otherwise they go straight to the buffer.
         let mut line = String::new();
-        if self.json {
-            let stack = |s: &Option<Result<Vec<(u64, String)>, i32>>| match s {
-                None => serde_json::Value::Null,
-                Some(Ok(frames)) => frames
-                    .iter()
-                    .map(|(addr, name)| json!({"addr": addr, "name": name}))
-                    .collect(),
-                Some(Err(code)) => json!({"error": code}),
-            };
-            let v = json!({
-                "time": output::now().0,
-                "timestamp": self.start_unix + since,
-                "seconds": since,
-                "cpu": r.cpu(),
-                "pid": r.tgid(),
-                "tid": r.tid(),
-                "uid": r.uid(),
-                "comm": comm,
-                "func": func,
-                "probe": self.raws[probe],
-                "message": message,
-                "values": values.iter().map(|v| match v {
-                    Value::Num(n) => json!(n),
-                    Value::Text(t) => json!(t),
-                }).collect::<Vec<_>>(),
-                "kernel_stack": stack(&kernel_frames),
-                "user_stack": stack(&user_frames),
-            });
-            line = format!("{v}\n");
+        let into = if self.aggregate.is_some() {
+            &mut line
         } else {
-            let time = self.cols.time.map_or(String::new(), |col| {
-                trace_text::time_text(col, &output::now().0, since, self.start_unix + since)
-            });
-            trace_text::line(
-                &self.cols,
-                &trace_text::Line {
-                    time: &time,
-                    cpu: r.cpu(),
-                    tgid: r.tgid(),
-                    tid: r.tid(),
-                    comm: &comm,
-                    func: &func,
-                    message: &message,
-                },
-                &mut line,
-            );
-            for frames in [&kernel_frames, &user_frames].into_iter().flatten() {
-                trace_text::stack(frames.as_deref().map_err(|&e| e), self.addresses, &mut line);
-            }
-            if kernel_frames.is_some() || user_frames.is_some() {
-                line.push('\n');
-            }
+            out
+        };
+        if self.json {
+            json_line(&event, self.start_unix, into);
+        } else {
+            text_line(&event, &self.cols, self.start_unix, self.addresses, into);
         }
-        match &mut self.aggregate {
-            Some(counts) => *counts.entry(line).or_insert(0) += 1,
-            None => self.out.push_str(&line),
+        if let Some(counts) = &mut self.aggregate {
+            *counts.entry(line).or_insert(0) += 1;
         }
         self.printed += 1;
         if self.max.is_some_and(|m| self.printed >= m) {
@@ -546,6 +520,104 @@ impl Printer {
         }
         output::stdout(&out);
     }
+}
+
+/// An event, decoded: what its line or JSON object shows.
+struct Event<'a> {
+    r: Record<'a>,
+    /// Seconds since tracing started.
+    since: f64,
+    comm: &'a str,
+    func: &'a str,
+    /// The probe as typed.
+    probe: &'a str,
+    message: &'a str,
+    values: &'a [Value<'a>],
+    stacks: &'a Stacks,
+}
+
+/// An event's stacks, as frames (address, name), where asked for; an
+/// error code where the kernel could not take one.
+struct Stacks {
+    kernel: Option<Result<Vec<(u64, String)>, i32>>,
+    user: Option<Result<Vec<(u64, String)>, i32>>,
+}
+
+/// BCC's line, and the stacks below it.
+fn text_line(e: &Event<'_>, cols: &Columns, start_unix: f64, addresses: bool, out: &mut String) {
+    let time = cols.time.map_or(String::new(), |col| {
+        trace_text::time_text(col, &output::now().0, e.since, start_unix + e.since)
+    });
+    let line = trace_text::Line {
+        time: &time,
+        cpu: e.r.cpu(),
+        tgid: e.r.tgid(),
+        tid: e.r.tid(),
+        comm: e.comm,
+        func: e.func,
+        message: e.message,
+    };
+    trace_text::line(cols, &line, out);
+    let stacks = [&e.stacks.kernel, &e.stacks.user];
+    for frames in stacks.iter().copied().flatten() {
+        trace_text::stack(frames.as_deref().map_err(|&c| c), addresses, out);
+    }
+    if stacks.iter().any(|s| s.is_some()) {
+        out.push('\n');
+    }
+}
+
+/// One JSON object, on its line.
+fn json_line(e: &Event<'_>, start_unix: f64, out: &mut String) {
+    let stack = |s: &Option<Result<Vec<(u64, String)>, i32>>| match s {
+        None => serde_json::Value::Null,
+        Some(Ok(frames)) => frames
+            .iter()
+            .map(|(addr, name)| json!({"addr": addr, "name": name}))
+            .collect(),
+        Some(Err(code)) => json!({"error": code}),
+    };
+    let values: Vec<serde_json::Value> = e
+        .values
+        .iter()
+        .map(|v| match v {
+            Value::Num(n) => json!(n),
+            Value::Text(t) => json!(t),
+        })
+        .collect();
+    let v = json!({
+        "time": output::now().0,
+        "timestamp": start_unix + e.since,
+        "seconds": e.since,
+        "cpu": e.r.cpu(),
+        "pid": e.r.tgid(),
+        "tid": e.r.tid(),
+        "uid": e.r.uid(),
+        "comm": e.comm,
+        "func": e.func,
+        "probe": e.probe,
+        "message": e.message,
+        "values": values,
+        "kernel_stack": stack(&e.stacks.kernel),
+        "user_stack": stack(&e.stacks.user),
+    });
+    let _ = writeln!(out, "{v}");
+}
+
+/// Kernel frames, BCC's `name+0xoff [kernel]`.
+fn kernel_frames(symbols: &mut Symbols, addrs: &[u64]) -> Vec<(u64, String)> {
+    addrs
+        .iter()
+        .map(|&a| (a, format!("{} [kernel]", kernel_symbol(symbols, a))))
+        .collect()
+}
+
+/// User frames of process `pid`, BCC's `name+0xoff [file]`.
+fn user_frames(symbols: &mut Symbols, pid: u32, addrs: &[u64]) -> Vec<(u64, String)> {
+    addrs
+        .iter()
+        .map(|&a| (a, user_symbol(symbols, pid, a)))
+        .collect()
 }
 
 /// `%K`: the kernel function at `addr`, BCC's `name+0xoff`.

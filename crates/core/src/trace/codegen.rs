@@ -30,11 +30,16 @@ pub mod helper {
     pub const PROBE_READ_KERNEL_STR: i32 = 115;
     pub const RINGBUF_RESERVE: i32 = 131;
     pub const RINGBUF_SUBMIT: i32 = 132;
+    pub const RINGBUF_QUERY: i32 = 134;
     pub const GET_ATTACH_COOKIE: i32 = 174;
 }
 
 /// bpf_get_stack's flag for the user stack.
 const BPF_F_USER_STACK: i32 = 1 << 8;
+/// bpf_ringbuf_submit's flags, and bpf_ringbuf_query's question.
+const BPF_RB_NO_WAKEUP: i32 = 1;
+const BPF_RB_FORCE_WAKEUP: i32 = 2;
+const BPF_RB_AVAIL_DATA: i32 = 0;
 
 /// How a program reads its context: where arguments, the return value
 /// and a tracepoint's fields are.
@@ -100,9 +105,17 @@ pub struct Plan<'a> {
     pub filters: Filters,
     /// The ring buffer's fd.
     pub events_map: i32,
+    /// Bytes waiting in the ring buffer past which a record wakes the
+    /// reader; below, records wait for its next look (it looks every
+    /// [`POLL_MS`] ms), so a flood costs no wakeup per record.
+    pub wake_at: u32,
     /// A per-CPU array of one u64: events that found the buffer full.
     pub lost_map: i32,
 }
+
+/// How often, in ms, the reader looks at the ring buffer without being
+/// woken.
+pub const POLL_MS: u64 = 50;
 
 /// Stack bytes: [-8] a map key, then one slot a nesting level, then the
 /// buffer strings are compared in.
@@ -152,8 +165,22 @@ pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
             g.a.store(Size::W, R7, len_at as i16, R0);
         }
     }
+    // Wake the reader only once enough waits: a wakeup per record would
+    // cost the traced task more than the record itself.
+    let quiet = g.a.label();
+    g.a.ld_map_fd(R1, plan.events_map);
+    g.a.mov_imm(R2, BPF_RB_AVAIL_DATA);
+    g.a.call(helper::RINGBUF_QUERY);
+    g.a.mov_imm(R2, BPF_RB_NO_WAKEUP);
+    g.a.jump_if_imm(
+        Cond::Lt,
+        R0,
+        plan.wake_at.min(i32::MAX as u32) as i32,
+        quiet,
+    );
+    g.a.mov_imm(R2, BPF_RB_FORCE_WAKEUP);
+    g.a.bind(quiet);
     g.a.mov(R1, R7);
-    g.a.mov_imm(R2, 0);
     g.a.call(helper::RINGBUF_SUBMIT);
     g.a.jump(a_exit);
     g.a.bind(a_lost);
@@ -739,6 +766,7 @@ mod tests {
             filters: Filters::default(),
             events_map: 7,
             lost_map: 8,
+            wake_at: 4096,
         }
     }
 
@@ -777,6 +805,7 @@ mod tests {
                 helper::GET_SMP_PROCESSOR_ID,
                 helper::KTIME_GET_NS,
                 helper::GET_CURRENT_COMM,
+                helper::RINGBUF_QUERY,
                 helper::RINGBUF_SUBMIT,
                 helper::MAP_LOOKUP_ELEM,
             ]

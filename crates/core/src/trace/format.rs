@@ -191,26 +191,35 @@ impl Format {
 /// A collected value, as a conversion renders it: a number, or text (a
 /// string read in the kernel, or a symbol already looked up).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
+pub enum Value<'a> {
     Num(u64),
-    Text(String),
+    Text(std::borrow::Cow<'a, str>),
+}
+
+impl Value<'_> {
+    /// Text of its own.
+    pub fn text(s: impl Into<String>) -> Value<'static> {
+        Value::Text(std::borrow::Cow::Owned(s.into()))
+    }
 }
 
 impl Format {
     /// The message: each conversion applied to its value, in order.
-    pub fn render(&self, values: &[Value]) -> String {
+    pub fn render(&self, values: &[Value<'_>]) -> String {
         let mut out = String::new();
+        self.render_into(values, &mut out);
+        out
+    }
+
+    /// [`Format::render`] appended to `out`.
+    pub fn render_into(&self, values: &[Value<'_>], out: &mut String) {
         let mut values = values.iter();
         for piece in &self.pieces {
             match piece {
                 Piece::Text(t) => out.push_str(t),
-                Piece::Conv(c) => {
-                    let v = values.next().cloned().unwrap_or(Value::Num(0));
-                    c.render(&v, &mut out);
-                }
+                Piece::Conv(c) => c.render(values.next().unwrap_or(&Value::Num(0)), out),
             }
         }
-        out
     }
 }
 
@@ -234,15 +243,14 @@ impl Conv {
         }
     }
 
-    fn render(&self, value: &Value, out: &mut String) {
+    fn render(&self, value: &Value<'_>, out: &mut String) {
         let n = match value {
             Value::Num(n) => *n,
             Value::Text(t) => {
-                let t = match self.precision {
-                    Some(p) => t.chars().take(p).collect(),
-                    None => t.clone(),
+                return match self.precision {
+                    Some(p) => self.pad(&t.chars().take(p).collect::<String>(), false, out),
+                    None => self.pad(t, false, out),
                 };
-                return self.pad(&t, false, out);
             }
         };
         let (body, numeric) = match self.kind {
@@ -327,11 +335,11 @@ impl Conv {
 mod tests {
     use super::*;
 
-    fn render(fmt: &str, values: &[Value]) -> String {
+    fn render(fmt: &str, values: &[Value<'_>]) -> String {
         parse(fmt).unwrap().render(values)
     }
 
-    fn n(v: u64) -> Value {
+    fn n(v: u64) -> Value<'static> {
         Value::Num(v)
     }
 
@@ -371,11 +379,11 @@ mod tests {
         assert_eq!(render("[%.3d]", &[n(7)]), "[007]");
         assert_eq!(render("[%08x]", &[n(0xbeef)]), "[0000beef]");
         assert_eq!(render("[%#08x]", &[n(0xbeef)]), "[0x00beef]");
-        assert_eq!(render("[%-6s]", &[Value::Text("ab".into())]), "[ab    ]");
-        assert_eq!(render("[%6s]", &[Value::Text("ab".into())]), "[    ab]");
-        assert_eq!(render("[%.2s]", &[Value::Text("abcd".into())]), "[ab]");
+        assert_eq!(render("[%-6s]", &[Value::text("ab")]), "[ab    ]");
+        assert_eq!(render("[%6s]", &[Value::text("ab")]), "[    ab]");
+        assert_eq!(render("[%.2s]", &[Value::text("abcd")]), "[ab]");
         assert_eq!(
-            render("[%K]", &[Value::Text("vfs_read+0x4".into())]),
+            render("[%K]", &[Value::text("vfs_read+0x4")]),
             "[vfs_read+0x4]"
         );
         assert_eq!(render("[%K]", &[n(0xffff)]), "[0xffff]");
