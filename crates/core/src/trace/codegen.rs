@@ -122,8 +122,10 @@ pub const POLL_MS: u64 = 50;
 const KEY_SLOT: i16 = -8;
 const TEMPS: i16 = -16;
 /// The longest literal a string is compared with.
-pub const MAX_LITERAL: usize = 127;
-const STR_BUF: i16 = -(8 * (super::expr::MAX_DEPTH as i16 + 2) + MAX_LITERAL as i16 + 1);
+pub const MAX_LITERAL: usize = 126;
+/// The compare buffer: a literal, one byte more of the string, its NUL.
+const STR_BUF_SIZE: usize = MAX_LITERAL + 2;
+const STR_BUF: i16 = -(8 * (super::expr::MAX_DEPTH as i16 + 2) + STR_BUF_SIZE as i16);
 
 /// The program for `plan` in `ctx`, or what in it this context can't
 /// provide.
@@ -727,16 +729,41 @@ impl Gen<'_> {
             self.a.mov_imm(R0, 0);
             return Ok(());
         }
-        let size = lit.len() + 1;
         let zero = STR_BUF;
-        // The buffer is read whole below: start it at zero.
-        for i in (0..size).step_by(8) {
+        // Read the literal's length and one byte more (or a whole comm,
+        // or the whole array): a longer string must not read as equal.
+        let (read, terminated) = match s {
+            Str::Comm => (header::COMM_LEN, true),
+            Str::InRecord { len, .. } => {
+                let len = *len as usize;
+                ((lit.len() + 1).min(len), lit.len() < len)
+            }
+            _ => (lit.len() + 2, true),
+        };
+        // The buffer is compared below: start it at zero.
+        for i in (0..read).step_by(8) {
             self.a.store_imm(Size::DW, R10, zero + i as i16, 0);
         }
-        self.string(s, R10, zero, size)?;
+        match s {
+            Str::InRecord { offset, .. } => {
+                // Raw bytes: a full array holds no NUL.
+                self.a.mov(R1, R10);
+                self.a.alu_imm(Alu::Add, R1, zero as i32);
+                self.a.mov_imm(R2, read as i32);
+                self.a.mov(R3, R6);
+                self.a.alu_imm(Alu::Add, R3, *offset as i32);
+                self.a.call(helper::PROBE_READ_KERNEL);
+            }
+            _ => self.string(s, R10, zero, read)?,
+        }
+        let expected: Vec<u8> = lit
+            .iter()
+            .copied()
+            .chain(terminated.then_some(0))
+            .collect();
         let differ = self.a.label();
         let done = self.a.label();
-        for (i, &byte) in lit.iter().chain(std::iter::once(&0)).enumerate() {
+        for (i, &byte) in expected.iter().enumerate() {
             self.a.load(Size::B, R0, R10, zero + i as i16);
             self.a.jump_if_imm(Cond::Ne, R0, byte as i32, differ);
         }

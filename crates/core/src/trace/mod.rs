@@ -12,10 +12,15 @@ pub mod expr;
 pub mod fields;
 pub mod format;
 pub mod insn;
+#[cfg(test)]
+mod interp;
 pub mod parsed;
 pub mod probe_text;
 pub mod signature;
 pub mod usdt_args;
+
+#[cfg(test)]
+mod programs_test;
 
 /// What is wrong with one probe of trace's command line: its text, and
 /// the part at fault with what would be right. Always the user's input

@@ -1,0 +1,366 @@
+//! What the generated programs do, run in the test interpreter: which
+//! records they send, with which values, for each context and filter.
+
+use super::check::{Int, Param, ParamType, Scope, Site};
+use super::codegen::{self, Context, Filters, Plan, UsdtArg, UsdtLoc};
+use super::event::{Collected, Layout, Record};
+use super::fields;
+use super::insn::Insn;
+use super::interp::{Machine, Run};
+use super::parsed::Parsed;
+use crate::arch;
+
+/// A user address with a string, and a kernel one.
+const USER_STR: u64 = 0x5000;
+const KERNEL_STR: u64 = 0xffff_8880_0000_1000;
+
+struct Probe {
+    insns: Vec<Insn>,
+    layout: Layout,
+}
+
+fn compile_with(raw: &str, site: Site<'_>, ret: bool, ctx: Context<'_>, filters: Filters, single: bool) -> Probe {
+    let parsed = Parsed::new(raw).unwrap();
+    let params: &[Param] = &parsed.params;
+    let scope = Scope { site, ret, params };
+    let (predicate, values) = parsed.typed(&scope).unwrap();
+    let layout = Layout::new(&parsed.slots(16), false, false);
+    let plan = Plan {
+        probe: 4,
+        single_slot: single,
+        predicate: predicate.as_ref(),
+        values: &values,
+        layout: &layout,
+        filters,
+        events_map: 7,
+        lost_map: 8,
+        wake_at: 1000,
+    };
+    Probe {
+        insns: codegen::program(&plan, ctx).unwrap(),
+        layout,
+    }
+}
+
+fn user_probe(raw: &str) -> Probe {
+    compile_with(raw, Site::UserFunction, true, Context::Regs, Filters::default(), true)
+}
+
+/// A machine whose function got `args` in their registers and returns
+/// `ret`, with strings at USER_STR and KERNEL_STR.
+fn regs(args: &[u64], ret: u64) -> Machine {
+    let mut m = Machine::default();
+    for (i, &a) in args.iter().enumerate() {
+        m.set_ctx(arch::ARG_REGS[i] as usize, a);
+    }
+    m.set_ctx(arch::RET_REG as usize, ret);
+    m.memory.push((USER_STR, b"user text\0".to_vec()));
+    m.memory.push((KERNEL_STR, b"kernel text\0".to_vec()));
+    m
+}
+
+fn values(p: &Probe, run: &Run) -> Vec<Vec<Collected<'static>>> {
+    run.records
+        .iter()
+        .map(|r| {
+            let bytes: &'static [u8] = Box::leak(r.clone().into_boxed_slice());
+            Record { bytes }.values(&p.layout)
+        })
+        .collect()
+}
+
+fn num(v: u64) -> Collected<'static> {
+    Collected::Num(v)
+}
+
+#[test]
+fn the_predicate_decides_and_the_values_follow_the_format() {
+    let p = user_probe(r#"c:f (arg1 % 7 == 0) "%d %s", arg1, arg2"#);
+    let run = regs(&[14, USER_STR], 0).run(&p.insns);
+    assert_eq!(values(&p, &run), [vec![num(14), Collected::Str(b"user text")]]);
+    // Rejected: no helper called, nothing sent.
+    let run = regs(&[15, USER_STR], 0).run(&p.insns);
+    assert!(run.records.is_empty() && run.calls.is_empty(), "{run:?}");
+}
+
+#[test]
+fn the_header_says_who_and_where() {
+    let p = compile_with("c:f", Site::UserFunction, false, Context::Regs, Filters::default(), false);
+    let mut m = regs(&[], 0);
+    m.cookie = 3;
+    let run = m.run(&p.insns);
+    let r = Record { bytes: &run.records[0] };
+    assert_eq!((r.probe(), r.slot(), r.tgid(), r.tid()), (4, 3, 100, 101));
+    assert_eq!((r.uid(), r.cpu(), r.time_ns()), (1000, 1, 5_000));
+    assert_eq!(r.comm(), b"bash");
+    assert_eq!(run.records[0].len(), p.layout.size);
+    // One target: its slot is 0, no cookie asked.
+    let p = user_probe("c:f");
+    let run = m.run(&p.insns);
+    assert_eq!(Record { bytes: &run.records[0] }.slot(), 0);
+    assert!(!run.calls.contains(&codegen::helper::GET_ATTACH_COOKIE));
+}
+
+#[test]
+fn return_values_and_trampolines() {
+    let p = user_probe(r#"r:c:f "%d", retval"#);
+    assert_eq!(values(&p, &regs(&[1], 77).run(&p.insns)), [vec![num(77)]]);
+    // fentry/fexit: arguments in slots, the return value after them.
+    let t = compile_with(r#"r::f "%d %d", arg2, retval"#, Site::KernelFunction { syscall: false }, true, Context::Trampoline { nargs: 2 }, Filters::default(), true);
+    let mut m = Machine::default();
+    m.set_ctx(8, 5);
+    m.set_ctx(16, 99);
+    assert_eq!(values(&t, &m.run(&t.insns)), [vec![num(5), num(99)]]);
+    let raw = compile_with(r#"rawtracepoint:x "%d", arg3"#, Site::RawTracepoint, false, Context::RawArgs, Filters::default(), true);
+    m.set_ctx(16, 42);
+    assert_eq!(values(&raw, &m.run(&raw.insns)), [vec![num(42)]]);
+}
+
+#[test]
+fn filters_keep_out_other_tasks() {
+    let run = |f: Filters, m: &Machine| {
+        let p = compile_with("c:f", Site::UserFunction, false, Context::Regs, f, true);
+        m.run(&p.insns).records.len()
+    };
+    let m = regs(&[], 0);
+    let f = Filters::default();
+    assert_eq!(run(f, &m), 1);
+    assert_eq!(run(Filters { tgid: Some(100), ..f }, &m), 1);
+    assert_eq!(run(Filters { tgid: Some(99), ..f }, &m), 0);
+    assert_eq!(run(Filters { not_tgid: Some(100), ..f }, &m), 0);
+    assert_eq!(run(Filters { not_tgid: Some(5), ..f }, &m), 1);
+    assert_eq!(run(Filters { tid: Some(101), ..f }, &m), 1);
+    assert_eq!(run(Filters { tid: Some(100), ..f }, &m), 0);
+    assert_eq!(run(Filters { uid: Some(1000), ..f }, &m), 1);
+    assert_eq!(run(Filters { uid: Some(0), ..f }, &m), 0);
+    let big = Machine { uid: u32::MAX - 1, ..regs(&[], 0) };
+    assert_eq!(run(Filters { uid: Some(u32::MAX - 1), ..f }, &big), 1);
+    assert_eq!(run(Filters { uid: Some(u32::MAX), ..f }, &big), 0);
+    assert_eq!(run(Filters { cgroup_map: Some(3), ..f }, &m), 1);
+    let outside = Machine { under_cgroup: false, ..regs(&[], 0) };
+    assert_eq!(run(Filters { cgroup_map: Some(3), ..f }, &outside), 0);
+}
+
+#[test]
+fn a_full_buffer_counts_a_lost_record_and_the_reader_wakes_late() {
+    let p = user_probe("c:f");
+    let full = Machine { full: true, ..regs(&[], 0) };
+    let run = full.run(&p.insns);
+    assert_eq!((run.records.len(), run.lost), (0, 1));
+    // Below wake_at waiting: no wakeup (BPF_RB_NO_WAKEUP); past it, one.
+    let quiet = Machine { waiting: 999, ..regs(&[], 0) };
+    assert_eq!(quiet.run(&p.insns).submit_flags, [1]);
+    let busy = Machine { waiting: 1000, ..regs(&[], 0) };
+    assert_eq!(busy.run(&p.insns).submit_flags, [2]);
+}
+
+#[test]
+fn expressions_compute_as_c_does() {
+    let a: u64 = 10;
+    let b: u64 = -3i64 as u64;
+    let c: u64 = 0x1ff;
+    let cases: &[(&str, u64)] = &[
+        ("arg1 + arg2", 7),
+        ("arg1 - 12", -2i64 as u64),
+        ("arg1 * arg3", 10 * 0x1ff),
+        ("arg1 / 3", 3),
+        ("arg3 / arg1", 0x1ff / 10),
+        ("arg1 % 4", 2),
+        ("arg3 % arg1", 0x1ff % 10),
+        ("arg1 / 0", 0),
+        ("arg1 % 0", 10),
+        ("arg1 / (arg1 - 10)", 0),
+        ("arg1 << 2", 40),
+        ("arg3 >> 4", 0x1f),
+        ("arg1 << arg1", 10 << 10),
+        ("(s64)arg2 >> 1", (-2i64) as u64),
+        ("arg2 >> 60", 0xf),
+        ("arg1 & 6", 2),
+        ("arg1 | 5", 15),
+        ("arg1 ^ arg3", 10 ^ 0x1ff),
+        ("~arg1", !10),
+        ("-arg1", -10i64 as u64),
+        ("!arg1", 0),
+        ("!(arg1 - 10)", 1),
+        ("arg1 > 9", 1),
+        ("arg1 > 10", 0),
+        ("arg1 >= 10", 1),
+        ("arg1 < 11", 1),
+        ("arg1 <= 9", 0),
+        ("arg1 == 10", 1),
+        ("arg1 != 10", 0),
+        ("arg2 > arg1", 1),
+        ("(s64)arg2 > (s64)arg1", 0),
+        ("(s64)arg2 < 0", 1),
+        ("(int)arg2 < -2", 1),
+        ("(int)arg2 <= -3", 1),
+        ("(int)arg2 >= -3", 1),
+        ("arg1 > arg3", 0),
+        ("arg1 && arg3", 1),
+        ("arg1 && 0", 0),
+        ("(arg1 - 10) && arg3", 0),
+        ("arg1 || 0", 1),
+        ("(arg1 - 10) || 0", 0),
+        ("(arg1 - 10) || arg3", 1),
+        ("(u8)arg3", 0xff),
+        ("(s8)arg3", -1i64 as u64),
+        ("(u16)arg2", 0xfffd),
+        ("(s16)arg2", -3i64 as u64),
+        ("(u32)arg2", 0xffff_fffd),
+        ("(int)arg2", -3i64 as u64),
+        ("(unsigned)arg2", 0xffff_fffd),
+        ("0x123456789", 0x1_2345_6789),
+        ("arg1 + 0x100000000", 0x1_0000_000a),
+        ("arg1 == 0x100000000", 0),
+        ("3 * (arg1 + 2) - 6", 30),
+        ("'a'", 97),
+        ("(1 << 3) | (arg1 & 1)", 8),
+        ("$cpu", 1),
+        ("$pid", 101),
+        ("$tgid", 100),
+        ("$uid", 1000),
+        ("$gid", 1001),
+        ("$tgid + $pid", 201),
+    ];
+    for (expr, want) in cases {
+        let p = user_probe(&format!("c:f \"%lld\", {expr}"));
+        let got = values(&p, &regs(&[a, b, c], 0).run(&p.insns));
+        assert_eq!(got, [vec![num(*want)]], "{expr}");
+        // The same as a predicate: true when nonzero.
+        let p = user_probe(&format!("c:f ({expr})"));
+        let sent = regs(&[a, b, c], 0).run(&p.insns).records.len();
+        assert_eq!(sent, (*want != 0) as usize, "({expr})");
+    }
+}
+
+#[test]
+fn strings_by_address_compare_and_print() {
+    let k = compile_with(r#"p::f "%s %s", arg1, arg2"#, Site::KernelFunction { syscall: false }, false, Context::Regs, Filters::default(), true);
+    let run = regs(&[USER_STR, KERNEL_STR], 0).run(&k.insns);
+    // A kernel probe's pointer is read from the memory its address is in;
+    // Z is 16 here, NUL included.
+    assert_eq!(values(&k, &run), [vec![Collected::Str(b"user text"), Collected::Str(b"kernel text")]]);
+    // An unreadable one is an empty string.
+    let run = regs(&[0x10, 0], 0).run(&k.insns);
+    assert_eq!(values(&k, &run), [vec![Collected::Str(b""), Collected::Str(b"")]]);
+    for (pred, sent) in [
+        (r#"str(arg1) == "user text""#, 1),
+        (r#"str(arg1) == "user tex""#, 0),
+        (r#"str(arg1) == "user text!""#, 0),
+        (r#"str(arg1) != "user text""#, 0),
+        (r#"STRCMP("kernel text", arg2)"#, 1),
+        (r#"STRCMP("kernel text", arg1)"#, 0),
+        (r#"$comm == "bash""#, 1),
+        (r#"$comm == "bas""#, 0),
+        (r#""bash" == $comm"#, 1),
+        (r#"$comm == "a_name_longer_than_a_comm""#, 0),
+        (r#"*arg1 == 0x7865742072657375"#, 1),
+        (r#"arg1@user == 0x5000"#, 1),
+    ] {
+        let p = compile_with(&format!("p::f ({pred})"), Site::KernelFunction { syscall: false }, false, Context::Regs, Filters::default(), true);
+        assert_eq!(regs(&[USER_STR, KERNEL_STR], 0).run(&p.insns).records.len(), sent, "{pred}");
+    }
+    // $comm as a value.
+    let p = user_probe(r#"c:f "%s", $comm"#);
+    assert_eq!(values(&p, &regs(&[], 0).run(&p.insns)), [vec![Collected::Str(b"bash")]]);
+}
+
+#[test]
+fn tracepoint_fields_strings_and_data_loc() {
+    let format = "\tfield:int value;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:const char * name;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:__data_loc char[] path;\toffset:24;\tsize:4;\tsigned:0;
+\tfield:char comm[8];\toffset:28;\tsize:8;\tsigned:0;
+\tfield:unsigned char flag;\toffset:36;\tsize:1;\tsigned:0;";
+    let f = fields::parse(format);
+    let p = compile_with(
+        r#"t:a:b (args->value < 0 && STRCMP("/bin/sh", args->path)) "%d %s %s %s %d", args->value, args->name, args->path, args->comm, args->flag"#,
+        Site::Tracepoint(&f),
+        false,
+        Context::Record,
+        Filters::default(),
+        true,
+    );
+    let mut m = regs(&[], 0);
+    m.ctx[8..12].copy_from_slice(&(-5i32).to_ne_bytes());
+    m.set_ctx(16, USER_STR);
+    // The string at offset 40 of the record, 8 bytes long.
+    m.ctx[24..28].copy_from_slice(&(40u32 | 8 << 16).to_ne_bytes());
+    m.ctx[40..48].copy_from_slice(b"/bin/sh\0");
+    m.ctx[28..36].copy_from_slice(b"threadnm");
+    m.ctx[36] = 200;
+    let run = m.run(&p.insns);
+    assert_eq!(
+        values(&p, &run),
+        [vec![
+            num(-5i64 as u64),
+            Collected::Str(b"user text"),
+            Collected::Str(b"/bin/sh"),
+            Collected::Str(b"threadnm"),
+            num(200),
+        ]]
+    );
+    m.ctx[40..48].copy_from_slice(b"/bin/ls\0");
+    assert!(m.run(&p.insns).records.is_empty());
+    let q = compile_with(r#"t:a:b (args->comm == "threadnm")"#, Site::Tracepoint(&f), false, Context::Record, Filters::default(), true);
+    assert_eq!(m.run(&q.insns).records.len(), 1);
+    let q = compile_with(r#"t:a:b (args->comm == "thread")"#, Site::Tracepoint(&f), false, Context::Record, Filters::default(), true);
+    assert_eq!(m.run(&q.insns).records.len(), 0);
+}
+
+#[test]
+fn usdt_arguments_from_registers_memory_and_constants() {
+    let args = [
+        UsdtArg { loc: UsdtLoc::Reg(arch::ARG_REGS[0]), ty: Int { bytes: 4, signed: true } },
+        UsdtArg { loc: UsdtLoc::Mem { base: 32, offset: -16 }, ty: Int { bytes: 2, signed: false } },
+        UsdtArg { loc: UsdtLoc::Const(-7), ty: Int::S64 },
+    ];
+    let types: Vec<Int> = args.iter().map(|a| a.ty).collect();
+    let p = compile_with(r#"u:x:p "%d %d %d", arg1, arg2, arg3"#, Site::Usdt(&types), false, Context::Usdt(&args), Filters::default(), true);
+    let mut m = regs(&[0xffff_fffe], 0);
+    // rbp = 0x6010: the second argument at 0x6000.
+    m.set_ctx(32, 0x6010);
+    m.memory.push((0x6000, vec![0x34, 0x12, 0xff, 0xff, 0, 0, 0, 0]));
+    assert_eq!(
+        values(&p, &m.run(&p.insns)),
+        [vec![num(-2i64 as u64), num(0x1234), num(-7i64 as u64)]]
+    );
+}
+
+#[test]
+fn syscall_entry_points_read_the_inner_registers() {
+    // __x64_sys_*(struct pt_regs *regs): arguments are in *regs.
+    let p = compile_with(r#"p::__x64_sys_openat "%d %s", arg1, arg2"#, Site::KernelFunction { syscall: true }, false, Context::Regs, Filters::default(), true);
+    const INNER: u64 = 0xffff_8880_0000_2000;
+    let mut inner = vec![0u8; 168];
+    inner[arch::ARG_REGS[0] as usize..][..8].copy_from_slice(&42u64.to_ne_bytes());
+    inner[arch::ARG_REGS[1] as usize..][..8].copy_from_slice(&USER_STR.to_ne_bytes());
+    let mut m = regs(&[INNER], 0);
+    m.memory.push((INNER, inner));
+    assert_eq!(values(&p, &m.run(&p.insns)), [vec![num(42), Collected::Str(b"user text")]]);
+    // Named parameters, typed as BTF says.
+    let params = [Param { name: "fd".into(), index: 0, ty: ParamType::Int(Int { bytes: 4, signed: true }) }];
+    let parsed = Parsed::new(r#"p::f "%lld", fd"#).unwrap();
+    let scope = Scope { site: Site::KernelFunction { syscall: false }, ret: false, params: &params };
+    let (_, vals) = parsed.typed(&scope).unwrap();
+    let layout = Layout::new(&parsed.slots(16), false, false);
+    let plan = Plan { probe: 0, single_slot: true, predicate: None, values: &vals, layout: &layout, filters: Filters::default(), events_map: 7, lost_map: 8, wake_at: 1 };
+    let insns = codegen::program(&plan, Context::Regs).unwrap();
+    let run = regs(&[0xffff_ffff], 0).run(&insns);
+    assert_eq!(Record { bytes: &run.records[0] }.values(&layout), [num(-1i64 as u64)]);
+}
+
+#[test]
+fn stacks_are_copied_into_the_record() {
+    let parsed = Parsed::new("c:f").unwrap();
+    let scope = Scope { site: Site::UserFunction, ret: false, params: &[] };
+    let (_, vals) = parsed.typed(&scope).unwrap();
+    let layout = Layout::new(&[], true, true);
+    let plan = Plan { probe: 0, single_slot: true, predicate: None, values: &vals, layout: &layout, filters: Filters::default(), events_map: 7, lost_map: 8, wake_at: 1 };
+    let insns = codegen::program(&plan, Context::Regs).unwrap();
+    let run = regs(&[], 0).run(&insns);
+    let r = Record { bytes: &run.records[0] };
+    assert_eq!(r.kernel_stack(&layout), Ok(vec![0x1111, 0x2222]));
+    // The user stack asked for with BPF_F_USER_STACK.
+    assert_eq!(r.user_stack(&layout), Ok(vec![0x1111, 0x2222 + 256]));
+}
