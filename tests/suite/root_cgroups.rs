@@ -97,6 +97,15 @@ fn root_cgroup_filter_counts_one_cgroup_exactly() {
     );
     assert!(done.stdout.contains("count: 211"), "{done:#?}");
     assert!(!done.stderr.contains("not timed"), "{done:#?}");
+    // trace prints only cgroup b's events (BCC's -c).
+    let done = two_cgroups(
+        &cg,
+        &["trace", "-c", &relative, &format!("{GETCPU} \"x\"")],
+        &["getcpu", "211"],
+        &["getcpu", "101"],
+    );
+    let lines = done.stdout.lines().filter(|l| l.ends_with(" x")).count();
+    assert_eq!(lines, 101, "{done:#?}");
 }
 
 #[test]

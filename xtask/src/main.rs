@@ -50,6 +50,9 @@ enum Task {
         /// Only this source file (a quick look; the score is its own)
         #[arg(long)]
         file: Option<String>,
+        /// Only this share of the mutants, K/N (CI runs one a day)
+        #[arg(long)]
+        shard: Option<String>,
     },
 }
 
@@ -67,8 +70,8 @@ fn main() -> Result<()> {
     {
         return bench::run(*rounds, scenario.as_deref(), *vm);
     }
-    if let Task::Mutants { jobs, file } = &task {
-        return mutants::run(&root, *jobs, file.as_deref());
+    if let Task::Mutants { jobs, file, shard } = &task {
+        return mutants::run(&root, *jobs, file.as_deref(), shard.as_deref());
     }
     let files = generate()?;
     match task {

@@ -22,13 +22,22 @@ const MIN_SCORE: f64 = 0.95;
 const PROPTEST_CASES: &str = "32";
 const EQUIVALENT: &str = "xtask/mutants-equivalent.txt";
 
-pub fn run(root: &Path, jobs: usize, only: Option<&str>) -> Result<()> {
+/// A test run past this many seconds is a timeout: the unit tests take a
+/// fraction of a second, and a mutant that loops should not hold a job
+/// for cargo-mutants' own guess (20 s here).
+const TEST_TIMEOUT: &str = "8";
+
+pub fn run(root: &Path, jobs: usize, only: Option<&str>, shard: Option<&str>) -> Result<()> {
     let out = root.join("target/mutants");
     let mut cargo = Command::new(env!("CARGO"));
     cargo
         .current_dir(root)
         .args(["mutants", "--workspace", "--no-shuffle"])
         .args(["--jobs", &jobs.to_string()])
+        .args(["--timeout", TEST_TIMEOUT])
+        // The unit and integration tests, not doctests (none, but rustdoc
+        // would still run for every mutant).
+        .arg("--cargo-test-arg=--all-targets")
         .arg("--output")
         .arg(&out)
         .env("PROPTEST_CASES", PROPTEST_CASES)
@@ -36,6 +45,9 @@ pub fn run(root: &Path, jobs: usize, only: Option<&str>) -> Result<()> {
         .env("RTOOLS_TEST_NO_SKIP", "1");
     if let Some(file) = only {
         cargo.args(["--file", file]);
+    }
+    if let Some(shard) = shard {
+        cargo.args(["--shard", shard]);
     }
     let status = cargo
         .status()
@@ -53,7 +65,7 @@ pub fn run(root: &Path, jobs: usize, only: Option<&str>) -> Result<()> {
     if score.caught + score.timeout + score.missed.len() == 0 {
         bail!("no mutant was tested: check examine_globs in .cargo/mutants.toml");
     }
-    if only.is_none() {
+    if only.is_none() && shard.is_none() {
         for name in equivalent.keys() {
             if !score.equivalent.contains(name) {
                 println!("note: {EQUIVALENT} lists a mutant that was not missed: {name}");

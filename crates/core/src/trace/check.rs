@@ -27,10 +27,6 @@ impl Int {
         bytes: 8,
         signed: true,
     };
-    const BOOL: Int = Int {
-        bytes: 4,
-        signed: true,
-    };
 }
 
 /// Which memory a pointer points into.
@@ -168,11 +164,12 @@ pub enum ParamType {
 /// calling convention).
 pub const MAX_ARGS: u8 = 6;
 
-/// What an expression is before it is used: a number, a pointer (a
+/// What an expression is before it is used: a number (signed or not:
+/// how comparisons, division and right shifts treat it), a pointer (a
 /// number that `%s` and `str()` read a string at) or a string.
 #[derive(Debug, Clone)]
 enum Typed {
-    Int(TExpr, Int),
+    Int(TExpr, bool),
     /// A pointer: `chars` for `char *`.
     Ptr {
         e: TExpr,
@@ -260,14 +257,8 @@ impl Checker<'_, '_> {
 
     fn check(&self, e: &Expr) -> Result<Typed, String> {
         match e {
-            Expr::Num(n) => Ok(Typed::Int(
-                TExpr::Const(*n),
-                if *n <= i64::MAX as u64 {
-                    Int::S64
-                } else {
-                    Int::U64
-                },
-            )),
+            // A literal is signed unless only an unsigned one holds it.
+            Expr::Num(n) => Ok(Typed::Int(TExpr::Const(*n), *n <= i64::MAX as u64)),
             Expr::Str(s) => Ok(Typed::Lit(s.as_bytes().to_vec())),
             Expr::Name(name) => self.name(name),
             Expr::Member(base, field) => self.member(base, field),
@@ -289,7 +280,7 @@ impl Checker<'_, '_> {
                             bytes: *bytes,
                             signed: *signed,
                         };
-                        Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty)
+                        Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty.signed)
                     }
                 })
             }
@@ -306,23 +297,21 @@ impl Checker<'_, '_> {
                         ty: Int::U64,
                         mem,
                     };
-                    return Ok(Typed::Int(load, Int::U64));
+                    return Ok(Typed::Int(load, false));
                 }
-                let ty = self.int_type(&typed);
+                // !e is 0 or 1, an int; -e and ~e keep e's sign.
+                let signed = *op == UnOp::Not || self.signed(&typed);
                 let e = self.number(typed, &describe(inner))?;
-                let ty = if *op == UnOp::Not { Int::BOOL } else { ty };
-                Ok(Typed::Int(TExpr::Unary(*op, Box::new(e)), ty))
+                Ok(Typed::Int(TExpr::Unary(*op, Box::new(e)), signed))
             }
             Expr::Binary(op, l, r) => self.binary(*op, l, r),
             Expr::Call(name, args) => self.call(name, args),
         }
     }
 
-    fn int_type(&self, typed: &Typed) -> Int {
-        match typed {
-            Typed::Int(_, ty) => *ty,
-            _ => Int::U64,
-        }
+    /// Whether a number is signed; pointers are not.
+    fn signed(&self, typed: &Typed) -> bool {
+        matches!(typed, Typed::Int(_, true))
     }
 
     fn binary(&self, op: BinOp, l: &Expr, r: &Expr) -> Result<Typed, String> {
@@ -343,23 +332,18 @@ impl Checker<'_, '_> {
                 } else {
                     TExpr::Unary(UnOp::Not, Box::new(eq))
                 };
-                return Ok(Typed::Int(e, Int::BOOL));
+                return Ok(Typed::Int(e, true));
             }
         }
-        let (lty, rty) = (self.int_type(&lt), self.int_type(&rt));
+        let (ls, rs) = (self.signed(&lt), self.signed(&rt));
         let left = self.number(lt, &describe(l))?;
         let right = self.number(rt, &describe(r))?;
-        let both_signed = lty.signed && rty.signed;
-        let (signed, ty) = match op {
-            _ if op.is_comparison() => (both_signed, Int::BOOL),
-            BinOp::Shl | BinOp::Shr => (lty.signed, Int { bytes: 8, ..lty }),
-            _ => (
-                both_signed,
-                Int {
-                    bytes: 8,
-                    signed: both_signed,
-                },
-            ),
+        // C's conversions, simplified to 64 bits: signed when both are; a
+        // shift takes its left side's sign; a comparison is an int.
+        let (signed, result) = match op {
+            BinOp::Shl | BinOp::Shr => (ls, ls),
+            _ if op.is_comparison() => (ls && rs, true),
+            _ => (ls && rs, ls && rs),
         };
         Ok(Typed::Int(
             TExpr::Binary {
@@ -368,7 +352,7 @@ impl Checker<'_, '_> {
                 right: Box::new(right),
                 signed,
             },
-            ty,
+            result,
         ))
     }
 
@@ -382,7 +366,7 @@ impl Checker<'_, '_> {
                     );
                 };
                 let s = self.string(self.check(other)?, &describe(other))?;
-                Ok(Typed::Int(TExpr::StrEq { s, lit }, Int::BOOL))
+                Ok(Typed::Int(TExpr::StrEq { s, lit }, true))
             }
             ("str", [inner]) => Ok(Typed::Str(
                 self.string(self.check(inner)?, &describe(inner))?,
@@ -407,7 +391,7 @@ impl Checker<'_, '_> {
     }
 
     fn name(&self, name: &str) -> Result<Typed, String> {
-        let task = |t| Ok(Typed::Int(TExpr::Task(t), Int::U32));
+        let task = |t| Ok(Typed::Int(TExpr::Task(t), false));
         match name {
             "$pid" => return task(Task::Tid),
             "$tgid" => return task(Task::Tgid),
@@ -416,7 +400,7 @@ impl Checker<'_, '_> {
             "$cpu" => return task(Task::Cpu),
             "$comm" => return Ok(Typed::Str(Str::Comm)),
             "retval" if self.scope.ret => {
-                return Ok(Typed::Int(TExpr::Ret { ty: Int::U64 }, Int::U64))
+                return Ok(Typed::Int(TExpr::Ret { ty: Int::U64 }, false))
             }
             "retval" => {
                 return Err(
@@ -452,12 +436,12 @@ impl Checker<'_, '_> {
     fn param(&self, p: &Param) -> Typed {
         let e = self.arg_expr(p.index, Int::U64);
         match p.ty {
-            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty),
+            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty.signed),
             ParamType::CharPtr => Typed::Ptr {
                 e,
                 mem: self.default_mem(),
             },
-            ParamType::Ptr => Typed::Int(e, Int::U64),
+            ParamType::Ptr => Typed::Int(e, false),
         }
     }
 
@@ -468,7 +452,7 @@ impl Checker<'_, '_> {
                 "arg{n}: tracepoints have fields, not arguments: use args->FIELD"
             )),
             Site::Usdt(types) => match types.get(n as usize - 1) {
-                Some(&ty) => Ok(Typed::Int(TExpr::Arg { n: n - 1, ty }, ty)),
+                Some(&ty) => Ok(Typed::Int(TExpr::Arg { n: n - 1, ty }, ty.signed)),
                 None => Err(format!(
                     "arg{n}: this USDT probe has {} argument(s)",
                     types.len()
@@ -477,7 +461,7 @@ impl Checker<'_, '_> {
             _ if n > MAX_ARGS => Err(format!(
                 "arg{n}: functions' arguments are arg1 to arg{MAX_ARGS}"
             )),
-            _ => Ok(Typed::Int(self.arg_expr(n - 1, Int::U64), Int::U64)),
+            _ => Ok(Typed::Int(self.arg_expr(n - 1, Int::U64), false)),
         }
     }
 
@@ -529,7 +513,7 @@ impl Checker<'_, '_> {
                     offset: f.offset,
                     ty: int,
                 },
-                int,
+                int.signed,
             )),
             FieldKind::CharPtr => Ok(Typed::Ptr {
                 e: TExpr::Field {
@@ -554,11 +538,9 @@ impl Checker<'_, '_> {
 /// An expression as text, for messages.
 fn describe(e: &Expr) -> String {
     match e {
-        Expr::Num(n) => n.to_string(),
         Expr::Str(s) => format!("\"{s}\""),
         Expr::Name(n) => n.clone(),
         Expr::Member(b, f) => format!("{}->{f}", describe(b)),
-        Expr::User(inner) => format!("{}@user", describe(inner)),
         Expr::Call(name, _) => format!("{name}(...)"),
         _ => "the expression".into(),
     }
@@ -794,6 +776,80 @@ mod tests {
                 signed: false
             }
         );
+    }
+
+    #[test]
+    fn messages_name_the_part_at_fault() {
+        let s = user();
+        let err = |t: &str| predicate(t, &s).unwrap_err();
+        assert!(
+            err("$comm + 1").starts_with("'$comm' is a string"),
+            "{}",
+            err("$comm + 1")
+        );
+        assert!(
+            err(r#""a" * 2"#).starts_with(r#"'"a"' is a string"#),
+            "{}",
+            err(r#""a" * 2"#)
+        );
+        assert!(err("str(arg1) - 1").starts_with("'str(...)' is a string"));
+        assert!(err("(u8)$comm").starts_with("'$comm' is a string"));
+        assert!(err("-(str(arg1))").starts_with("'str(...)' is a string"));
+        assert!(err("($comm == \"x\") + $comm").starts_with("'$comm' is a string"));
+        let f = fields::parse("\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;");
+        let tp = scope(Site::Tracepoint(&f));
+        let e = predicate("args->comm * 2", &tp).unwrap_err();
+        assert!(e.starts_with("'args->comm' is a string"), "{e}");
+        // `args` means the record at a tracepoint only.
+        assert!(
+            err("args").starts_with("unknown name 'args'"),
+            "{}",
+            err("args")
+        );
+        assert!(predicate("arg6", &s).is_ok());
+    }
+
+    #[test]
+    fn user_pointers_stay_user_through_casts_and_loads() {
+        let k = scope(Site::KernelFunction { syscall: false });
+        let fmt = format::parse("%s").unwrap();
+        let v = values(&fmt, &["(char *)arg2@user".into()], &k).unwrap();
+        assert_eq!(
+            v[0],
+            Value::Str(Str::At(
+                Box::new(TExpr::Arg { n: 1, ty: Int::U64 }),
+                Mem::User
+            ))
+        );
+        let TExpr::Load { mem, .. } = predicate("*arg2@user", &k).unwrap() else {
+            panic!()
+        };
+        assert_eq!(mem, Mem::User);
+        let TExpr::Load { mem, .. } = predicate("*arg2", &k).unwrap() else {
+            panic!()
+        };
+        assert_eq!(mem, Mem::ByAddress);
+    }
+
+    #[test]
+    fn signedness_follows_c() {
+        let s = user();
+        let signed_of = |t: &str| match predicate(t, &s).unwrap() {
+            TExpr::Binary { signed, .. } => signed,
+            other => panic!("{other:?}"),
+        };
+        // 0/1 of a comparison and of ! is an int: signed.
+        assert!(signed_of("((arg1 > 5) - 2) < 0"));
+        assert!(signed_of("(!arg1 - 1) < 0"));
+        assert!(!signed_of("(~arg1 - 1) < 0"));
+        // A shift takes its left side's sign, whatever the amount's.
+        assert!(signed_of("((s64)arg2 >> (u8)arg1) < 0"));
+        assert!(!signed_of("(arg2 >> 1) < 0"));
+        // Both sides signed, or unsigned.
+        assert!(signed_of("(s64)arg1 + -1 < 0"));
+        assert!(!signed_of("(s64)arg1 + arg2 < 0"));
+        assert!(signed_of("(int)arg1 < 9223372036854775807"));
+        assert!(!signed_of("(int)arg1 < 18446744073709551615"));
     }
 
     #[test]

@@ -719,51 +719,30 @@ impl Gen<'_> {
                 "string literals compared in the kernel are at most {MAX_LITERAL} bytes"
             ));
         }
-        let fits = match s {
-            Str::Comm => lit.len() < header::COMM_LEN,
-            Str::InRecord { len, .. } => lit.len() <= *len as usize,
-            _ => true,
-        };
-        if !fits {
-            // Longer than the string can be: never equal.
-            self.a.mov_imm(R0, 0);
-            return Ok(());
-        }
         let zero = STR_BUF;
-        // Read the literal's length and one byte more (or a whole comm,
-        // or the whole array): a longer string must not read as equal.
-        let (read, terminated) = match s {
-            Str::Comm => (header::COMM_LEN, true),
-            Str::InRecord { len, .. } => {
-                let len = *len as usize;
-                ((lit.len() + 1).min(len), lit.len() < len)
-            }
-            _ => (lit.len() + 2, true),
-        };
-        // The buffer is compared below: start it at zero.
-        for i in (0..read).step_by(8) {
+        // The literal and its NUL are compared with the string read one
+        // byte further (or as far as its array goes) into a zeroed
+        // buffer: a longer string never reads as equal.
+        let compared = lit.len() + 1;
+        for i in (0..=compared).step_by(8) {
             self.a.store_imm(Size::DW, R10, zero + i as i16, 0);
         }
         match s {
-            Str::InRecord { offset, .. } => {
+            Str::InRecord { offset, len } => {
                 // Raw bytes: a full array holds no NUL.
                 self.a.mov(R1, R10);
                 self.a.alu_imm(Alu::Add, R1, zero as i32);
-                self.a.mov_imm(R2, read as i32);
+                self.a.mov_imm(R2, compared.min(*len as usize) as i32);
                 self.a.mov(R3, R6);
                 self.a.alu_imm(Alu::Add, R3, *offset as i32);
                 self.a.call(helper::PROBE_READ_KERNEL);
             }
-            _ => self.string(s, R10, zero, read)?,
+            _ => self.string(s, R10, zero, compared + 1)?,
         }
-        let expected: Vec<u8> = lit
-            .iter()
-            .copied()
-            .chain(terminated.then_some(0))
-            .collect();
+        let expected = lit.iter().copied().chain([0]);
         let differ = self.a.label();
         let done = self.a.label();
-        for (i, &byte) in expected.iter().enumerate() {
+        for (i, byte) in expected.enumerate() {
             self.a.load(Size::B, R0, R10, zero + i as i16);
             self.a.jump_if_imm(Cond::Ne, R0, byte as i32, differ);
         }
@@ -844,6 +823,36 @@ mod tests {
         // The program ends with r0 = 0; exit.
         let end = &insns[insns.len() - 2..];
         assert_eq!((end[0].code, end[0].imm, end[1].code), (0xb7, 0, 0x95));
+    }
+
+    #[test]
+    fn constants_are_immediates_and_negations_jump_directly() {
+        let scope = Scope {
+            site: Site::UserFunction,
+            ret: false,
+            params: &[],
+        };
+        let layout = Layout::new(&[], false, false);
+        let p = check::predicate("arg1 % 7 == 0", &scope).unwrap();
+        let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
+        let text: Vec<String> = insns[..4].iter().map(Insn::to_string).collect();
+        assert_eq!(text[1..3], ["r0 = *(u64 *)(r6 +112)", "r0 %= 7"]);
+        assert!(text[3].starts_with("if r0 != 0 goto"), "{text:?}");
+        let p = check::predicate("!arg1", &scope).unwrap();
+        let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
+        assert!(
+            insns[2].to_string().starts_with("if r0 != 0 goto"),
+            "{}",
+            insns[2]
+        );
+        // A division by a constant 0 is compiled from a register (the
+        // verifier refuses an immediate 0 divisor).
+        let p = check::predicate("arg1 / 0", &scope).unwrap();
+        let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
+        assert!(
+            insns.iter().any(|i| i.to_string() == "r1 /= r0"),
+            "{insns:?}"
+        );
     }
 
     #[test]
@@ -942,10 +951,10 @@ mod tests {
                 "{byte}"
             );
         }
-        // A literal longer than a comm can't match: no read at all.
-        let long = check::predicate(r#"$comm == "a_name_longer_than_16""#, &scope).unwrap();
-        let insns = program(&plan(Some(&long), &[], &layout), Context::Regs).unwrap();
-        assert_eq!(comms(&insns), 1);
+        // The longest literal compiles; one byte more does not.
+        let longest = format!("str(arg1) == \"{}\"", "x".repeat(MAX_LITERAL));
+        let p = check::predicate(&longest, &scope).unwrap();
+        assert!(program(&plan(Some(&p), &[], &layout), Context::Regs).is_ok());
         let huge = format!("str(arg1) == \"{}\"", "x".repeat(MAX_LITERAL + 1));
         let p = check::predicate(&huge, &scope).unwrap();
         assert!(program(&plan(Some(&p), &[], &layout), Context::Regs)

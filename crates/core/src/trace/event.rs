@@ -225,7 +225,7 @@ mod tests {
         bytes[header::TGID..][..4].copy_from_slice(&100u32.to_ne_bytes());
         bytes[header::TID..][..4].copy_from_slice(&101u32.to_ne_bytes());
         bytes[header::UID..][..4].copy_from_slice(&1000u32.to_ne_bytes());
-        bytes[header::CPU..][..4].copy_from_slice(&1u32.to_ne_bytes());
+        bytes[header::CPU..][..4].copy_from_slice(&3u32.to_ne_bytes());
         bytes[header::TIME..][..8].copy_from_slice(&77u64.to_ne_bytes());
         bytes[header::COMM..][..4].copy_from_slice(b"bash");
         bytes[56..64].copy_from_slice(&42u64.to_ne_bytes());
@@ -236,7 +236,7 @@ mod tests {
         bytes[k + 8..k + 16].copy_from_slice(&0xffff_5678u64.to_ne_bytes());
         let r = Record { bytes: &bytes };
         assert_eq!((r.probe(), r.slot(), r.tgid(), r.tid()), (2, 5, 100, 101));
-        assert_eq!((r.uid(), r.cpu(), r.time_ns()), (1000, 1, 77));
+        assert_eq!((r.uid(), r.cpu(), r.time_ns()), (1000, 3, 77));
         assert_eq!(r.comm(), b"bash");
         assert_eq!(
             r.values(&layout),
@@ -246,6 +246,13 @@ mod tests {
         assert_eq!(r.user_stack(&layout), Ok(vec![]));
         bytes[header::KERNEL_STACK..][..4].copy_from_slice(&(-14i32).to_ne_bytes());
         assert_eq!(Record { bytes: &bytes }.kernel_stack(&layout), Err(-14));
+        // An empty stack is no error; a length past the room is cut to it.
+        bytes[header::KERNEL_STACK..][..4].copy_from_slice(&0i32.to_ne_bytes());
+        assert_eq!(Record { bytes: &bytes }.kernel_stack(&layout), Ok(vec![]));
+        bytes[header::KERNEL_STACK..][..4]
+            .copy_from_slice(&(STACK_BYTES as i32 + 64).to_ne_bytes());
+        let all = Record { bytes: &bytes }.kernel_stack(&layout).unwrap();
+        assert_eq!(all.len(), STACK_FRAMES);
         // A short record reads as zeros, never panics.
         let short = Record {
             bytes: &bytes[..10],

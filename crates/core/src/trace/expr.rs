@@ -295,7 +295,8 @@ fn char_literal(text: &str) -> Option<(u64, usize)> {
             };
             Some((v as u64, 4))
         }
-        [b'\'', c, b'\'', ..] if c.is_ascii() => Some((*c as u64, 3)),
+        // (A byte between two quotes is ASCII: UTF-8 continues no other.)
+        [b'\'', c, b'\'', ..] => Some((*c as u64, 3)),
         _ => None,
     }
 }
@@ -612,6 +613,26 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_limited_exactly_and_flat_expressions_are_not() {
+        let parens = |k: usize| format!("{}1{}", "(".repeat(k), ")".repeat(k));
+        assert!(parse(&parens(MAX_DEPTH - 1)).is_ok());
+        assert!(parse(&parens(MAX_DEPTH)).is_err());
+        let minus = |k: usize| format!("{}1", "-".repeat(k));
+        let deepest = (1..60)
+            .take_while(|&k| parse(&minus(k)).is_ok())
+            .last()
+            .unwrap();
+        assert_eq!(deepest, MAX_DEPTH - 1);
+        // Long but flat: no nesting to limit.
+        let flat = vec!["arg1"; 100].join(" + ");
+        assert!(parse(&flat).is_ok());
+        let chain = vec!["-1"; 60].join(" * ");
+        assert!(parse(&chain).is_ok());
+        let e = parse("(1").unwrap_err();
+        assert_eq!(e.to_string(), e.message);
+    }
+
+    #[test]
     fn numbers_in_c_notations() {
         assert_eq!(parse("0x1F").unwrap(), Expr::Num(31));
         assert_eq!(parse("010").unwrap(), Expr::Num(8));
@@ -619,6 +640,11 @@ mod tests {
         assert_eq!(parse("42UL").unwrap(), Expr::Num(42));
         assert_eq!(parse("'a'").unwrap(), Expr::Num(97));
         assert_eq!(parse("'\\n'").unwrap(), Expr::Num(10));
+        assert_eq!(parse("'\\t'").unwrap(), Expr::Num(9));
+        assert_eq!(parse("'\\0'").unwrap(), Expr::Num(0));
+        assert_eq!(parse("'\\\\'").unwrap(), Expr::Num(92));
+        assert_eq!(parse("'\\''").unwrap(), Expr::Num(39));
+        assert!(parse("'\\q'").is_err());
         assert_eq!(parse("18446744073709551615").unwrap(), Expr::Num(u64::MAX));
     }
 

@@ -146,6 +146,7 @@ print fmt: \"dfd: 0x%08lx\", ((unsigned long)(REC->dfd))
 \tfield:unsigned long args[6];\toffset:16;\tsize:48;\tsigned:0;
 \tfield:__data_loc u32[] ids;\toffset:64;\tsize:4;\tsigned:0;
 \tfield:struct foo bar;\toffset:68;\tsize:12;\tsigned:0;
+\tfield:char *name;\toffset:80;\tsize:8;\tsigned:0;
 \tfield:broken;\toffset:x;",
         );
         let kinds: Vec<(&str, FieldKind)> =
@@ -159,6 +160,7 @@ print fmt: \"dfd: 0x%08lx\", ((unsigned long)(REC->dfd))
                 ("args", FieldKind::Other),
                 ("ids", FieldKind::Other),
                 ("bar", FieldKind::Other),
+                ("name", FieldKind::CharPtr),
             ]
         );
     }

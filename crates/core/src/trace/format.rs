@@ -302,8 +302,8 @@ impl Conv {
     /// At least `precision` digits.
     fn digits(&self, d: String) -> String {
         match self.precision {
-            Some(p) if d.len() < p => format!("{}{d}", "0".repeat(p - d.len())),
-            _ => d,
+            Some(p) => format!("{d:0>p$}"),
+            None => d,
         }
     }
 
@@ -355,6 +355,10 @@ mod tests {
         assert_eq!(render("%ld", &[n(-5i64 as u64)]), "-5");
         assert_eq!(render("%hd", &[n(0x1_ffff)]), "-1");
         assert_eq!(render("%hhu", &[n(0x1ff)]), "255");
+        assert_eq!(render("%hu", &[n(0x1_ffff)]), "65535");
+        assert_eq!(render("%hhd", &[n(0x1ff)]), "-1");
+        assert_eq!(render("%d", &[n(0x1_0000_0005)]), "5");
+        assert_eq!(render("%hd", &[n(0x1_0005)]), "5");
         assert_eq!(render("%x %X", &[n(255), n(255)]), "ff FF");
         assert_eq!(render("%llx", &[n(0xdead_beef_0000)]), "deadbeef0000");
         assert_eq!(render("%x", &[n(0x1_0000_0001)]), "1");
@@ -377,6 +381,8 @@ mod tests {
         assert_eq!(render("[%+d]", &[n(42)]), "[+42]");
         assert_eq!(render("[% d]", &[n(42)]), "[ 42]");
         assert_eq!(render("[%.3d]", &[n(7)]), "[007]");
+        assert_eq!(render("[%.2d]", &[n(12345)]), "[12345]");
+        assert_eq!(render("[%.3x]", &[n(0xabc)]), "[abc]");
         assert_eq!(render("[%08x]", &[n(0xbeef)]), "[0000beef]");
         assert_eq!(render("[%#08x]", &[n(0xbeef)]), "[0x00beef]");
         assert_eq!(render("[%-6s]", &[Value::text("ab")]), "[ab    ]");
@@ -393,6 +399,11 @@ mod tests {
 
     #[test]
     fn what_the_kernel_collects() {
+        let kinds: Vec<ConvKind> = parse("%K %U %p").unwrap().convs().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [ConvKind::KernelSym, ConvKind::UserSym, ConvKind::Pointer]
+        );
         let f = parse("%s %d %K %c").unwrap();
         let wants: Vec<bool> = f.convs().map(|c| c.kind.wants_string()).collect();
         assert_eq!(wants, [true, false, false, false]);
@@ -411,6 +422,9 @@ mod tests {
         assert!(err("%lls").contains("unknown conversion '%lls'"));
         assert!(err("%lllx").contains("unknown conversion"));
         assert!(err("%99999d").contains("wider than"));
+        assert!(err("%1025d").contains("wider than"));
+        assert!(parse("%1024d").is_ok() && parse("%.1024d").is_ok());
+        assert!(err("%.1025d").contains("wider than"));
         assert!(err("%.99999d").contains("wider than"));
     }
 }

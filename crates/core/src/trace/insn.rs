@@ -41,89 +41,6 @@ impl Insn {
     }
 }
 
-impl std::fmt::Display for Insn {
-    /// The instruction as the kernel's verifier log writes it, roughly:
-    /// for -v.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (dst, src, off, imm) = (self.dst().0, self.src().0, self.off, self.imm);
-        let class = self.code & 0x07;
-        let size = match self.code & 0x18 {
-            0x10 => "u8",
-            0x08 => "u16",
-            0x00 => "u32",
-            _ => "u64",
-        };
-        let operand = |x: bool| {
-            if x {
-                format!("r{src}")
-            } else {
-                format!("{imm}")
-            }
-        };
-        let x = self.code & X != 0;
-        if self.code == 0 {
-            // The second half of a 64-bit load.
-            return write!(f, "(high half: {:#x})", imm as u32);
-        }
-        match class {
-            ALU64 | ALU32 => {
-                let r = if class == ALU64 { "r" } else { "w" };
-                let op = match self.code & 0xf0 {
-                    0x00 => "+=",
-                    0x10 => "-=",
-                    0x20 => "*=",
-                    0x30 => "/=",
-                    0x40 => "|=",
-                    0x50 => "&=",
-                    0x60 => "<<=",
-                    0x70 => ">>=",
-                    0x80 => return write!(f, "{r}{dst} = -{r}{dst}"),
-                    0x90 => "%=",
-                    0xa0 => "^=",
-                    0xb0 => "=",
-                    _ => "s>>=",
-                };
-                let rhs = if x {
-                    format!("{r}{src}")
-                } else {
-                    format!("{imm}")
-                };
-                write!(f, "{r}{dst} {op} {rhs}")
-            }
-            LDX => write!(f, "r{dst} = *({size} *)(r{src} {off:+})"),
-            STX if self.code & 0xe0 == ATOMIC => {
-                write!(f, "lock *({size} *)(r{dst} {off:+}) += r{src}")
-            }
-            STX => write!(f, "*({size} *)(r{dst} {off:+}) = r{src}"),
-            ST => write!(f, "*({size} *)(r{dst} {off:+}) = {imm}"),
-            LD if src == 1 => write!(f, "r{dst} = map fd {imm} ll"),
-            LD => write!(f, "r{dst} = {:#x} (low half) ll", imm as u32),
-            JMP => match self.code & 0xf0 {
-                0x00 => write!(f, "goto {off:+}"),
-                0x80 => write!(f, "call {imm}"),
-                0x90 => write!(f, "exit"),
-                op => {
-                    let cmp = match op {
-                        0x10 => "==",
-                        0x20 => ">",
-                        0x30 => ">=",
-                        0x40 => "&",
-                        0x50 => "!=",
-                        0x60 => "s>",
-                        0x70 => "s>=",
-                        0xa0 => "<",
-                        0xb0 => "<=",
-                        0xc0 => "s<",
-                        _ => "s<=",
-                    };
-                    write!(f, "if r{dst} {cmp} {} goto {off:+}", operand(x))
-                }
-            },
-            _ => write!(f, "code {:#04x}", self.code),
-        }
-    }
-}
-
 /// A BPF register, r0 to r10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Reg(pub u8);
@@ -145,20 +62,20 @@ pub const R9: Reg = Reg(9);
 pub const R10: Reg = Reg(10);
 
 // Instruction classes.
-const LD: u8 = 0x00;
-const LDX: u8 = 0x01;
-const STX: u8 = 0x03;
-const ST: u8 = 0x02;
-const JMP: u8 = 0x05;
-const ALU32: u8 = 0x04;
-const ALU64: u8 = 0x07;
+pub(super) const LD: u8 = 0x00;
+pub(super) const LDX: u8 = 0x01;
+pub(super) const STX: u8 = 0x03;
+pub(super) const ST: u8 = 0x02;
+pub(super) const JMP: u8 = 0x05;
+pub(super) const ALU32: u8 = 0x04;
+pub(super) const ALU64: u8 = 0x07;
 // Sources.
 const K: u8 = 0x00;
-const X: u8 = 0x08;
+pub(super) const X: u8 = 0x08;
 // Memory modes.
 const IMM: u8 = 0x00;
 const MEM: u8 = 0x60;
-const ATOMIC: u8 = 0xc0;
+pub(super) const ATOMIC: u8 = 0xc0;
 
 /// The size of a load or store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,6 +142,12 @@ pub enum Cond {
     Sle = 0xd0,
 }
 
+/// An opcode from its class, source or mode, and operation or size
+/// (fields that share no bit).
+const fn opcode(class: u8, source: u8, op: u8) -> u8 {
+    class | source | op
+}
+
 /// A place in the program that jumps go to, bound once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Label(usize);
@@ -244,14 +167,6 @@ impl Asm {
         Asm::default()
     }
 
-    pub fn len(&self) -> usize {
-        self.insns.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.insns.is_empty()
-    }
-
     fn emit(&mut self, insn: Insn) {
         self.insns.push(insn);
     }
@@ -268,12 +183,12 @@ impl Asm {
 
     /// `dst = imm` (sign-extended 32-bit immediate).
     pub fn mov_imm(&mut self, dst: Reg, imm: i32) {
-        self.emit(Insn::new(ALU64 | K | Alu::Mov as u8, dst, R0, 0, imm));
+        self.emit(Insn::new(opcode(ALU64, K, Alu::Mov as u8), dst, R0, 0, imm));
     }
 
     /// `dst = src`.
     pub fn mov(&mut self, dst: Reg, src: Reg) {
-        self.emit(Insn::new(ALU64 | X | Alu::Mov as u8, dst, src, 0, 0));
+        self.emit(Insn::new(opcode(ALU64, X, Alu::Mov as u8), dst, src, 0, 0));
     }
 
     /// `dst = value`, any 64-bit constant (two instructions).
@@ -289,7 +204,7 @@ impl Asm {
 
     fn ld_imm64_src(&mut self, dst: Reg, src: Reg, value: u64) {
         self.emit(Insn::new(
-            LD | IMM | Size::DW as u8,
+            opcode(LD, IMM, Size::DW as u8),
             dst,
             src,
             0,
@@ -300,52 +215,52 @@ impl Asm {
 
     /// `dst op= imm`.
     pub fn alu_imm(&mut self, op: Alu, dst: Reg, imm: i32) {
-        self.emit(Insn::new(ALU64 | K | op as u8, dst, R0, 0, imm));
+        self.emit(Insn::new(opcode(ALU64, K, op as u8), dst, R0, 0, imm));
     }
 
     /// `dst op= src`.
     pub fn alu(&mut self, op: Alu, dst: Reg, src: Reg) {
-        self.emit(Insn::new(ALU64 | X | op as u8, dst, src, 0, 0));
+        self.emit(Insn::new(opcode(ALU64, X, op as u8), dst, src, 0, 0));
     }
 
     /// `dst = (u32)dst`: clears the upper half (a 32-bit move).
     pub fn zext32(&mut self, dst: Reg) {
-        self.emit(Insn::new(ALU32 | X | Alu::Mov as u8, dst, dst, 0, 0));
+        self.emit(Insn::new(opcode(ALU32, X, Alu::Mov as u8), dst, dst, 0, 0));
     }
 
     /// `dst = -dst`.
     pub fn neg(&mut self, dst: Reg) {
-        self.emit(Insn::new(ALU64 | K | Alu::Neg as u8, dst, R0, 0, 0));
+        self.emit(Insn::new(opcode(ALU64, K, Alu::Neg as u8), dst, R0, 0, 0));
     }
 
     /// `dst = *(size *)(src + off)`, zero-extended.
     pub fn load(&mut self, size: Size, dst: Reg, src: Reg, off: i16) {
-        self.emit(Insn::new(LDX | MEM | size as u8, dst, src, off, 0));
+        self.emit(Insn::new(opcode(LDX, MEM, size as u8), dst, src, off, 0));
     }
 
     /// `*(size *)(dst + off) = src`.
     pub fn store(&mut self, size: Size, dst: Reg, off: i16, src: Reg) {
-        self.emit(Insn::new(STX | MEM | size as u8, dst, src, off, 0));
+        self.emit(Insn::new(opcode(STX, MEM, size as u8), dst, src, off, 0));
     }
 
     /// `*(size *)(dst + off) = imm`.
     pub fn store_imm(&mut self, size: Size, dst: Reg, off: i16, imm: i32) {
-        self.emit(Insn::new(ST | MEM | size as u8, dst, R0, off, imm));
+        self.emit(Insn::new(opcode(ST, MEM, size as u8), dst, R0, off, imm));
     }
 
     /// `*(size *)(dst + off) += src`, atomically (BPF_ATOMIC | BPF_ADD).
     pub fn atomic_add(&mut self, size: Size, dst: Reg, off: i16, src: Reg) {
-        self.emit(Insn::new(STX | ATOMIC | size as u8, dst, src, off, 0));
+        self.emit(Insn::new(opcode(STX, ATOMIC, size as u8), dst, src, off, 0));
     }
 
     /// Calls helper `id`: arguments in r1-r5, result in r0; r1-r5 are
     /// clobbered.
     pub fn call(&mut self, id: i32) {
-        self.emit(Insn::new(JMP | 0x80, R0, R0, 0, id));
+        self.emit(Insn::new(opcode(JMP, K, 0x80), R0, R0, 0, id));
     }
 
     pub fn exit(&mut self) {
-        self.emit(Insn::new(JMP | 0x90, R0, R0, 0, 0));
+        self.emit(Insn::new(opcode(JMP, K, 0x90), R0, R0, 0, 0));
     }
 
     pub fn jump(&mut self, to: Label) {
@@ -356,13 +271,13 @@ impl Asm {
     /// Jumps to `to` if `dst cond imm`.
     pub fn jump_if_imm(&mut self, cond: Cond, dst: Reg, imm: i32, to: Label) {
         self.fixups.push((self.insns.len(), to));
-        self.emit(Insn::new(JMP | K | cond as u8, dst, R0, 0, imm));
+        self.emit(Insn::new(opcode(JMP, K, cond as u8), dst, R0, 0, imm));
     }
 
     /// Jumps to `to` if `dst cond src`.
     pub fn jump_if(&mut self, cond: Cond, dst: Reg, src: Reg, to: Label) {
         self.fixups.push((self.insns.len(), to));
-        self.emit(Insn::new(JMP | X | cond as u8, dst, src, 0, 0));
+        self.emit(Insn::new(opcode(JMP, X, cond as u8), dst, src, 0, 0));
     }
 
     /// The program, with every jump resolved. Panics on an unbound label
@@ -433,44 +348,14 @@ mod tests {
         a.jump(out); // 3
         a.bind(out);
         a.exit(); // 4
-        assert_eq!(a.len(), 5);
         let insns = a.finish();
+        assert_eq!(insns.len(), 5);
         assert_eq!(insns[0].off, 3);
         assert_eq!(insns[0].code, 0x15);
         assert_eq!(insns[2].off, -3);
         assert_eq!(insns[2].code, 0x2d);
         assert_eq!(insns[3].off, 0);
         assert_eq!(insns[3].code, 0x05);
-    }
-
-    #[test]
-    fn instructions_print_for_people() {
-        let mut a = Asm::new();
-        a.mov(R6, R1);
-        a.load(Size::DW, R0, R6, 112);
-        a.store_imm(Size::B, R7, 56, 0);
-        a.ld_map_fd(R1, 5);
-        let out = a.label();
-        a.jump_if_imm(Cond::Ne, R0, 7, out);
-        a.atomic_add(Size::DW, R0, 0, R1);
-        a.call(14);
-        a.bind(out);
-        a.exit();
-        let text: Vec<String> = a.finish().iter().map(Insn::to_string).collect();
-        assert_eq!(
-            text,
-            [
-                "r6 = r1",
-                "r0 = *(u64 *)(r6 +112)",
-                "*(u8 *)(r7 +56) = 0",
-                "r1 = map fd 5 ll",
-                "(high half: 0x0)",
-                "if r0 != 7 goto +2",
-                "lock *(u64 *)(r0 +0) += r1",
-                "call 14",
-                "exit",
-            ]
-        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct Run {
     pub lost: u64,
     /// Helpers called, in order.
     pub calls: Vec<i32>,
+    /// The room each bpf_get_stack was given.
+    pub stack_sizes: Vec<u64>,
 }
 
 impl Machine {
@@ -114,10 +116,23 @@ impl Vm<'_> {
             let x = i.code & 0x08 != 0;
             match class {
                 0x07 | 0x04 => {
-                    let b = if x { self.regs[src] } else { i.imm as i64 as u64 };
+                    let divides = matches!(i.code & 0xf0, 0x30 | 0x90);
+                    assert!(
+                        x || !divides || i.imm != 0,
+                        "division by a constant 0: the verifier refuses it"
+                    );
+                    let b = if x {
+                        self.regs[src]
+                    } else {
+                        i.imm as i64 as u64
+                    };
                     let a = self.regs[dst];
                     let wide = class == 0x07;
-                    let (a, b) = if wide { (a, b) } else { (a as u32 as u64, b as u32 as u64) };
+                    let (a, b) = if wide {
+                        (a, b)
+                    } else {
+                        (a as u32 as u64, b as u32 as u64)
+                    };
                     let r = match i.code & 0xf0 {
                         0x00 => a.wrapping_add(b),
                         0x10 => a.wrapping_sub(b),
@@ -151,13 +166,21 @@ impl Vm<'_> {
                 0x03 | 0x02 => {
                     let size = size(i.code);
                     let addr = self.regs[dst].wrapping_add(i.off as i64 as u64);
-                    let v = if class == 0x03 { self.regs[src] } else { i.imm as i64 as u64 };
+                    let v = if class == 0x03 {
+                        self.regs[src]
+                    } else {
+                        i.imm as i64 as u64
+                    };
                     self.store(addr, size, v);
                 }
                 0x00 => {
                     let low = i.imm as u32 as u64;
                     let high = insns[pc + 1].imm as u32 as u64;
-                    self.regs[dst] = if src == 1 { MAP + low } else { low | high << 32 };
+                    self.regs[dst] = if src == 1 {
+                        MAP + low
+                    } else {
+                        low | high << 32
+                    };
                     pc += 1;
                 }
                 0x05 => match i.code & 0xf0 {
@@ -165,7 +188,11 @@ impl Vm<'_> {
                     0x90 => return,
                     op => {
                         let a = self.regs[dst];
-                        let b = if x { self.regs[src] } else { i.imm as i64 as u64 };
+                        let b = if x {
+                            self.regs[src]
+                        } else {
+                            i.imm as i64 as u64
+                        };
                         let taken = match op {
                             0x00 => true,
                             0x10 => a == b,
@@ -232,7 +259,8 @@ impl Vm<'_> {
             return;
         }
         let bytes = v.to_ne_bytes();
-        self.region(addr, size).copy_from_slice(&bytes[..size as usize]);
+        self.region(addr, size)
+            .copy_from_slice(&bytes[..size as usize]);
     }
 
     /// Memory the read helpers read: the machine's, or the context
@@ -260,7 +288,11 @@ impl Vm<'_> {
         let m = self.m;
         let r0 = match id {
             helper::MAP_LOOKUP_ELEM => {
-                assert_eq!(a1, MAP + m.lost_map as u64, "only the lost map is looked up");
+                assert_eq!(
+                    a1,
+                    MAP + m.lost_map as u64,
+                    "only the lost map is looked up"
+                );
                 assert_eq!(self.load(a2, 4), 0);
                 LOST
             }
@@ -282,13 +314,18 @@ impl Vm<'_> {
                     .iter()
                     .flat_map(|f| f.to_ne_bytes())
                     .collect();
-                assert!(a3 >= 16);
+                // The room given must be in the record.
+                self.write_out(a2, &vec![0; a3 as usize]);
                 self.write_out(a2, &frames);
+                self.run.stack_sizes.push(a3);
                 16
             }
             helper::PROBE_READ_USER | helper::PROBE_READ_KERNEL => {
                 let user = id == helper::PROBE_READ_USER;
-                match self.read_outside(a3, a2 as usize).filter(|_| readable(a3, user)) {
+                match self
+                    .read_outside(a3, a2 as usize)
+                    .filter(|_| readable(a3, user))
+                {
                     Some(bytes) => {
                         self.write_out(a1, &bytes);
                         0
@@ -331,7 +368,9 @@ impl Vm<'_> {
             }
             helper::RINGBUF_SUBMIT => {
                 assert_eq!(a1, RECORD);
-                self.run.records.push(self.record.take().expect("a reserved record"));
+                self.run
+                    .records
+                    .push(self.record.take().expect("a reserved record"));
                 self.run.submit_flags.push(a2);
                 0
             }

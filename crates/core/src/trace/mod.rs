@@ -14,6 +14,7 @@ pub mod format;
 pub mod insn;
 #[cfg(test)]
 mod interp;
+pub mod listing;
 pub mod parsed;
 pub mod probe_text;
 pub mod signature;

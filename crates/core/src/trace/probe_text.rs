@@ -245,6 +245,9 @@ mod tests {
         );
         let p = parts(r#"c:f "%d %s", (arg1 + 1) * 2, STRCMP("x,y", arg2)"#);
         assert_eq!(p.args, ["(arg1 + 1) * 2", r#"STRCMP("x,y", arg2)"#]);
+        // Commas in literals at the top level stay too.
+        let p = parts(r#"c:f "%d %d", ',', "a,b""#);
+        assert_eq!(p.args, ["','", r#""a,b""#]);
         let p = parts(r#"c:f "say \"hi\"\t%d\n", arg1"#);
         assert_eq!(p.format.as_deref(), Some("say \"hi\"\t%d\n"));
     }
@@ -278,6 +281,7 @@ mod tests {
         assert!(err(r#"c:f "%d", arg1)"#).contains("unmatched ')'"));
         assert!(err("c:f ()").contains("empty predicate"));
         assert!(err("c:f+zz").contains("invalid offset"));
+        assert!(err("+16").contains("invalid offset"), "{}", err("+16"));
         assert!(err("c:f ('a)").contains("unterminated '"));
         assert!(snippet(&"x".repeat(100)).ends_with("..."));
         assert_eq!(snippet("short"), "short");

@@ -19,12 +19,32 @@ struct Probe {
     layout: Layout,
 }
 
-fn compile_with(raw: &str, site: Site<'_>, ret: bool, ctx: Context<'_>, filters: Filters, single: bool) -> Probe {
+fn compile_with(
+    raw: &str,
+    site: Site<'_>,
+    ret: bool,
+    ctx: Context<'_>,
+    filters: Filters,
+    single: bool,
+) -> Probe {
+    compile_z(raw, site, ret, ctx, filters, single, 16)
+}
+
+/// [`compile_with`], strings kept to `z` bytes (-Z).
+fn compile_z(
+    raw: &str,
+    site: Site<'_>,
+    ret: bool,
+    ctx: Context<'_>,
+    filters: Filters,
+    single: bool,
+    z: usize,
+) -> Probe {
     let parsed = Parsed::new(raw).unwrap();
     let params: &[Param] = &parsed.params;
     let scope = Scope { site, ret, params };
     let (predicate, values) = parsed.typed(&scope).unwrap();
-    let layout = Layout::new(&parsed.slots(16), false, false);
+    let layout = Layout::new(&parsed.slots(z), false, false);
     let plan = Plan {
         probe: 4,
         single_slot: single,
@@ -43,7 +63,14 @@ fn compile_with(raw: &str, site: Site<'_>, ret: bool, ctx: Context<'_>, filters:
 }
 
 fn user_probe(raw: &str) -> Probe {
-    compile_with(raw, Site::UserFunction, true, Context::Regs, Filters::default(), true)
+    compile_with(
+        raw,
+        Site::UserFunction,
+        true,
+        Context::Regs,
+        Filters::default(),
+        true,
+    )
 }
 
 /// A machine whose function got `args` in their registers and returns
@@ -77,7 +104,10 @@ fn num(v: u64) -> Collected<'static> {
 fn the_predicate_decides_and_the_values_follow_the_format() {
     let p = user_probe(r#"c:f (arg1 % 7 == 0) "%d %s", arg1, arg2"#);
     let run = regs(&[14, USER_STR], 0).run(&p.insns);
-    assert_eq!(values(&p, &run), [vec![num(14), Collected::Str(b"user text")]]);
+    assert_eq!(
+        values(&p, &run),
+        [vec![num(14), Collected::Str(b"user text")]]
+    );
     // Rejected: no helper called, nothing sent.
     let run = regs(&[15, USER_STR], 0).run(&p.insns);
     assert!(run.records.is_empty() && run.calls.is_empty(), "{run:?}");
@@ -85,11 +115,20 @@ fn the_predicate_decides_and_the_values_follow_the_format() {
 
 #[test]
 fn the_header_says_who_and_where() {
-    let p = compile_with("c:f", Site::UserFunction, false, Context::Regs, Filters::default(), false);
+    let p = compile_with(
+        "c:f",
+        Site::UserFunction,
+        false,
+        Context::Regs,
+        Filters::default(),
+        false,
+    );
     let mut m = regs(&[], 0);
     m.cookie = 3;
     let run = m.run(&p.insns);
-    let r = Record { bytes: &run.records[0] };
+    let r = Record {
+        bytes: &run.records[0],
+    };
     assert_eq!((r.probe(), r.slot(), r.tgid(), r.tid()), (4, 3, 100, 101));
     assert_eq!((r.uid(), r.cpu(), r.time_ns()), (1000, 1, 5_000));
     assert_eq!(r.comm(), b"bash");
@@ -97,7 +136,13 @@ fn the_header_says_who_and_where() {
     // One target: its slot is 0, no cookie asked.
     let p = user_probe("c:f");
     let run = m.run(&p.insns);
-    assert_eq!(Record { bytes: &run.records[0] }.slot(), 0);
+    assert_eq!(
+        Record {
+            bytes: &run.records[0]
+        }
+        .slot(),
+        0
+    );
     assert!(!run.calls.contains(&codegen::helper::GET_ATTACH_COOKIE));
 }
 
@@ -106,12 +151,30 @@ fn return_values_and_trampolines() {
     let p = user_probe(r#"r:c:f "%d", retval"#);
     assert_eq!(values(&p, &regs(&[1], 77).run(&p.insns)), [vec![num(77)]]);
     // fentry/fexit: arguments in slots, the return value after them.
-    let t = compile_with(r#"r::f "%d %d", arg2, retval"#, Site::KernelFunction { syscall: false }, true, Context::Trampoline { nargs: 2 }, Filters::default(), true);
+    let t = compile_with(
+        r#"r::f "%d %d %d", arg2, arg3, retval"#,
+        Site::KernelFunction { syscall: false },
+        true,
+        Context::Trampoline { nargs: 3 },
+        Filters::default(),
+        true,
+    );
     let mut m = Machine::default();
     m.set_ctx(8, 5);
-    m.set_ctx(16, 99);
-    assert_eq!(values(&t, &m.run(&t.insns)), [vec![num(5), num(99)]]);
-    let raw = compile_with(r#"rawtracepoint:x "%d", arg3"#, Site::RawTracepoint, false, Context::RawArgs, Filters::default(), true);
+    m.set_ctx(16, 6);
+    m.set_ctx(24, 99);
+    assert_eq!(
+        values(&t, &m.run(&t.insns)),
+        [vec![num(5), num(6), num(99)]]
+    );
+    let raw = compile_with(
+        r#"rawtracepoint:x "%d", arg3"#,
+        Site::RawTracepoint,
+        false,
+        Context::RawArgs,
+        Filters::default(),
+        true,
+    );
     m.set_ctx(16, 42);
     assert_eq!(values(&raw, &m.run(&raw.insns)), [vec![num(42)]]);
 }
@@ -125,32 +188,146 @@ fn filters_keep_out_other_tasks() {
     let m = regs(&[], 0);
     let f = Filters::default();
     assert_eq!(run(f, &m), 1);
-    assert_eq!(run(Filters { tgid: Some(100), ..f }, &m), 1);
-    assert_eq!(run(Filters { tgid: Some(99), ..f }, &m), 0);
-    assert_eq!(run(Filters { not_tgid: Some(100), ..f }, &m), 0);
-    assert_eq!(run(Filters { not_tgid: Some(5), ..f }, &m), 1);
-    assert_eq!(run(Filters { tid: Some(101), ..f }, &m), 1);
-    assert_eq!(run(Filters { tid: Some(100), ..f }, &m), 0);
-    assert_eq!(run(Filters { uid: Some(1000), ..f }, &m), 1);
+    assert_eq!(
+        run(
+            Filters {
+                tgid: Some(100),
+                ..f
+            },
+            &m
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            Filters {
+                tgid: Some(99),
+                ..f
+            },
+            &m
+        ),
+        0
+    );
+    assert_eq!(
+        run(
+            Filters {
+                not_tgid: Some(100),
+                ..f
+            },
+            &m
+        ),
+        0
+    );
+    assert_eq!(
+        run(
+            Filters {
+                not_tgid: Some(5),
+                ..f
+            },
+            &m
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            Filters {
+                tid: Some(101),
+                ..f
+            },
+            &m
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            Filters {
+                tid: Some(100),
+                ..f
+            },
+            &m
+        ),
+        0
+    );
+    assert_eq!(
+        run(
+            Filters {
+                uid: Some(1000),
+                ..f
+            },
+            &m
+        ),
+        1
+    );
     assert_eq!(run(Filters { uid: Some(0), ..f }, &m), 0);
-    let big = Machine { uid: u32::MAX - 1, ..regs(&[], 0) };
-    assert_eq!(run(Filters { uid: Some(u32::MAX - 1), ..f }, &big), 1);
-    assert_eq!(run(Filters { uid: Some(u32::MAX), ..f }, &big), 0);
-    assert_eq!(run(Filters { cgroup_map: Some(3), ..f }, &m), 1);
-    let outside = Machine { under_cgroup: false, ..regs(&[], 0) };
-    assert_eq!(run(Filters { cgroup_map: Some(3), ..f }, &outside), 0);
+    let big = Machine {
+        uid: u32::MAX - 1,
+        ..regs(&[], 0)
+    };
+    assert_eq!(
+        run(
+            Filters {
+                uid: Some(u32::MAX - 1),
+                ..f
+            },
+            &big
+        ),
+        1
+    );
+    assert_eq!(
+        run(
+            Filters {
+                uid: Some(u32::MAX),
+                ..f
+            },
+            &big
+        ),
+        0
+    );
+    assert_eq!(
+        run(
+            Filters {
+                cgroup_map: Some(3),
+                ..f
+            },
+            &m
+        ),
+        1
+    );
+    let outside = Machine {
+        under_cgroup: false,
+        ..regs(&[], 0)
+    };
+    assert_eq!(
+        run(
+            Filters {
+                cgroup_map: Some(3),
+                ..f
+            },
+            &outside
+        ),
+        0
+    );
 }
 
 #[test]
 fn a_full_buffer_counts_a_lost_record_and_the_reader_wakes_late() {
     let p = user_probe("c:f");
-    let full = Machine { full: true, ..regs(&[], 0) };
+    let full = Machine {
+        full: true,
+        ..regs(&[], 0)
+    };
     let run = full.run(&p.insns);
     assert_eq!((run.records.len(), run.lost), (0, 1));
     // Below wake_at waiting: no wakeup (BPF_RB_NO_WAKEUP); past it, one.
-    let quiet = Machine { waiting: 999, ..regs(&[], 0) };
+    let quiet = Machine {
+        waiting: 999,
+        ..regs(&[], 0)
+    };
     assert_eq!(quiet.run(&p.insns).submit_flags, [1]);
-    let busy = Machine { waiting: 1000, ..regs(&[], 0) };
+    let busy = Machine {
+        waiting: 1000,
+        ..regs(&[], 0)
+    };
     assert_eq!(busy.run(&p.insns).submit_flags, [2]);
 }
 
@@ -221,6 +398,26 @@ fn expressions_compute_as_c_does() {
         ("$uid", 1000),
         ("$gid", 1001),
         ("$tgid + $pid", 201),
+        // Signed against unsigned, where they differ.
+        ("(int)arg2 <= -2", 1),
+        ("arg2 <= 1", 0),
+        ("(s64)arg1 >= (s64)arg2", 1),
+        ("(s64)arg2 >= (s64)arg1", 0),
+        ("(s64)arg2 <= (s64)arg1", 1),
+        ("arg2 >= arg1", 1),
+        ("(s64)arg2 < (s64)arg1", 1),
+        ("(s64)arg1 > (s64)arg2", 1),
+        // Deep nesting keeps every pending value in its own slot.
+        (
+            "((arg1 + arg1) * (arg2 + arg1)) - ((arg3 + arg1) * (arg1 + arg1))",
+            20u64.wrapping_mul(7).wrapping_sub((0x1ff + 10) * 20),
+        ),
+        (
+            "arg1 + (arg1 * (arg1 - (arg1 / (arg2 + arg3))))",
+            10 + 10 * (10 - 10 / ((-3i64 as u64).wrapping_add(0x1ff))),
+        ),
+        ("arg1 * arg1 == arg1 + (arg1 * (arg1 - arg3 / arg3))", 1),
+        ("arg1 - (arg1 - (arg1 - (arg1 - arg3)))", 0x1ff),
     ];
     for (expr, want) in cases {
         let p = user_probe(&format!("c:f \"%lld\", {expr}"));
@@ -234,15 +431,72 @@ fn expressions_compute_as_c_does() {
 }
 
 #[test]
+fn strings_compare_while_values_wait_in_their_slots() {
+    // arg1 and arg2 wait in slots while the string is read and compared.
+    let p = user_probe(r#"c:f "%lld", arg1 + (arg2 * (arg3 + (str(arg4) == "user text")))"#);
+    let got = values(&p, &regs(&[10, 3, 4, USER_STR], 0).run(&p.insns));
+    assert_eq!(got, [vec![num(10 + 3 * 5)]]);
+    let p = user_probe(r#"c:f (arg1 + (arg2 * (str(arg4) != "user text")) == 10)"#);
+    assert_eq!(
+        regs(&[10, 3, 4, USER_STR], 0).run(&p.insns).records.len(),
+        1
+    );
+}
+
+#[test]
+fn helpers_in_a_predicate_come_after_the_filters() {
+    // The filters' pid_tgid first; a cheap predicate before it.
+    for pred in ["$uid == 1000 && arg1 == 10", "arg1 == 10 && $uid == 1000"] {
+        let p = compile_with(
+            &format!("c:f ({pred})"),
+            Site::UserFunction,
+            false,
+            Context::Regs,
+            Filters {
+                tgid: Some(100),
+                ..Filters::default()
+            },
+            true,
+        );
+        let run = regs(&[10], 0).run(&p.insns);
+        assert_eq!(run.records.len(), 1, "{pred}");
+        assert_eq!(
+            run.calls[..2],
+            [
+                codegen::helper::GET_CURRENT_PID_TGID,
+                codegen::helper::GET_CURRENT_UID_GID
+            ],
+            "{pred}"
+        );
+    }
+}
+
+#[test]
 fn strings_by_address_compare_and_print() {
-    let k = compile_with(r#"p::f "%s %s", arg1, arg2"#, Site::KernelFunction { syscall: false }, false, Context::Regs, Filters::default(), true);
+    let k = compile_with(
+        r#"p::f "%s %s", arg1, arg2"#,
+        Site::KernelFunction { syscall: false },
+        false,
+        Context::Regs,
+        Filters::default(),
+        true,
+    );
     let run = regs(&[USER_STR, KERNEL_STR], 0).run(&k.insns);
     // A kernel probe's pointer is read from the memory its address is in;
     // Z is 16 here, NUL included.
-    assert_eq!(values(&k, &run), [vec![Collected::Str(b"user text"), Collected::Str(b"kernel text")]]);
+    assert_eq!(
+        values(&k, &run),
+        [vec![
+            Collected::Str(b"user text"),
+            Collected::Str(b"kernel text")
+        ]]
+    );
     // An unreadable one is an empty string.
     let run = regs(&[0x10, 0], 0).run(&k.insns);
-    assert_eq!(values(&k, &run), [vec![Collected::Str(b""), Collected::Str(b"")]]);
+    assert_eq!(
+        values(&k, &run),
+        [vec![Collected::Str(b""), Collected::Str(b"")]]
+    );
     for (pred, sent) in [
         (r#"str(arg1) == "user text""#, 1),
         (r#"str(arg1) == "user tex""#, 0),
@@ -254,15 +508,30 @@ fn strings_by_address_compare_and_print() {
         (r#"$comm == "bas""#, 0),
         (r#""bash" == $comm"#, 1),
         (r#"$comm == "a_name_longer_than_a_comm""#, 0),
+        (r#"$comm == "bash!""#, 0),
         (r#"*arg1 == 0x7865742072657375"#, 1),
         (r#"arg1@user == 0x5000"#, 1),
     ] {
-        let p = compile_with(&format!("p::f ({pred})"), Site::KernelFunction { syscall: false }, false, Context::Regs, Filters::default(), true);
-        assert_eq!(regs(&[USER_STR, KERNEL_STR], 0).run(&p.insns).records.len(), sent, "{pred}");
+        let p = compile_with(
+            &format!("p::f ({pred})"),
+            Site::KernelFunction { syscall: false },
+            false,
+            Context::Regs,
+            Filters::default(),
+            true,
+        );
+        assert_eq!(
+            regs(&[USER_STR, KERNEL_STR], 0).run(&p.insns).records.len(),
+            sent,
+            "{pred}"
+        );
     }
     // $comm as a value.
     let p = user_probe(r#"c:f "%s", $comm"#);
-    assert_eq!(values(&p, &regs(&[], 0).run(&p.insns)), [vec![Collected::Str(b"bash")]]);
+    assert_eq!(
+        values(&p, &regs(&[], 0).run(&p.insns)),
+        [vec![Collected::Str(b"bash")]]
+    );
 }
 
 #[test]
@@ -302,25 +571,92 @@ fn tracepoint_fields_strings_and_data_loc() {
     );
     m.ctx[40..48].copy_from_slice(b"/bin/ls\0");
     assert!(m.run(&p.insns).records.is_empty());
-    let q = compile_with(r#"t:a:b (args->comm == "threadnm")"#, Site::Tracepoint(&f), false, Context::Record, Filters::default(), true);
+    // -Z shorter than the array: its first Z-1 bytes, NUL-terminated.
+    let z = compile_z(
+        r#"t:a:b "%s", args->comm"#,
+        Site::Tracepoint(&f),
+        false,
+        Context::Record,
+        Filters::default(),
+        true,
+        6,
+    );
+    assert_eq!(
+        values(&z, &m.run(&z.insns)),
+        [vec![Collected::Str(b"threa")]]
+    );
+    let q = compile_with(
+        r#"t:a:b (args->comm == "threadnm")"#,
+        Site::Tracepoint(&f),
+        false,
+        Context::Record,
+        Filters::default(),
+        true,
+    );
     assert_eq!(m.run(&q.insns).records.len(), 1);
-    let q = compile_with(r#"t:a:b (args->comm == "thread")"#, Site::Tracepoint(&f), false, Context::Record, Filters::default(), true);
-    assert_eq!(m.run(&q.insns).records.len(), 0);
+    for (lit, sent) in [("thread", 0), ("threadnm!", 0), ("threadnmx", 0), ("x", 0)] {
+        let q = compile_with(
+            &format!("t:a:b (args->comm == \"{lit}\")"),
+            Site::Tracepoint(&f),
+            false,
+            Context::Record,
+            Filters::default(),
+            true,
+        );
+        assert_eq!(m.run(&q.insns).records.len(), sent, "{lit}");
+    }
+    // A shorter string in the array: its NUL ends it.
+    m.ctx[28..36].copy_from_slice(b"abc\0zzzz");
+    let q = compile_with(
+        r#"t:a:b (args->comm == "abc")"#,
+        Site::Tracepoint(&f),
+        false,
+        Context::Record,
+        Filters::default(),
+        true,
+    );
+    assert_eq!(m.run(&q.insns).records.len(), 1);
 }
 
 #[test]
 fn usdt_arguments_from_registers_memory_and_constants() {
     let args = [
-        UsdtArg { loc: UsdtLoc::Reg(arch::ARG_REGS[0]), ty: Int { bytes: 4, signed: true } },
-        UsdtArg { loc: UsdtLoc::Mem { base: 32, offset: -16 }, ty: Int { bytes: 2, signed: false } },
-        UsdtArg { loc: UsdtLoc::Const(-7), ty: Int::S64 },
+        UsdtArg {
+            loc: UsdtLoc::Reg(arch::ARG_REGS[0]),
+            ty: Int {
+                bytes: 4,
+                signed: true,
+            },
+        },
+        UsdtArg {
+            loc: UsdtLoc::Mem {
+                base: 32,
+                offset: -16,
+            },
+            ty: Int {
+                bytes: 2,
+                signed: false,
+            },
+        },
+        UsdtArg {
+            loc: UsdtLoc::Const(-7),
+            ty: Int::S64,
+        },
     ];
     let types: Vec<Int> = args.iter().map(|a| a.ty).collect();
-    let p = compile_with(r#"u:x:p "%d %d %d", arg1, arg2, arg3"#, Site::Usdt(&types), false, Context::Usdt(&args), Filters::default(), true);
+    let p = compile_with(
+        r#"u:x:p "%d %d %d", arg1, arg2, arg3"#,
+        Site::Usdt(&types),
+        false,
+        Context::Usdt(&args),
+        Filters::default(),
+        true,
+    );
     let mut m = regs(&[0xffff_fffe], 0);
     // rbp = 0x6010: the second argument at 0x6000.
     m.set_ctx(32, 0x6010);
-    m.memory.push((0x6000, vec![0x34, 0x12, 0xff, 0xff, 0, 0, 0, 0]));
+    m.memory
+        .push((0x6000, vec![0x34, 0x12, 0xff, 0xff, 0, 0, 0, 0]));
     assert_eq!(
         values(&p, &m.run(&p.insns)),
         [vec![num(-2i64 as u64), num(0x1234), num(-7i64 as u64)]]
@@ -330,37 +666,92 @@ fn usdt_arguments_from_registers_memory_and_constants() {
 #[test]
 fn syscall_entry_points_read_the_inner_registers() {
     // __x64_sys_*(struct pt_regs *regs): arguments are in *regs.
-    let p = compile_with(r#"p::__x64_sys_openat "%d %s", arg1, arg2"#, Site::KernelFunction { syscall: true }, false, Context::Regs, Filters::default(), true);
+    let p = compile_with(
+        r#"p::__x64_sys_openat "%d %s", arg1, arg2"#,
+        Site::KernelFunction { syscall: true },
+        false,
+        Context::Regs,
+        Filters::default(),
+        true,
+    );
     const INNER: u64 = 0xffff_8880_0000_2000;
     let mut inner = vec![0u8; 168];
     inner[arch::ARG_REGS[0] as usize..][..8].copy_from_slice(&42u64.to_ne_bytes());
     inner[arch::ARG_REGS[1] as usize..][..8].copy_from_slice(&USER_STR.to_ne_bytes());
     let mut m = regs(&[INNER], 0);
     m.memory.push((INNER, inner));
-    assert_eq!(values(&p, &m.run(&p.insns)), [vec![num(42), Collected::Str(b"user text")]]);
+    assert_eq!(
+        values(&p, &m.run(&p.insns)),
+        [vec![num(42), Collected::Str(b"user text")]]
+    );
     // Named parameters, typed as BTF says.
-    let params = [Param { name: "fd".into(), index: 0, ty: ParamType::Int(Int { bytes: 4, signed: true }) }];
+    let params = [Param {
+        name: "fd".into(),
+        index: 0,
+        ty: ParamType::Int(Int {
+            bytes: 4,
+            signed: true,
+        }),
+    }];
     let parsed = Parsed::new(r#"p::f "%lld", fd"#).unwrap();
-    let scope = Scope { site: Site::KernelFunction { syscall: false }, ret: false, params: &params };
+    let scope = Scope {
+        site: Site::KernelFunction { syscall: false },
+        ret: false,
+        params: &params,
+    };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&parsed.slots(16), false, false);
-    let plan = Plan { probe: 0, single_slot: true, predicate: None, values: &vals, layout: &layout, filters: Filters::default(), events_map: 7, lost_map: 8, wake_at: 1 };
+    let plan = Plan {
+        probe: 0,
+        single_slot: true,
+        predicate: None,
+        values: &vals,
+        layout: &layout,
+        filters: Filters::default(),
+        events_map: 7,
+        lost_map: 8,
+        wake_at: 1,
+    };
     let insns = codegen::program(&plan, Context::Regs).unwrap();
     let run = regs(&[0xffff_ffff], 0).run(&insns);
-    assert_eq!(Record { bytes: &run.records[0] }.values(&layout), [num(-1i64 as u64)]);
+    assert_eq!(
+        Record {
+            bytes: &run.records[0]
+        }
+        .values(&layout),
+        [num(-1i64 as u64)]
+    );
 }
 
 #[test]
 fn stacks_are_copied_into_the_record() {
     let parsed = Parsed::new("c:f").unwrap();
-    let scope = Scope { site: Site::UserFunction, ret: false, params: &[] };
+    let scope = Scope {
+        site: Site::UserFunction,
+        ret: false,
+        params: &[],
+    };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&[], true, true);
-    let plan = Plan { probe: 0, single_slot: true, predicate: None, values: &vals, layout: &layout, filters: Filters::default(), events_map: 7, lost_map: 8, wake_at: 1 };
+    let plan = Plan {
+        probe: 0,
+        single_slot: true,
+        predicate: None,
+        values: &vals,
+        layout: &layout,
+        filters: Filters::default(),
+        events_map: 7,
+        lost_map: 8,
+        wake_at: 1,
+    };
     let insns = codegen::program(&plan, Context::Regs).unwrap();
     let run = regs(&[], 0).run(&insns);
-    let r = Record { bytes: &run.records[0] };
+    let r = Record {
+        bytes: &run.records[0],
+    };
     assert_eq!(r.kernel_stack(&layout), Ok(vec![0x1111, 0x2222]));
+    // Room for the kernel's deepest stack, each.
+    assert_eq!(run.stack_sizes, [127 * 8, 127 * 8]);
     // The user stack asked for with BPF_F_USER_STACK.
     assert_eq!(r.user_stack(&layout), Ok(vec![0x1111, 0x2222 + 256]));
 }

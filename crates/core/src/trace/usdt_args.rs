@@ -22,7 +22,7 @@ fn arg(text: &str) -> Result<UsdtArg, String> {
     }
     let ty = Int {
         bytes,
-        signed: size < 0,
+        signed: size.is_negative(),
     };
     let register = |name: &str| {
         arch::register(name)
