@@ -93,7 +93,10 @@ fn root_tracepoint_fields_in_predicates_and_formats() {
     // The workload makes a raw getcpu syscall with i as its first argument
     // after each call.
     let probe = "t:syscalls:sys_enter_getcpu (args->cpup % 7 == 0) \"cpup=%d nr=%d\", args->cpup, args->__syscall_nr";
-    let done = trace_workload(&["trace", &N.to_string()], &["trace", "-p", "{pid}", probe]);
+    let done = trace_workload(
+        &["trace-getcpu", &N.to_string()],
+        &["trace", "-p", "{pid}", probe],
+    );
     let want: Vec<String> = (0..N)
         .filter(|i| i % 7 == 0)
         .map(|i| format!("cpup={i} nr={}", libc::SYS_getcpu))
@@ -178,7 +181,7 @@ fn root_stacks_name_the_callers() {
     assert_eq!(messages(&done.stdout), ["0", "1", "2"], "{}", done.stdout);
     // The kernel stack of a syscall's tracepoint goes through the syscall
     // entry.
-    let mut w = Workload::start(&["trace", &N.to_string()]);
+    let mut w = Workload::start(&["trace-getcpu", &N.to_string()]);
     let pid = w.pid_str();
     let tracer = Tracer::start(&[
         "trace",
@@ -199,13 +202,14 @@ fn root_stacks_name_the_callers() {
 #[test]
 fn root_flood_printed_plus_lost_equals_matched() {
     let _bpf = require_root!();
-    // A ring buffer of one page takes a few dozen records: under a flood
-    // most find it full. Every matched event is printed or counted lost.
+    // A ring buffer of one page takes one record of a 2 KB string: under
+    // a flood most find it full. Every matched event is printed or counted
+    // lost.
     let calls = 100_003u64;
-    let probe = format!("{} \"%d\", arg1", target("trace_target"));
+    let probe = format!("{} \"%d %s\", arg1, arg2", target("trace_target"));
     let done = trace_workload(
         &["trace", &calls.to_string()],
-        &["trace", "-b", "1", "-p", "{pid}", &probe],
+        &["trace", "-b", "1", "-Z", "2048", "-p", "{pid}", &probe],
     );
     let printed = messages(&done.stdout).len() as u64;
     let lost: u64 = done

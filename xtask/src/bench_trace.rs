@@ -73,7 +73,7 @@ pub fn rejecting(rtools: &Path, testprog: &Path, bcc_wrapper: &Option<PathBuf>) 
 }
 
 /// Events of the printing test: trace_target's calls.
-const PRINTED: u64 = 200_000;
+const PRINTED: u64 = 1_000_000;
 
 /// Each tracer prints every call of trace_target (its two arguments) to a
 /// file, with the same buffer: events printed per second (from the first
@@ -177,7 +177,7 @@ fn print_once(testprog: &Path, argv: &[String]) -> Result<Printed> {
     // was written that long ago.
     let mut last = (0u64, Instant::now());
     loop {
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(Duration::from_millis(5));
         let size = std::fs::metadata(&out_path)?.len();
         if size != last.0 {
             last = (size, Instant::now());

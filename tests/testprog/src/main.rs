@@ -21,9 +21,10 @@
 //! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
 //! - `usdt N`: the USDT probe rtools:tick, N times (its argument i = 0..N-1);
-//! - `trace N`: trace_target(i, "s<i>") for i = 0..N-1 (it returns 3 * i),
-//!   each followed by a raw getcpu syscall whose first argument is i (an
-//!   address the kernel refuses, harmlessly; 0 asks nothing);
+//! - `trace N`: trace_target(i, "s<i>") for i = 0..N-1 (it returns 3 * i);
+//! - `trace-getcpu N`: the same, each call followed by a raw getcpu
+//!   syscall whose first argument is i (an address the kernel refuses,
+//!   harmlessly; 0 asks nothing);
 //! - `stacks A D`: gamma through alpha and beta A times, through delta D
 //!   times;
 //! - `latency A B`: lat_2ms (~2 ms) A times, lat_20us (~20 us) B times;
@@ -281,14 +282,16 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
                 File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
             }
         }
-        "trace" => {
+        "trace" | "trace-getcpu" => {
             // The strings first: making them is not traced.
             let strings: Vec<std::ffi::CString> = (0..n(0)?)
                 .map(|i| std::ffi::CString::new(format!("s{i}")).expect("no NUL"))
                 .collect();
             for (i, s) in strings.iter().enumerate() {
                 black_box(trace_target(i as i32, s.as_ptr()));
-                raw_syscall(libc::SYS_getcpu, i as libc::c_long, 0);
+                if mode == "trace-getcpu" {
+                    raw_syscall(libc::SYS_getcpu, i as libc::c_long, 0);
+                }
             }
         }
         "latency" => {

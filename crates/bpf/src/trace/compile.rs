@@ -8,7 +8,7 @@ use std::path::Path;
 use rtools_core::arch;
 use rtools_core::targets::{Attach, Target};
 use rtools_core::trace::check::{Int, Scope, Site};
-use rtools_core::trace::codegen::{self, Context, Filters, Plan, UsdtArg};
+use rtools_core::trace::codegen::{self, Collect, Context, Filters, Plan, UsdtArg};
 use rtools_core::trace::event::Layout;
 use rtools_core::trace::fields;
 use rtools_core::trace::insn::Insn;
@@ -68,6 +68,8 @@ pub struct Env<'a> {
     pub lost_map: i32,
     /// Bytes waiting past which a record wakes the reader.
     pub wake_at: u32,
+    /// The header fields the tool shows.
+    pub collect: Collect,
 }
 
 /// One target to compile for: a resolved target, and for a USDT site its
@@ -166,6 +168,7 @@ pub fn variants(
         filters,
         events_map: env.events_map,
         lost_map: env.lost_map,
+        collect: env.collect,
         wake_at: env.wake_at,
     };
     kinds

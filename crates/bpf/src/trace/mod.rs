@@ -21,7 +21,7 @@ use libbpf_rs::{ObjectBuilder, ProgramMut, RingBuffer, RingBufferBuilder};
 use rtools_core::spec::ProbeSpec;
 use rtools_core::targets::usdt_sites;
 use rtools_core::targets::{Attach, Target};
-use rtools_core::trace::codegen::Filters;
+use rtools_core::trace::codegen::{Collect, Filters};
 use rtools_core::trace::event::Layout;
 use rtools_core::trace::insn::Insn;
 use rtools_core::trace::parsed::Parsed;
@@ -41,7 +41,7 @@ pub struct Probe<'a> {
 }
 
 /// How trace runs, besides its probes.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TraceConfig {
     /// `-p`: kernel probes and tracepoints check it in the kernel, uprobes
     /// filter as they attach.
@@ -62,6 +62,8 @@ pub struct TraceConfig {
     pub attach: AttachOptions,
     /// The tracefs mount, where tracepoints' formats are.
     pub tracefs: Option<PathBuf>,
+    /// The header fields the tool shows (the others cost nothing).
+    pub collect: Collect,
 }
 
 /// Targets of one probe that share programs.
@@ -117,6 +119,7 @@ impl Tracer {
             lost_map: maps.lost_fd(),
             // An eighth full: the reader wakes well before records are lost.
             wake_at: maps.events_size() / 8,
+            collect: config.collect,
         };
         let mut groups = Vec::new();
         let mut group_targets: Vec<Vec<Target>> = Vec::new();

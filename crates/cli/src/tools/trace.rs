@@ -16,7 +16,7 @@ use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::trace::{Probe, TraceConfig, TraceStartError, Tracer};
 use rtools_bpf::OpenObject;
 use rtools_core::render::trace_text::{self, Columns, TimeColumn};
-use rtools_core::trace::codegen::POLL_MS;
+use rtools_core::trace::codegen::{Collect, POLL_MS};
 use rtools_core::trace::event::{Collected, Record};
 use rtools_core::trace::format::{ConvKind, Value};
 use rtools_core::trace::parsed::Parsed;
@@ -219,6 +219,11 @@ impl Tool for TraceArgs {
             pages: self.pages,
             attach: setup.attach,
             tracefs: rtools_core::targets::tracefs::find_tracefs(),
+            collect: Collect {
+                uid: self.common.json,
+                cpu: self.print_cpu || self.common.json,
+                time: self.timestamp || self.common.json,
+            },
         };
         let printer = Rc::new(RefCell::new(Printer::new(self, &parsed)));
         let shared = Rc::clone(&printer);
@@ -439,7 +444,7 @@ impl Printer {
         let format = &formats[*probe];
         let values: Vec<Value<'_>> = format
             .convs()
-            .zip(r.values(layout))
+            .zip(r.values_iter(layout))
             .map(|(conv, v)| match (conv.kind, v) {
                 (_, Collected::Str(s)) => Value::Text(String::from_utf8_lossy(s)),
                 (ConvKind::KernelSym, Collected::Num(a)) => Value::text(kernel_symbol(symbols, a)),

@@ -92,6 +92,23 @@ pub struct Filters {
     pub cgroup_map: Option<i32>,
 }
 
+/// Header fields a record need not carry (zero when left out): each costs
+/// a helper call per event.
+#[derive(Debug, Clone, Copy)]
+pub struct Collect {
+    pub uid: bool,
+    pub cpu: bool,
+    pub time: bool,
+}
+
+impl Collect {
+    pub const ALL: Collect = Collect {
+        uid: true,
+        cpu: true,
+        time: true,
+    };
+}
+
 /// What one probe's program does, besides its context.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -105,6 +122,8 @@ pub struct Plan<'a> {
     pub filters: Filters,
     /// The ring buffer's fd.
     pub events_map: i32,
+    /// The header fields to fill.
+    pub collect: Collect,
     /// Bytes waiting in the ring buffer past which a record wakes the
     /// reader; below, records wait for its next look (it looks every
     /// [`POLL_MS`] ms), so a flood costs no wakeup per record.
@@ -115,7 +134,7 @@ pub struct Plan<'a> {
 
 /// How often, in ms, the reader looks at the ring buffer without being
 /// woken.
-pub const POLL_MS: u64 = 50;
+pub const POLL_MS: u64 = 10;
 
 /// Stack bytes: [-8] a map key, then one slot a nesting level, then the
 /// buffer strings are compared in.
@@ -334,12 +353,19 @@ impl Gen<'_> {
         a.mov(R1, R8);
         a.alu_imm(Alu::Rsh, R1, 32);
         a.store(Size::W, R7, header::TGID as i16, R1);
-        a.call(helper::GET_CURRENT_UID_GID);
-        a.store(Size::W, R7, header::UID as i16, R0);
-        a.call(helper::GET_SMP_PROCESSOR_ID);
-        a.store(Size::W, R7, header::CPU as i16, R0);
-        a.call(helper::KTIME_GET_NS);
-        a.store(Size::DW, R7, header::TIME as i16, R0);
+        let c = plan.collect;
+        for (wanted, helper, field, size) in [
+            (c.uid, helper::GET_CURRENT_UID_GID, header::UID, Size::W),
+            (c.cpu, helper::GET_SMP_PROCESSOR_ID, header::CPU, Size::W),
+            (c.time, helper::KTIME_GET_NS, header::TIME, Size::DW),
+        ] {
+            if wanted {
+                a.call(helper);
+                a.store(size, R7, field as i16, R0);
+            } else {
+                a.store_imm(size, R7, field as i16, 0);
+            }
+        }
         a.store_imm(Size::W, R7, header::KERNEL_STACK as i16, 0);
         a.store_imm(Size::W, R7, header::USER_STACK as i16, 0);
         a.mov(R1, R7);
@@ -772,6 +798,7 @@ mod tests {
             filters: Filters::default(),
             events_map: 7,
             lost_map: 8,
+            collect: Collect::ALL,
             wake_at: 4096,
         }
     }

@@ -150,14 +150,19 @@ impl<'a> Record<'a> {
 
     /// The values, in the format's order.
     pub fn values(&self, layout: &Layout) -> Vec<Collected<'a>> {
-        layout
-            .values
-            .iter()
-            .map(|&(at, slot)| match slot {
-                Slot::Num => Collected::Num(self.u64_at(at)),
-                Slot::Str(n) => Collected::Str(cstr(self.bytes.get(at..at + n))),
-            })
-            .collect()
+        self.values_iter(layout).collect()
+    }
+
+    /// [`Record::values`], one at a time.
+    pub fn values_iter<'l>(
+        &self,
+        layout: &'l Layout,
+    ) -> impl Iterator<Item = Collected<'a>> + use<'a, 'l> {
+        let r = *self;
+        layout.values.iter().map(move |&(at, slot)| match slot {
+            Slot::Num => Collected::Num(r.u64_at(at)),
+            Slot::Str(n) => Collected::Str(cstr(r.bytes.get(at..at + n))),
+        })
     }
 
     /// The kernel stack's return addresses, leaf first; an error code

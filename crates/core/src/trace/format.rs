@@ -243,7 +243,30 @@ impl Conv {
         }
     }
 
+    /// Neither width, precision nor flags: what most formats hold.
+    fn plain(&self) -> bool {
+        self.width.is_none()
+            && self.precision.is_none()
+            && !(self.plus || self.space || self.alt || self.left || self.zero)
+    }
+
     fn render(&self, value: &Value<'_>, out: &mut String) {
+        use std::fmt::Write as _;
+        // The common cases written straight out, no text made first.
+        if self.plain() {
+            match (self.kind, value) {
+                (_, Value::Text(t)) => return out.push_str(t),
+                (ConvKind::Signed, Value::Num(n)) => {
+                    let _ = write!(out, "{}", self.signed(*n));
+                    return;
+                }
+                (ConvKind::Unsigned, Value::Num(n)) => {
+                    let _ = write!(out, "{}", self.sized(*n));
+                    return;
+                }
+                _ => {}
+            }
+        }
         let n = match value {
             Value::Num(n) => *n,
             Value::Text(t) => {

@@ -2,7 +2,7 @@
 //! records they send, with which values, for each context and filter.
 
 use super::check::{Int, Param, ParamType, Scope, Site};
-use super::codegen::{self, Context, Filters, Plan, UsdtArg, UsdtLoc};
+use super::codegen::{self, Collect, Context, Filters, Plan, UsdtArg, UsdtLoc};
 use super::event::{Collected, Layout, Record};
 use super::fields;
 use super::insn::Insn;
@@ -54,6 +54,7 @@ fn compile_z(
         filters,
         events_map: 7,
         lost_map: 8,
+        collect: Collect::ALL,
         wake_at: 1000,
     };
     Probe {
@@ -133,6 +134,52 @@ fn the_header_says_who_and_where() {
     assert_eq!((r.uid(), r.cpu(), r.time_ns()), (1000, 1, 5_000));
     assert_eq!(r.comm(), b"bash");
     assert_eq!(run.records[0].len(), p.layout.size);
+    // Fields not asked for are zero, their helpers never called.
+    let plan_none = |collect: Collect| {
+        let layout = Layout::new(&[], false, false);
+        let plan = Plan {
+            probe: 0,
+            single_slot: true,
+            predicate: None,
+            values: &[],
+            layout: &layout,
+            filters: Filters::default(),
+            events_map: 7,
+            lost_map: 8,
+            collect,
+            wake_at: 1,
+        };
+        let run = m.run(&codegen::program(&plan, Context::Regs).unwrap());
+        let r = Record {
+            bytes: &run.records[0],
+        };
+        (r.uid(), r.cpu(), r.time_ns(), run.calls)
+    };
+    let (uid, cpu, time, calls) = plan_none(Collect {
+        uid: false,
+        cpu: false,
+        time: false,
+    });
+    assert_eq!((uid, cpu, time), (0, 0, 0));
+    for h in [
+        codegen::helper::GET_CURRENT_UID_GID,
+        codegen::helper::GET_SMP_PROCESSOR_ID,
+        codegen::helper::KTIME_GET_NS,
+    ] {
+        assert!(!calls.contains(&h), "{h}");
+    }
+    let (uid, cpu, time, _) = plan_none(Collect {
+        uid: true,
+        cpu: false,
+        time: true,
+    });
+    assert_eq!((uid, cpu, time), (1000, 0, 5_000));
+    let (uid, cpu, time, _) = plan_none(Collect {
+        uid: false,
+        cpu: true,
+        time: false,
+    });
+    assert_eq!((uid, cpu, time), (0, 1, 0));
     // One target: its slot is 0, no cookie asked.
     let p = user_probe("c:f");
     let run = m.run(&p.insns);
@@ -710,6 +757,7 @@ fn syscall_entry_points_read_the_inner_registers() {
         filters: Filters::default(),
         events_map: 7,
         lost_map: 8,
+        collect: Collect::ALL,
         wake_at: 1,
     };
     let insns = codegen::program(&plan, Context::Regs).unwrap();
@@ -742,6 +790,7 @@ fn stacks_are_copied_into_the_record() {
         filters: Filters::default(),
         events_map: 7,
         lost_map: 8,
+        collect: Collect::ALL,
         wake_at: 1,
     };
     let insns = codegen::program(&plan, Context::Regs).unwrap();
