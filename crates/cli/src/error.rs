@@ -157,6 +157,8 @@ mod tests {
             line.ends_with("(run with -v for the verifier's log)"),
             "{line}"
         );
+        // A parenthesised hint follows the message, not a sentence of its own.
+        assert!(!line.contains(". (run with"), "{line}");
         let denied = anyhow::Error::from(BpfError::Load(errno(libc::EPERM)));
         assert!(message("t", &denied)
             .1
