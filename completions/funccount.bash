@@ -23,7 +23,7 @@ _funccount() {
 
     case "${cmd}" in
         funccount)
-            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
+            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --listen --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -62,6 +62,13 @@ _funccount() {
                     return 0
                     ;;
                 --top)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

@@ -6,6 +6,7 @@ tid\t'Thread id (with its name)'
 cpu\t'CPU number'
 cgroup\t'cgroup v2, printed as its path (+)'"
 complete -c funccount -l top -d 'Show only the N most frequent rows (+)' -r -f
+complete -c funccount -l listen -d 'Serve Prometheus metrics at http://ADDR/metrics while tracing (+)' -r -f
 complete -c funccount -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c funccount -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c funccount -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f

@@ -23,7 +23,7 @@ _funclatency() {
 
     case "${cmd}" in
         funclatency)
-            opts="-i -T -r -u -m -F -p -v -l -d -h -V --interval --timestamp --regexp --microseconds --milliseconds --function --merge --pid --cgroup --verbose --json --backend --max-probes --level --duration --help --version"
+            opts="-i -T -r -u -m -F -p -v -l -d -h -V --interval --timestamp --regexp --microseconds --milliseconds --function --merge --listen --pid --cgroup --verbose --json --backend --max-probes --level --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -37,6 +37,13 @@ _funclatency() {
                     return 0
                     ;;
                 -i)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

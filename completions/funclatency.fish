@@ -1,4 +1,5 @@
 complete -c funclatency -s i -l interval -d 'Summary interval, seconds' -r -f
+complete -c funclatency -l listen -d 'Serve Prometheus metrics at http://ADDR/metrics while tracing (+)' -r -f
 complete -c funclatency -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c funclatency -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c funclatency -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'

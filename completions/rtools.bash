@@ -49,7 +49,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funccount)
-            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
+            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --listen --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -88,6 +88,13 @@ _rtools() {
                     return 0
                     ;;
                 --top)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
@@ -142,7 +149,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funclatency)
-            opts="-i -T -r -u -m -F -p -v -l -d -h -V --interval --timestamp --regexp --microseconds --milliseconds --function --merge --pid --cgroup --verbose --json --backend --max-probes --level --duration --help --version"
+            opts="-i -T -r -u -m -F -p -v -l -d -h -V --interval --timestamp --regexp --microseconds --milliseconds --function --merge --listen --pid --cgroup --verbose --json --backend --max-probes --level --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -156,6 +163,13 @@ _rtools() {
                     return 0
                     ;;
                 -i)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --listen)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

@@ -39,6 +39,7 @@ tid\t'Thread id (with its name)'
 cpu\t'CPU number'
 cgroup\t'cgroup v2, printed as its path (+)'"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l top -d 'Show only the N most frequent rows (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l listen -d 'Serve Prometheus metrics at http://ADDR/metrics while tracing (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f
@@ -111,6 +112,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand trace" -l json -d 'One JSO
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l listen -d 'Serve Prometheus metrics at http://ADDR/metrics while tracing (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l backend -d 'How to attach kernel functions (+)' -r -f -a "auto\t'The fastest this kernel supports: kprobe-multi, else fentry, else kprobe'

@@ -3,7 +3,8 @@
 # for the kernel-function tests, bpftool for the leak tests, cargo-mutants
 # for `cargo xtask mutants`, and Debian's 6.1 and 6.12 kernels for the
 # guests, unpacked into a cache (never installed: the machine's own boot
-# setup is left alone).
+# setup is left alone). Debian's prometheus brings the server and promtool
+# the exporter tests run by hand on loopback (its service is not started).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 scripts/deps.sh
-install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool
+install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool prometheus
 
 # Mutation testing, at the version the score was measured with.
 mutants_version=27.1.0

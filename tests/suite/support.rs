@@ -269,6 +269,21 @@ impl Tracer {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// What it wrote on stderr up to its banner.
+    pub fn banner(&self) -> &[String] {
+        &self.stderr_seen
+    }
+
+    /// The address its exporter serves (`--listen`), from its banner.
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        self.banner()
+            .iter()
+            .find_map(|l| l.split_once("serving metrics at http://"))
+            .and_then(|(_, rest)| rest.strip_suffix("/metrics"))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no exporter address in {:?}", self.banner()))
+    }
 }
 
 /// The test workload: started, waiting for `go`.

@@ -150,6 +150,17 @@ fn scenarios(rtools: &Path, testprog: &Path, bcc_wrapper: &Option<PathBuf>) -> V
                 rt(&["funccount", "t:syscalls:sys_enter_getcpu"]),
                 Some(sum_trailing_numbers),
             ),
+            // The same, serving Prometheus and scraped every 100 ms.
+            tool(
+                "rt+scrape",
+                rt(&[
+                    "funccount",
+                    "--listen",
+                    &crate::bench_exporter::free_addr().to_string(),
+                    "t:syscalls:sys_enter_getcpu",
+                ]),
+                Some(sum_trailing_numbers),
+            ),
         ]
     };
     vec![
@@ -235,7 +246,7 @@ fn scenarios(rtools: &Path, testprog: &Path, bcc_wrapper: &Option<PathBuf>) -> V
 
 /// Starts a tracer and returns once it is attached, with a thread that
 /// collects what it prints from then on.
-fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle<String>)> {
+pub(crate) fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle<String>)> {
     let mut command = Command::new(&argv[0]);
     // SAFETY: signal() is async-signal-safe; it runs between fork and exec.
     unsafe {
@@ -343,6 +354,11 @@ fn measure(testprog: &Path, scenario: &Scenario, tool: &Tool) -> Result<Measurem
         .as_ref()
         .map(|argv| start_tracer(argv))
         .transpose()?;
+    let scraper = tool
+        .argv
+        .as_deref()
+        .and_then(crate::bench_exporter::listen_addr)
+        .map(crate::bench_exporter::Scraper::start);
     for (_, pid) in &workloads {
         // SAFETY: signals our own child.
         unsafe { libc::kill(*pid as i32, libc::SIGUSR1) };
@@ -360,6 +376,7 @@ fn measure(testprog: &Path, scenario: &Scenario, tool: &Tool) -> Result<Measurem
             .parse()?;
         elapsed_ns = elapsed_ns.max(ns);
     }
+    drop(scraper);
     let (mut count, mut rss_kb) = (None, 0);
     if let Some((mut child, collector)) = tracer {
         rss_kb = peak_rss_kb(child.id());
@@ -487,6 +504,10 @@ pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
     }
     if only.is_none_or(|o| "trace printing".contains(o)) {
         crate::bench_trace::throughput(&rtools, &testprog, &wrapper, rounds)?;
+        println!();
+    }
+    if only.is_none_or(|o| "exporter scrape".contains(o)) {
+        crate::bench_exporter::scrape_time(&rtools, &testprog, rounds)?;
         println!();
     }
     if only.is_none_or(|o| "start-up".contains(o)) {

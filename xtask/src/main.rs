@@ -4,6 +4,7 @@
 //! `mutants` runs mutation testing and checks the score.
 
 mod bench;
+mod bench_exporter;
 mod bench_trace;
 mod bench_vm;
 mod mutants;

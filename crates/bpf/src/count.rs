@@ -10,12 +10,12 @@ use rtools_core::count::{CountKey, GroupBy};
 use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
-use crate::cgroup_filter;
 use crate::error::{map_error, BpfError};
 use crate::exited;
 use crate::map_types;
 use crate::percpu;
 use crate::skel::count::{types, CountSkel, CountSkelBuilder};
+use crate::task_filters::{open_filtered, TaskFilters};
 
 /// count.h's `enum group_by`, as the skeleton generates it.
 fn group_code(group_by: GroupBy) -> types::group_by {
@@ -31,11 +31,11 @@ fn group_code(group_by: GroupBy) -> types::group_by {
 
 #[derive(Debug, Clone, Default)]
 pub struct CountConfig {
-    pub pid: Option<u32>,
-    /// `--cgroup`: only tasks under this cgroup v2 directory.
-    pub cgroup: Option<std::path::PathBuf>,
-    pub cpu: Option<u32>,
+    pub filters: TaskFilters,
     pub group_by: GroupBy,
+    /// Whether the counts of exited processes stay in the totals (the
+    /// summaries' sum) or are forgotten (an exporter's series end).
+    pub keep_exited: bool,
     pub attach: AttachOptions,
 }
 
@@ -45,6 +45,7 @@ pub struct Counter<'obj> {
     attached: Attached,
     slots: u32,
     group_by: GroupBy,
+    keep_exited: bool,
     /// Counts of the keys of exited processes, moved out of the map.
     retired: HashMap<CountKey, u64>,
 }
@@ -57,19 +58,10 @@ impl<'obj> Counter<'obj> {
         config: &CountConfig,
     ) -> Result<Counter<'obj>, BpfError> {
         let load_err = BpfError::Load;
-        let mut open = CountSkelBuilder::default()
-            .open(storage)
-            .map_err(load_err)?;
-        let rodata = open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .expect("count.bpf.c has rodata");
-        rodata.filter_tgid = config.pid.unwrap_or(0);
-        rodata.filter_cgroup = config.cgroup.is_some();
-        rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
-        rodata.group_by = group_code(config.group_by);
-        rodata.single_slot = targets.len() == 1;
+        let mut open = open_filtered!(CountSkelBuilder, storage, &config.filters, |rodata| {
+            rodata.group_by = group_code(config.group_by);
+            rodata.single_slot = targets.len() == 1;
+        });
         let slots = targets.len() as u32;
         open.maps
             .counts
@@ -94,9 +86,7 @@ impl<'obj> Counter<'obj> {
             .rt_uprobe
             .set_autoload(needs.uprobe || needs.kernel);
         let skel = open.load().map_err(load_err)?;
-        if let Some(dir) = &config.cgroup {
-            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
-        }
+        config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
         let programs = event_programs!(skel, rt_uprobe);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
@@ -105,6 +95,7 @@ impl<'obj> Counter<'obj> {
             attached,
             slots,
             group_by: config.group_by,
+            keep_exited: config.keep_exited,
             retired: HashMap::new(),
         })
     }
@@ -148,7 +139,8 @@ impl<'obj> Counter<'obj> {
 
     /// Moves the counts of processes (threads with `--by tid`) that have
     /// exited out of the map, so that it never fills up with the dead; the
-    /// totals keep them. Returns how many keys were retired.
+    /// totals keep them unless `keep_exited` is off. Returns how many keys
+    /// were retired.
     pub fn retire_exited(&mut self) -> Result<usize, BpfError> {
         if !matches!(self.group_by, GroupBy::Pid | GroupBy::Tid) {
             return Ok(0);
@@ -162,7 +154,9 @@ impl<'obj> Counter<'obj> {
             // The process is gone: nothing adds to its counter any more.
             let total = percpu::sum(map, raw, "group_counts")?;
             map.delete(raw).map_err(map_error("group_counts"))?;
-            *self.retired.entry(parse_group_key(raw)).or_insert(0) += total;
+            if self.keep_exited {
+                *self.retired.entry(parse_group_key(raw)).or_insert(0) += total;
+            }
         }
         Ok(gone.len())
     }

@@ -10,12 +10,12 @@ use rtools_core::hist::{Histogram, BUCKETS};
 use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, AttachOptions, Attached, Needs, Programs, Step};
-use crate::cgroup_filter;
 use crate::error::{map_error, BpfError};
 use crate::exited;
 use crate::map_types::{self, array_len};
 use crate::percpu;
 use crate::skel::latency::{types, LatencySkel, LatencySkelBuilder};
+use crate::task_filters::{open_filtered, TaskFilters};
 
 /// How many nested calls a thread's stack times (latency.h's MAX_NEST).
 pub const MAX_NEST: usize = array_len!(types::entry_stack, slots);
@@ -25,9 +25,7 @@ const _: () = assert!(array_len!(types::pid_hist, buckets) == BUCKETS);
 
 #[derive(Debug, Clone)]
 pub struct LatencyConfig {
-    pub pid: Option<u32>,
-    /// `--cgroup`: only tasks under this cgroup v2 directory.
-    pub cgroup: Option<std::path::PathBuf>,
+    pub filters: TaskFilters,
     /// Histograms per function and process (BCC's sections for user
     /// functions), read with [`LatencyCounter::pid_histograms`].
     pub per_pid: bool,
@@ -83,18 +81,10 @@ impl<'obj> LatencyCounter<'obj> {
         config: &LatencyConfig,
     ) -> Result<LatencyCounter<'obj>, BpfError> {
         let load_err = BpfError::Load;
-        let mut open = LatencySkelBuilder::default()
-            .open(storage)
-            .map_err(load_err)?;
-        let rodata = open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .expect("latency.bpf.c has rodata");
-        rodata.filter_tgid = config.pid.unwrap_or(0);
-        rodata.filter_cgroup = config.cgroup.is_some();
-        rodata.unit_ns = config.unit_ns;
-        rodata.per_pid = config.per_pid;
+        let mut open = open_filtered!(LatencySkelBuilder, storage, &config.filters, |rodata| {
+            rodata.unit_ns = config.unit_ns;
+            rodata.per_pid = config.per_pid;
+        });
         let slots = targets.len() as u32;
         open.maps
             .hist
@@ -119,41 +109,23 @@ impl<'obj> LatencyCounter<'obj> {
             .map_err(load_err)?;
 
         let needs = Needs::of(targets);
-        let progs = &mut open.progs;
-        for prog in [
-            &mut progs.latency_entry_kprobe,
-            &mut progs.latency_return_kprobe,
+        let p = &mut open.progs;
+        for (prog, wanted) in [
+            (&mut p.latency_entry_kprobe, needs.kernel),
+            (&mut p.latency_return_kprobe, needs.kernel),
+            (&mut p.latency_entry_kprobe_multi, needs.kernel),
+            (&mut p.latency_return_kprobe_multi, needs.kernel),
+            (&mut p.latency_entry_tracing, needs.kernel),
+            (&mut p.latency_return_tracing, needs.kernel),
+            (&mut p.latency_entry_uprobe, needs.uprobe),
+            (&mut p.latency_return_uprobe, needs.uprobe),
+            (&mut p.latency_entry_uprobe_multi, needs.uprobe_multi),
+            (&mut p.latency_return_uprobe_multi, needs.uprobe_multi),
         ] {
-            prog.set_autoload(needs.kernel);
-        }
-        for prog in [
-            &mut progs.latency_entry_kprobe_multi,
-            &mut progs.latency_return_kprobe_multi,
-        ] {
-            prog.set_autoload(needs.kernel);
-        }
-        for prog in [
-            &mut progs.latency_entry_tracing,
-            &mut progs.latency_return_tracing,
-        ] {
-            prog.set_autoload(needs.kernel);
-        }
-        for prog in [
-            &mut progs.latency_entry_uprobe,
-            &mut progs.latency_return_uprobe,
-        ] {
-            prog.set_autoload(needs.uprobe);
-        }
-        for prog in [
-            &mut progs.latency_entry_uprobe_multi,
-            &mut progs.latency_return_uprobe_multi,
-        ] {
-            prog.set_autoload(needs.uprobe_multi);
+            prog.set_autoload(wanted);
         }
         let skel = open.load().map_err(load_err)?;
-        if let Some(dir) = &config.cgroup {
-            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
-        }
+        config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
         let p = &skel.progs;
         let programs = |entry: bool| {

@@ -16,6 +16,7 @@ pub mod stack;
 pub mod symbolize;
 pub mod syscalls;
 pub mod system;
+pub mod task_filters;
 pub mod trace;
 mod tracing_progs;
 

@@ -15,12 +15,12 @@ use rtools_core::stacks;
 use rtools_core::targets::Target;
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
-use crate::cgroup_filter;
 use crate::error::{map_error, BpfError};
 use crate::exited;
 use crate::map_types;
 use crate::percpu;
 use crate::skel::stack::{types, StackSkel, StackSkelBuilder};
+use crate::task_filters::{open_filtered, TaskFilters};
 
 /// BCC's default stack map size.
 pub const DEFAULT_STACK_STORAGE: u32 = 16384;
@@ -32,10 +32,7 @@ const MAX_BUILD_ID_STACKS: u32 = 16384;
 
 #[derive(Debug, Clone)]
 pub struct StackConfig {
-    pub pid: Option<u32>,
-    /// `--cgroup`: only tasks under this cgroup v2 directory.
-    pub cgroup: Option<std::path::PathBuf>,
-    pub cpu: Option<u32>,
+    pub filters: TaskFilters,
     pub kernel: bool,
     pub user: bool,
     pub storage_size: u32,
@@ -103,19 +100,10 @@ impl<'obj> StackCounter<'obj> {
         config: &StackConfig,
     ) -> Result<StackCounter<'obj>, BpfError> {
         let load_err = BpfError::Load;
-        let mut open = StackSkelBuilder::default()
-            .open(storage)
-            .map_err(load_err)?;
-        let rodata = open
-            .maps
-            .rodata_data
-            .as_deref_mut()
-            .expect("stack.bpf.c has rodata");
-        rodata.filter_tgid = config.pid.unwrap_or(0);
-        rodata.filter_cgroup = config.cgroup.is_some();
-        rodata.filter_cpu = config.cpu.map_or(-1, |c| c as i32);
-        rodata.kernel_stacks = config.kernel;
-        rodata.user_stacks = config.user;
+        let mut open = open_filtered!(StackSkelBuilder, storage, &config.filters, |rodata| {
+            rodata.kernel_stacks = config.kernel;
+            rodata.user_stacks = config.user;
+        });
         open.maps
             .counts
             // Distinct (probe, process, stacks) keys counted before further
@@ -144,9 +132,7 @@ impl<'obj> StackCounter<'obj> {
         set_autoload!(open.progs, needs);
         open.progs.rt_tracing.set_autoload(needs.kernel);
         let skel = open.load().map_err(load_err)?;
-        if let Some(dir) = &config.cgroup {
-            cgroup_filter::apply(&skel.maps.cgroup_filter, dir)?;
-        }
+        config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
         let seen = Rc::new(RefCell::new(Vec::new()));
         let new_pids = announcements(&skel, Rc::clone(&seen))?;

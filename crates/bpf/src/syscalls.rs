@@ -1,60 +1,28 @@
-//! x86-64 syscall numbers by ftrace event name (`sys_enter_NAME`).
+//! Syscall numbers of this architecture by ftrace event name
+//! (`sys_enter_NAME`).
 //!
-//! Most come from the libc headers at build time (`__NR_*`). Two gaps are
-//! filled by hand: syscalls whose kernel entry point, and so their event,
-//! has another name than `__NR_*` (`uname` is `sys_enter_newuname`), and
-//! syscalls newer than the build machine's headers (Debian 12's are 6.1).
-//! The `syscall_numbers_match_the_kernel` test checks these against the
-//! running kernel.
+//! Most come from the libc headers at build time (`__NR_*`, build.rs's
+//! `Arch`). Two gaps are filled by hand in rtools-core's arch.rs:
+//! syscalls whose kernel entry point, and so their event, has another name
+//! than `__NR_*` (`uname` is `sys_enter_newuname`), and syscalls newer than
+//! the build machine's headers (Debian 12's are 6.1). The
+//! `every_syscall_event_of_this_kernel_has_a_number` test checks these
+//! against the running kernel.
+
+use rtools_core::arch::{SYSCALLS_AFTER_HEADERS, SYSCALL_EVENT_ALIASES};
 
 include!(concat!(env!("OUT_DIR"), "/syscalls.rs"));
-
-/// Event name -> `__NR_` name, where they differ.
-const EVENT_ALIASES: &[(&str, &str)] = &[
-    ("newstat", "stat"),
-    ("newfstat", "fstat"),
-    ("newlstat", "lstat"),
-    ("sendfile64", "sendfile"),
-    ("newuname", "uname"),
-    ("umount", "umount2"),
-];
-
-/// Syscalls added after Linux 6.1, from the kernel's syscall_64.tbl.
-const NEWER_SYSCALLS: &[(&str, u32)] = &[
-    ("uretprobe", 335),
-    ("uprobe", 336),
-    ("cachestat", 451),
-    ("fchmodat2", 452),
-    ("map_shadow_stack", 453),
-    ("futex_wake", 454),
-    ("futex_wait", 455),
-    ("futex_requeue", 456),
-    ("statmount", 457),
-    ("listmount", 458),
-    ("lsm_get_self_attr", 459),
-    ("lsm_set_self_attr", 460),
-    ("lsm_list_modules", 461),
-    ("mseal", 462),
-    ("setxattrat", 463),
-    ("getxattrat", 464),
-    ("listxattrat", 465),
-    ("removexattrat", 466),
-    ("open_tree_attr", 467),
-    ("file_getattr", 468),
-    ("file_setattr", 469),
-    ("listns", 470),
-];
 
 /// The number of the syscall whose events are `sys_enter_NAME` and
 /// `sys_exit_NAME`, if known.
 pub fn number(event_name: &str) -> Option<u32> {
-    let name = EVENT_ALIASES
+    let name = SYSCALL_EVENT_ALIASES
         .iter()
         .find(|(event, _)| *event == event_name)
         .map_or(event_name, |&(_, nr_name)| nr_name);
     SYSCALLS
         .iter()
-        .chain(NEWER_SYSCALLS)
+        .chain(SYSCALLS_AFTER_HEADERS)
         .find(|(n, _)| *n == name)
         .map(|&(_, nr)| nr)
 }

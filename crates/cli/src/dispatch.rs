@@ -20,27 +20,22 @@ pub struct Tool {
     pub run: fn(&ArgMatches) -> anyhow::Result<()>,
 }
 
+/// The tool of module `$module`, whose arguments are `$args`.
+macro_rules! tool {
+    ($module:ident, $args:ident) => {
+        Tool {
+            name: stringify!($module),
+            command: $module::command,
+            run: run_from::<$module::$args>,
+        }
+    };
+}
+
 pub const TOOLS: &[Tool] = &[
-    Tool {
-        name: "funccount",
-        command: funccount::command,
-        run: run_from::<funccount::FunccountArgs>,
-    },
-    Tool {
-        name: "stackcount",
-        command: stackcount::command,
-        run: run_from::<stackcount::StackcountArgs>,
-    },
-    Tool {
-        name: "trace",
-        command: trace::command,
-        run: run_from::<trace::TraceArgs>,
-    },
-    Tool {
-        name: "funclatency",
-        command: funclatency::command,
-        run: run_from::<funclatency::FunclatencyArgs>,
-    },
+    tool!(funccount, FunccountArgs),
+    tool!(stackcount, StackcountArgs),
+    tool!(trace, TraceArgs),
+    tool!(funclatency, FunclatencyArgs),
 ];
 
 fn find(name: &str) -> Option<&'static Tool> {

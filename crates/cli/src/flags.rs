@@ -3,10 +3,12 @@
 //! here). A tool changes a shared flag's help or letter with
 //! `Command::mut_arg` where BCC words it differently.
 
+use std::net::SocketAddr;
+
 use clap::{Args, ValueEnum, ValueHint};
 use rtools_bpf::Backend;
 
-use crate::numbers;
+use crate::{exporter, numbers};
 
 /// What every tool takes: which processes, how much to say, JSON, and
 /// how to attach.
@@ -50,6 +52,21 @@ pub struct IntervalArgs {
     /// Use regular expressions. Default is "*" wildcards only.
     #[arg(short = 'r', long = "regexp")]
     pub regexp: bool,
+}
+
+/// The tools whose counts Prometheus can scrape (crate::exporter).
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Serve Prometheus metrics at http://ADDR/metrics while tracing (+)
+    ///
+    /// ADDR is IP:PORT (127.0.0.1:9435, [::1]:9435, 0.0.0.0:9435 for every
+    /// interface) or :PORT for loopback. Without -i nothing prints until
+    /// the end (SIGINT, SIGTERM or -d). Counters never reset; the series
+    /// of processes that exit are dropped within a second (-P, --by pid
+    /// or tid), their map entries freed, so at most 65536 groups are held
+    /// at once however long it runs.
+    #[arg(long = "listen", value_name = "ADDR", value_parser = exporter::address::parse, value_hint = ValueHint::Other)]
+    pub listen: Option<SocketAddr>,
 }
 
 /// Gives `--duration` the tool's short letter.

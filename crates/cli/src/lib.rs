@@ -3,6 +3,7 @@
 pub mod dispatch;
 mod error;
 pub mod exit;
+mod exporter;
 mod flags;
 mod numbers;
 mod output;

@@ -6,6 +6,7 @@
 //! reads and renders what the program collected ([`Session`]).
 
 use std::mem::MaybeUninit;
+use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -15,11 +16,14 @@ use anyhow::Context;
 use crate::{error, exit};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::{AttachOptions, OpenObject, Step};
+use rtools_core::render::metrics;
+use rtools_core::render::prometheus::{Exposition, Flavor};
 use rtools_core::spec::ProbeSpec;
 use rtools_core::targets::Target;
 
-use crate::flags::{CommonArgs, IntervalArgs};
-use crate::output::say;
+use crate::exporter::{self, Exporter};
+use crate::flags::{CommonArgs, ExportArgs, IntervalArgs};
+use crate::output::{self, say};
 use crate::schedule::Schedule;
 use crate::signals::{StopSignal, Wake};
 use crate::tools::common::{self, Matching};
@@ -72,6 +76,8 @@ pub struct Flags<'a> {
     pub regexp: bool,
     /// The probe specifications to resolve, as typed.
     pub patterns: Vec<String>,
+    /// `--listen`: where to serve the metrics of [`Session::metrics`].
+    pub listen: Option<SocketAddr>,
 }
 
 impl<'a> Flags<'a> {
@@ -89,6 +95,15 @@ impl<'a> Flags<'a> {
             duration: (intervals.duration, duration),
             regexp: intervals.regexp,
             patterns: vec![pattern.to_string()],
+            listen: None,
+        }
+    }
+
+    /// With the tool's `--listen`.
+    pub fn serving(self, export: &ExportArgs) -> Flags<'a> {
+        Flags {
+            listen: export.listen,
+            ..self
         }
     }
 }
@@ -156,6 +171,12 @@ pub trait Session {
         None
     }
 
+    /// The tool's metrics, totals since attach (`--listen`; only the tools
+    /// that take it are asked).
+    fn metrics(&mut self, _out: &mut Exposition) -> anyhow::Result<()> {
+        Ok(())
+    }
+
     /// Between summaries: retire the counters of exited processes, so the
     /// maps never fill up with the dead.
     fn sweep(&mut self) -> anyhow::Result<()>;
@@ -206,6 +227,8 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    // Before loading anything: a busy port is a quick error.
+    let exporter = flags.listen.map(exporter::bind).transpose()?;
     let stop = StopSignal::install_for(common.pid).context("installing signal handlers")?;
     let setup = Setup {
         probes,
@@ -244,13 +267,20 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
             started.elapsed()
         );
     }
+    if let Some(exporter) = &exporter {
+        say!(
+            "{}: serving metrics at http://{}/metrics",
+            T::NAME,
+            exporter.addr()
+        );
+    }
     say!(
         "Tracing {} functions for \"{}\"... Hit Ctrl-C to end.",
         attached.attached_slots,
         patterns.join(" ")
     );
 
-    trace_until_stopped(&flags, &mut session, &stop)?;
+    trace_until_stopped(&flags, &mut session, &stop, exporter.as_ref())?;
     session.finish()?;
     say!("Detaching...");
     let took = session.detach();
@@ -268,6 +298,7 @@ fn trace_until_stopped(
     flags: &Flags<'_>,
     session: &mut impl Session,
     stop: &StopSignal,
+    exporter: Option<&Exporter>,
 ) -> anyhow::Result<()> {
     let mut schedule = Schedule::new(flags.interval, flags.duration.0);
     let poll = session.poll_every();
@@ -276,9 +307,14 @@ fn trace_until_stopped(
             Some(every) => schedule.wake().min(Instant::now() + every),
             None => schedule.wake(),
         };
-        let wake = stop.wait(Some(deadline), session.events_fd());
+        let fds = [session.events_fd(), exporter.map(Exporter::wake_fd)];
+        let wake = stop.wait(Some(deadline), fds);
+        if let (Wake::Ready(1), Some(exporter)) = (wake, exporter) {
+            exporter.serve(|flavor| scrape(session, flavor));
+            continue;
+        }
         let mut flow = Flow::Continue;
-        if wake == Wake::Ready || (wake == Wake::Deadline && poll.is_some()) {
+        if wake == Wake::Ready(0) || (wake == Wake::Deadline && poll.is_some()) {
             flow = session.take_events()?;
         }
         let stopped = wake == Wake::Stop || flow == Flow::Stop;
@@ -296,4 +332,20 @@ fn trace_until_stopped(
         }
         schedule.advance();
     }
+}
+
+/// The metrics of one scrape: the session's, then what every exporter
+/// serves. None (the scraper gets 503) where the maps cannot be read.
+fn scrape(session: &mut impl Session, flavor: Flavor) -> Option<String> {
+    let mut out = Exposition::new(flavor);
+    if let Err(e) = session.metrics(&mut out) {
+        say!("{}: warning: a scrape failed: {e:#}", output::tool());
+        return None;
+    }
+    metrics::process(
+        &mut out,
+        session.attached().attached_slots,
+        env!("CARGO_PKG_VERSION"),
+    );
+    Some(out.finish())
 }

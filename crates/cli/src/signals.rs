@@ -60,8 +60,9 @@ impl StopSignal {
         self.requested.load(Ordering::SeqCst)
     }
 
-    /// Sleeps until `deadline`, a stop signal, or `also` is readable.
-    pub fn wait(&self, deadline: Option<Instant>, also: Option<RawFd>) -> Wake {
+    /// Sleeps until `deadline`, a stop signal, or one of `also` is
+    /// readable (the first such: [`Wake::Ready`] of its index).
+    pub fn wait(&self, deadline: Option<Instant>, also: [Option<RawFd>; 2]) -> Wake {
         loop {
             if self.requested() || self.target_exited.load(Ordering::SeqCst) {
                 return Wake::Stop;
@@ -85,15 +86,19 @@ impl StopSignal {
             let target = self.target.as_ref().map_or(-1, |(_, fd)| fd.as_raw_fd());
             let mut fds = [
                 poll_fd(self.wake.as_raw_fd()),
-                poll_fd(also.unwrap_or(-1)),
                 poll_fd(target),
+                poll_fd(also[0].unwrap_or(-1)),
+                poll_fd(also[1].unwrap_or(-1)),
             ];
             // SAFETY: `fds` holds valid pollfds (fd -1 is ignored by poll).
             unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as _, timeout) };
-            if fds[1].revents & libc::POLLIN != 0 && !self.requested() {
-                return Wake::Ready;
+            let readable = |i: usize| fds[i].revents & libc::POLLIN != 0;
+            if let Some(i) = (0..also.len()).find(|&i| readable(2 + i)) {
+                if !self.requested() {
+                    return Wake::Ready(i);
+                }
             }
-            if fds[2].revents & libc::POLLIN != 0 && !self.requested() {
+            if readable(1) && !self.requested() {
                 if let Some((pid, _)) = &self.target {
                     say!("{}: process {pid} exited; final summary:", output::tool());
                 }
@@ -118,6 +123,6 @@ fn pidfd_open(pid: u32) -> Option<OwnedFd> {
 pub enum Wake {
     Stop,
     Deadline,
-    /// The extra fd is readable.
-    Ready,
+    /// The fd of this index in `also` is readable.
+    Ready(usize),
 }

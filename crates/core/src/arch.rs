@@ -1,7 +1,8 @@
 //! What is particular to the machine architecture, on the Rust side, in
 //! one place: x86-64 only today. A port adds its values here, in
 //! crates/bpf/src/bpf/arch.bpf.h (the BPF side) and in
-//! crates/bpf/build.rs's `Arch` (headers, syscall numbers).
+//! crates/bpf/build.rs's `Arch` (headers, syscall numbers), and in
+//! .cargo/config.toml's library path for its target.
 
 #[cfg(not(target_arch = "x86_64"))]
 compile_error!(
@@ -37,6 +38,44 @@ pub const SYSCALL_PREFIX: &str = "__x64_sys_";
 /// The first address above user space: kernel addresses are above it, so
 /// a pointer tells which memory to read it from.
 pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+
+/// Syscall event name -> `__NR_` name, where they differ (the kernel's
+/// entry point has another name than the syscall).
+pub const SYSCALL_EVENT_ALIASES: &[(&str, &str)] = &[
+    ("newstat", "stat"),
+    ("newfstat", "fstat"),
+    ("newlstat", "lstat"),
+    ("sendfile64", "sendfile"),
+    ("newuname", "uname"),
+    ("umount", "umount2"),
+];
+
+/// Syscalls added after Linux 6.1 (newer than Debian 12's headers), from
+/// the kernel's arch/x86/entry/syscalls/syscall_64.tbl.
+pub const SYSCALLS_AFTER_HEADERS: &[(&str, u32)] = &[
+    ("uretprobe", 335),
+    ("uprobe", 336),
+    ("cachestat", 451),
+    ("fchmodat2", 452),
+    ("map_shadow_stack", 453),
+    ("futex_wake", 454),
+    ("futex_wait", 455),
+    ("futex_requeue", 456),
+    ("statmount", 457),
+    ("listmount", 458),
+    ("lsm_get_self_attr", 459),
+    ("lsm_set_self_attr", 460),
+    ("lsm_list_modules", 461),
+    ("mseal", 462),
+    ("setxattrat", 463),
+    ("getxattrat", 464),
+    ("listxattrat", 465),
+    ("removexattrat", 466),
+    ("open_tree_attr", 467),
+    ("file_getattr", 468),
+    ("file_setattr", 469),
+    ("listns", 470),
+];
 
 /// The `struct pt_regs` offset and the width in bytes of a register as a
 /// USDT argument names it (`rdi`, `edi`, `di`, `dil`, `r8d`, ...).

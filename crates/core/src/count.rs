@@ -100,12 +100,13 @@ pub fn rows(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::HashMap;
 
     use super::*;
 
-    fn key(slot: u32, id: u32, comm: &str) -> CountKey {
+    /// A key of no cgroup (render/metrics.rs's tests use it too).
+    pub(crate) fn key(slot: u32, id: u32, comm: &str) -> CountKey {
         CountKey {
             slot,
             id,

@@ -20,6 +20,8 @@
 //! - `libc-getpid N`: libc's getpid(), N times;
 //! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
+//! - `comms N`: N times, renames itself `c<i>` and calls rtools_test_one
+//!   (N groups for `funccount --by comm`: the exporter's benchmark);
 //! - `usdt N`: the USDT probe rtools:tick, N times (its argument i = 0..N-1);
 //! - `trace N`: trace_target(i, "s<i>") for i = 0..N-1 (it returns 3 * i);
 //! - `trace-getcpu N`: the same, each call followed by a raw getcpu
@@ -261,6 +263,14 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             // SAFETY: getpid has no preconditions.
             black_box(unsafe { libc::getpid() });
         }),
+        "comms" => {
+            for i in 0..n(0)? {
+                let name = std::ffi::CString::new(format!("c{i}")).expect("no NUL");
+                // SAFETY: PR_SET_NAME reads a NUL-terminated string.
+                unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+                black_box(rtools_test_one(i));
+            }
+        }
         "funcs" => {
             (0..n(0)?).for_each(|i| {
                 black_box(rtools_test_one(i));

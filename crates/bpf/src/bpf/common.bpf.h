@@ -17,22 +17,17 @@
 #include <bpf/bpf_tracing.h>
 #include "arch.bpf.h"
 
-#define PERCPU_ARRAY(name, key_t, value_t)                                     \
+/* A per-CPU map of `kind` (ARRAY or HASH) with one entry: the loader
+ * resizes the maps that need more. */
+#define PERCPU_MAP(kind, name, key_t, value_t)                                 \
 	struct {                                                               \
-		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                       \
-		__type(key, key_t);                                            \
-		__type(value, value_t);                                        \
-		/* 1: the loader resizes the maps that need more. */          \
-		__uint(max_entries, 1);                                        \
-	} name SEC(".maps")
-
-#define PERCPU_HASH(name, key_t, value_t)                                      \
-	struct {                                                               \
-		__uint(type, BPF_MAP_TYPE_PERCPU_HASH);                        \
+		__uint(type, BPF_MAP_TYPE_PERCPU_##kind);                      \
 		__type(key, key_t);                                            \
 		__type(value, value_t);                                        \
 		__uint(max_entries, 1);                                        \
 	} name SEC(".maps")
+#define PERCPU_ARRAY(name, key_t, value_t) PERCPU_MAP(ARRAY, name, key_t, value_t)
+#define PERCPU_HASH(name, key_t, value_t) PERCPU_MAP(HASH, name, key_t, value_t)
 
 /* --cgroup: only tasks in the cgroup v2 subtree whose directory the loader
  * puts at index 0 (BCC trace's -c does the same). Read-only: without the
@@ -49,6 +44,22 @@ struct {
 static __always_inline bool in_cgroup(void)
 {
 	return !filter_cgroup || bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
+}
+
+/* -p PID and -C CPU, read-only like filter_cgroup: without the options the
+ * verifier drops their checks, and an unfiltered event makes no helper
+ * call here. Programs without -C leave filter_cpu at -1. */
+const volatile __u32 filter_tgid = 0; /* 0: every process */
+const volatile __s32 filter_cpu = -1; /* -1: every CPU */
+
+/* Whether the current task passes -p, -C and --cgroup. */
+static __always_inline bool wanted_task(void)
+{
+	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return false;
+	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
+		return false;
+	return in_cgroup();
 }
 
 /* Add one to a counter in a per-CPU map. Only the current CPU touches its

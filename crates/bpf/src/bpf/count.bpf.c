@@ -8,9 +8,8 @@
 #include "common.bpf.h"
 #include <bpf/usdt.bpf.h>
 #include "count.h"
+#include "syscall_slots.bpf.h"
 
-const volatile __u32 filter_tgid = 0; /* 0: every process */
-const volatile __s32 filter_cpu = -1; /* -1: every CPU */
 const volatile enum group_by group_by = GROUP_NONE;
 /* One target: its slot is 0, no need to ask for the cookie. */
 const volatile bool single_slot = false;
@@ -20,15 +19,6 @@ PERCPU_HASH(group_counts, struct group_key, __u64);
 /* Events that found group_counts full: reported, never silently dropped. */
 PERCPU_ARRAY(lost, __u32, __u64);
 
-/* Syscall number -> slot + 1 (0: not traced), for whole-syscall wildcards
- * served by one raw_syscalls program instead of hundreds of tracepoints.
- * Entries [0, SYSCALL_NR_MAX) are sys_enter, the next ones sys_exit. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 2 * SYSCALL_NR_MAX);
-} syscall_slots SEC(".maps");
 
 static __always_inline void count_group(__u32 slot, __u64 pid_tgid)
 {
@@ -62,11 +52,7 @@ static __always_inline int count_slot(__u32 slot, bool preemptible)
 {
 	__u64 *counter;
 
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
-		return 0;
-	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
-		return 0;
-	if (!in_cgroup())
+	if (!wanted_task())
 		return 0;
 	if (group_by != GROUP_NONE) {
 		count_group(slot, bpf_get_current_pid_tgid());
@@ -85,15 +71,9 @@ static __always_inline __u32 slot_of(void *ctx)
 
 static __always_inline int count_syscall(long nr, __u32 table)
 {
-	__u32 key, *slot;
+	__s64 slot = syscall_slot(nr, table);
 
-	if (nr < 0 || nr >= SYSCALL_NR_MAX)
-		return 0;
-	key = table + (__u32)nr;
-	slot = bpf_map_lookup_elem(&syscall_slots, &key);
-	if (!slot || !*slot)
-		return 0;
-	return count_slot(*slot - 1, false);
+	return slot < 0 ? 0 : count_slot(slot, false);
 }
 
 SEC("tp")

@@ -5,7 +5,6 @@
 #include "common.bpf.h"
 #include "latency.h"
 
-const volatile __u32 filter_tgid = 0;
 /* 1 (nsecs), 1000 (usecs) or 1000000 (msecs): histograms are in this unit. */
 const volatile __u64 unit_ns = 1;
 
@@ -80,9 +79,7 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 	__u32 tid = (__u32)pid_tgid, d, zero = 0;
 	struct entry_stack *st;
 
-	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
-		return 0;
-	if (!in_cgroup())
+	if (!wanted_task())
 		return 0;
 	/* The zeroed value of an unused per-CPU slot is the template: no
 	 * 600-byte struct on the BPF stack. */
@@ -131,9 +128,7 @@ static __always_inline int on_return(__u32 slot, __u64 sp)
 	struct entry_stack *st;
 	__u64 delta, *counter;
 
-	if (filter_tgid && (pid_tgid >> 32) != filter_tgid)
-		return 0;
-	if (!in_cgroup())
+	if (!wanted_task())
 		return 0;
 	st = bpf_map_lookup_elem(&entries, &tid);
 	if (!st || st->depth == 0) {

@@ -10,6 +10,7 @@
 #include "common.bpf.h"
 #include <bpf/usdt.bpf.h>
 #include "stack.h"
+#include "syscall_slots.bpf.h"
 
 #ifndef EEXIST
 #define EEXIST 17
@@ -18,8 +19,6 @@
 #define ENOMEM 12
 #endif
 
-const volatile __u32 filter_tgid = 0;
-const volatile __s32 filter_cpu = -1;
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 
@@ -64,14 +63,6 @@ struct {
 
 /* Room to take a build_id_stack (4 KB: more than the BPF stack holds). */
 PERCPU_ARRAY(build_id_scratch, __u32, struct build_id_stack);
-
-/* As in count.bpf.c: syscall number -> slot + 1. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(max_entries, 2 * SYSCALL_NR_MAX);
-} syscall_slots SEC(".maps");
 
 static __always_inline void lose(__u32 reason)
 {
@@ -136,11 +127,7 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct stack_key key = { .slot = slot, .tgid = pid_tgid >> 32 };
 
-	if (filter_tgid && key.tgid != filter_tgid)
-		return 0;
-	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
-		return 0;
-	if (!in_cgroup())
+	if (!wanted_task())
 		return 0;
 
 	key.kernel_stack_id = -1;
@@ -182,15 +169,9 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 
 static __always_inline int stack_syscall(void *ctx, long nr, __u32 table)
 {
-	__u32 key, *slot;
+	__s64 slot = syscall_slot(nr, table);
 
-	if (nr < 0 || nr >= SYSCALL_NR_MAX)
-		return 0;
-	key = table + (__u32)nr;
-	slot = bpf_map_lookup_elem(&syscall_slots, &key);
-	if (!slot || !*slot)
-		return 0;
-	return count_stack(ctx, *slot - 1, 0);
+	return slot < 0 ? 0 : count_stack(ctx, slot, 0);
 }
 
 SEC("tp")

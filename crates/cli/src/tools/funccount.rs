@@ -1,18 +1,21 @@
 //! funccount: count calls of kernel and user functions, tracepoints and
 //! USDT probes (BCC's funccount, plus per-process rows, JSON and --top).
 
+use std::collections::HashMap;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::count::{CountConfig, Counter};
+use rtools_bpf::task_filters::TaskFilters;
 use rtools_bpf::OpenObject;
 use rtools_core::cgroup::CgroupNames;
-use rtools_core::count::{self, GroupBy, Tally};
-use rtools_core::render::{count_json, count_table};
+use rtools_core::count::{self, CountKey, GroupBy, Tally};
+use rtools_core::render::prometheus::Exposition;
+use rtools_core::render::{count_json, count_table, metrics};
 
-use crate::flags::{self, CommonArgs, IntervalArgs};
+use crate::flags::{self, CommonArgs, ExportArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
@@ -97,6 +100,8 @@ pub struct FunccountArgs {
     #[arg(long = "top", value_name = "N", value_parser = numbers::unsigned::<usize>, value_hint = ValueHint::Other)]
     pub top: Option<usize>,
     #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
     /// Search expression for events: func, lib:func, t:cat:event, u:lib:probe,
     /// or a bpftrace probe (kprobe:func, uprobe:path:func, usdt:path:probe, ...)
@@ -118,6 +123,7 @@ impl Tool for FunccountArgs {
 
     fn flags(&self) -> Flags<'_> {
         Flags::summaries(&self.common, &self.intervals, DURATION, &self.pattern)
+            .serving(&self.export)
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -135,10 +141,14 @@ impl Tool for FunccountArgs {
     ) -> anyhow::Result<Funccount<'obj>> {
         let group_by = group_by(self);
         let config = CountConfig {
-            pid: self.common.pid,
-            cgroup: setup.cgroup.clone(),
-            cpu: self.cpu,
+            filters: TaskFilters {
+                pid: self.common.pid,
+                cpu: self.cpu,
+                cgroup: setup.cgroup.clone(),
+            },
             group_by,
+            // An exporter runs for weeks: the exited are forgotten.
+            keep_exited: self.export.listen.is_none(),
             attach: setup.attach,
         };
         Ok(Funccount {
@@ -174,18 +184,15 @@ impl Session for Funccount<'_> {
         Ok(())
     }
 
+    fn metrics(&mut self, out: &mut Exposition) -> anyhow::Result<()> {
+        let totals = self.totals()?;
+        metrics::calls(out, &totals, &self.names, self.group_by);
+        metrics::lost(out, &[("table_full", self.counter.lost()?)]);
+        Ok(())
+    }
+
     fn summary(&mut self, _last: bool) -> anyhow::Result<()> {
-        let mut totals = self.counter.totals()?;
-        if self.group_by == GroupBy::Cgroup {
-            // Rows are named by the cgroup's path.
-            totals = totals
-                .into_iter()
-                .map(|(mut key, n)| {
-                    key.comm = self.cgroups.name(key.cgroup);
-                    (key, n)
-                })
-                .collect();
-        }
+        let totals = self.totals()?;
         let rows = count::rows(
             self.tally.interval(totals),
             &self.names,
@@ -218,6 +225,24 @@ impl Session for Funccount<'_> {
 
     fn detach(self) -> Duration {
         self.counter.detach()
+    }
+}
+
+impl Funccount<'_> {
+    /// Every counter's total since attach; with `--by cgroup` named by the
+    /// cgroup's path.
+    fn totals(&mut self) -> anyhow::Result<HashMap<CountKey, u64>> {
+        let mut totals = self.counter.totals()?;
+        if self.group_by == GroupBy::Cgroup {
+            totals = totals
+                .into_iter()
+                .map(|(mut key, n)| {
+                    key.comm = self.cgroups.name(key.cgroup);
+                    (key, n)
+                })
+                .collect();
+        }
+        Ok(totals)
     }
 }
 

@@ -9,15 +9,17 @@ use std::time::Duration;
 use clap::{CommandFactory, Parser, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::latency::{LatencyConfig, LatencyCounter, Lost, MAX_NEST};
+use rtools_bpf::task_filters::TaskFilters;
 use rtools_bpf::{OpenObject, Step};
 use rtools_core::deltas::Deltas;
 use rtools_core::hist::{bucket_range, Histogram};
-use rtools_core::render::log2_hist;
+use rtools_core::render::prometheus::Exposition;
+use rtools_core::render::{log2_hist, metrics};
 use rtools_core::spec::ProbeSpec;
 use serde_json::json;
 
 use crate::error::usage;
-use crate::flags::{self, CommonArgs, IntervalArgs};
+use crate::flags::{self, CommonArgs, ExportArgs, IntervalArgs};
 use crate::numbers;
 use crate::output;
 use crate::output::say;
@@ -73,6 +75,8 @@ pub struct FunclatencyArgs {
     #[arg(short = 'l', long = "level", value_name = "LEVEL", value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub level: Option<u32>,
     #[command(flatten)]
+    pub export: ExportArgs,
+    #[command(flatten)]
     pub common: CommonArgs,
     /// Search expression for functions: func, lib:func, kprobe:func,
     /// uprobe:path:func, ...
@@ -114,6 +118,7 @@ impl Tool for FunclatencyArgs {
 
     fn flags(&self) -> Flags<'_> {
         Flags::summaries(&self.common, &self.intervals, DURATION, &self.pattern)
+            .serving(&self.export)
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -140,10 +145,18 @@ impl Tool for FunclatencyArgs {
         // BCC keys user functions' histograms by process too, unless -p
         // narrows them to one (and -F asks for sections anyway).
         let user = matches!(setup.probes[0].spec, ProbeSpec::User { .. });
-        let per_pid = user && !self.merge && (self.common.pid.is_none() || self.function);
+        // An exporter's histograms are by function only: processes come
+        // and go, series of them would grow without end.
+        let per_pid = user
+            && !self.merge
+            && self.export.listen.is_none()
+            && (self.common.pid.is_none() || self.function);
         let config = LatencyConfig {
-            pid: self.common.pid,
-            cgroup: setup.cgroup.clone(),
+            filters: TaskFilters {
+                pid: self.common.pid,
+                cpu: None,
+                cgroup: setup.cgroup.clone(),
+            },
             per_pid,
             unit_ns: unit(self).1,
             attach: setup.attach,
@@ -179,6 +192,29 @@ impl Session for Funclatency<'_> {
 
     fn sweep(&mut self) -> anyhow::Result<()> {
         self.counter.retire_exited()?;
+        Ok(())
+    }
+
+    fn metrics(&mut self, out: &mut Exposition) -> anyhow::Result<()> {
+        let hists = self.counter.histograms()?;
+        let series: Vec<(String, Histogram)> = if self.args.function {
+            self.names.iter().cloned().zip(hists).collect()
+        } else {
+            let mut all = Histogram::default();
+            hists.iter().for_each(|h| all.add(h));
+            vec![(self.args.pattern.clone(), all)]
+        };
+        metrics::latency(out, &series, unit(&self.args).1);
+        let lost = self.counter.lost()?;
+        metrics::lost(
+            out,
+            &[
+                ("no_entry", lost.no_entry),
+                ("missed_returns", lost.missed_returns),
+                ("too_deep", lost.too_deep),
+                ("table_full", lost.table_full),
+            ],
+        );
         Ok(())
     }
 

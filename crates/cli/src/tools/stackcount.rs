@@ -10,6 +10,7 @@ use clap::{CommandFactory, Parser, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORAGE, MAX_DEPTH};
 use rtools_bpf::symbolize::Symbols;
+use rtools_bpf::task_filters::TaskFilters;
 use rtools_bpf::OpenObject;
 use rtools_core::deltas::Deltas;
 use rtools_core::render::{flamegraph, stack_folded, stack_json, stack_text};
@@ -148,9 +149,11 @@ impl Tool for StackcountArgs {
         setup: &Setup,
     ) -> anyhow::Result<Stackcount<'obj>> {
         let config = StackConfig {
-            pid: self.common.pid,
-            cgroup: setup.cgroup.clone(),
-            cpu: self.cpu,
+            filters: TaskFilters {
+                pid: self.common.pid,
+                cpu: self.cpu,
+                cgroup: setup.cgroup.clone(),
+            },
             kernel: !self.user_stacks_only,
             user: !self.kernel_stacks_only,
             storage_size: self.stack_storage_size,

@@ -166,6 +166,7 @@ impl Tool for TraceArgs {
             duration: (self.duration, 'd'),
             regexp: false,
             patterns: self.parsed().into_iter().map(|p| p.text.spec).collect(),
+            listen: None,
         }
     }
 

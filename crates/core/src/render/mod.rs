@@ -4,6 +4,7 @@ pub mod count_json;
 pub mod count_table;
 pub mod flamegraph;
 pub mod log2_hist;
+pub mod metrics;
 pub mod prometheus;
 pub mod stack_folded;
 pub mod stack_json;

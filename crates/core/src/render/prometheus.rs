@@ -52,7 +52,8 @@ impl HistogramSample {
     /// becomes `le = 2^i units`, counts made cumulative, up to bucket
     /// `upto` (at least the highest one with calls; then `+Inf`).
     pub fn from_log2(h: &Histogram, unit_ns: u64, upto: usize) -> HistogramSample {
-        let mut cumulative = 0;
+        // Bucket 0 holds the calls shorter than a unit: below every bound.
+        let mut cumulative = h.buckets[0];
         let buckets = (1..=upto.min(BUCKETS - 1))
             .map(|i| {
                 cumulative += h.buckets[i];
@@ -244,6 +245,11 @@ rtools_probes_attached 2
         let s = HistogramSample::from_log2(&h, 1_000, 3);
         assert_eq!(s.buckets, [(2e-6, 3), (4e-6, 5), (8e-6, 5)]);
         assert_eq!((s.sum, s.count), (9e-6, 5));
+        let mut with_zero = h.clone();
+        with_zero.buckets[0] = 1;
+        let z = HistogramSample::from_log2(&with_zero, 1_000, 2);
+        assert_eq!(z.buckets, [(2e-6, 4), (4e-6, 6)]);
+        assert_eq!(z.count, 6);
         let mut e = Exposition::new(Flavor::Text);
         e.histogram(
             "rtools_function_latency_seconds",

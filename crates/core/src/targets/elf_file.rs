@@ -151,16 +151,22 @@ fn machine_name(machine: u16) -> String {
     }
 }
 
-/// The contents of the sections of `path` named `names`, in that order
-/// (None where there is no such section, or it is compressed). Reads the
-/// headers and those sections only. Call [`check`] first.
-pub fn sections(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ElfFileError> {
+/// `path` opened for reading the parts an ELF parser asks for, and its
+/// name as errors show it.
+fn open_cached(path: &Path) -> Result<(String, ReadCache<File>), ElfFileError> {
     let shown = path.display().to_string();
     let file = File::open(path).map_err(|source| ElfFileError::Io {
         path: shown.clone(),
         source,
     })?;
-    let cache = ReadCache::new(file);
+    Ok((shown, ReadCache::new(file)))
+}
+
+/// The contents of the sections of `path` named `names`, in that order
+/// (None where there is no such section, or it is compressed). Reads the
+/// headers and those sections only. Call [`check`] first.
+pub fn sections(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ElfFileError> {
+    let (shown, cache) = open_cached(path)?;
     let elf =
         ElfFile64::<LittleEndian, _>::parse(&cache).map_err(|e| damaged(&shown, &e.to_string()))?;
     Ok(names
@@ -185,12 +191,7 @@ pub fn file_offsets(
     addrs: &[u64],
     section: &str,
 ) -> Result<(Vec<Option<u64>>, Option<u64>), ElfFileError> {
-    let shown = path.display().to_string();
-    let file = File::open(path).map_err(|source| ElfFileError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let cache = ReadCache::new(file);
+    let (shown, cache) = open_cached(path)?;
     let elf =
         ElfFile64::<LittleEndian, _>::parse(&cache).map_err(|e| damaged(&shown, &e.to_string()))?;
     let segments: Vec<(u64, u64, u64)> = elf

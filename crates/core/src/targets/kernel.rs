@@ -11,45 +11,43 @@ pub struct KernelFunc {
     pub module: Option<String>,
 }
 
-/// Parses `available_filter_functions`: `name` or `name [module]` a line.
-pub fn parse_filter_functions(text: &str) -> Vec<KernelFunc> {
+impl KernelFunc {
+    /// A function of a listing line: its name and its `[module]` word.
+    fn from_words(name: &str, module: Option<&str>) -> KernelFunc {
+        KernelFunc {
+            name: name.to_string(),
+            module: module.map(|m| m.trim_start_matches('[').trim_end_matches(']').to_string()),
+        }
+    }
+}
+
+/// The probeable functions of a listing, each name once (the first).
+fn probeable_once(funcs: impl Iterator<Item = KernelFunc>) -> Vec<KernelFunc> {
     let mut seen = HashSet::new();
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let name = words.next()?;
-            let module = words
-                .next()
-                .map(|m| m.trim_start_matches('[').trim_end_matches(']').to_string());
-            Some(KernelFunc {
-                name: name.to_string(),
-                module,
-            })
-        })
+    funcs
         .filter(|f| probeable(&f.name) && seen.insert(f.name.clone()))
         .collect()
 }
 
+/// Parses `available_filter_functions`: `name` or `name [module]` a line.
+pub fn parse_filter_functions(text: &str) -> Vec<KernelFunc> {
+    probeable_once(text.lines().filter_map(|line| {
+        let mut words = line.split_whitespace();
+        let name = words.next()?;
+        Some(KernelFunc::from_words(name, words.next()))
+    }))
+}
+
 /// Parses `/proc/kallsyms`, keeping text symbols (`t`/`T`).
 pub fn parse_kallsyms(text: &str) -> Vec<KernelFunc> {
-    let mut seen = HashSet::new();
-    text.lines()
-        .filter_map(|line| {
-            let mut words = line.split_whitespace();
-            let (_addr, kind, name) = (words.next()?, words.next()?, words.next()?);
-            if !matches!(kind, "t" | "T") {
-                return None;
-            }
-            let module = words
-                .next()
-                .map(|m| m.trim_start_matches('[').trim_end_matches(']').to_string());
-            Some(KernelFunc {
-                name: name.to_string(),
-                module,
-            })
-        })
-        .filter(|f| probeable(&f.name) && seen.insert(f.name.clone()))
-        .collect()
+    probeable_once(text.lines().filter_map(|line| {
+        let mut words = line.split_whitespace();
+        let (_addr, kind, name) = (words.next()?, words.next()?, words.next()?);
+        if !matches!(kind, "t" | "T") {
+            return None;
+        }
+        Some(KernelFunc::from_words(name, words.next()))
+    }))
 }
 
 /// Parses the kprobe blacklist (`0xstart-0xend\tname` a line) into names.

@@ -25,25 +25,12 @@ pub fn parse(notes: &[u8]) -> Result<Vec<UsdtProbe>, &'static str> {
     Ok(probes.into_iter().collect())
 }
 
-fn read_notes(mut notes: &[u8], probes: &mut BTreeSet<UsdtProbe>) -> Result<(), &'static str> {
-    while notes.len() >= 12 {
-        let namesz = u32_at(notes, 0)? as usize;
-        let descsz = u32_at(notes, 4)? as usize;
-        let kind = u32_at(notes, 8)?;
-        let desc_at = 12 + align4(namesz);
-        let desc = notes
-            .get(desc_at..desc_at + descsz)
-            .ok_or("truncated USDT note")?;
-        if kind == NT_STAPSDT && cstr(notes, 12) == Some("stapsdt") {
-            // pc, base and semaphore addresses, then three strings.
-            let provider = cstr(desc, 24).ok_or("bad USDT provider")?;
-            let name = cstr(desc, 24 + provider.len() + 1).ok_or("bad USDT name")?;
-            probes.insert(UsdtProbe {
-                provider: provider.to_string(),
-                name: name.to_string(),
-            });
-        }
-        notes = notes.get(desc_at + align4(descsz)..).unwrap_or_default();
+fn read_notes(notes: &[u8], probes: &mut BTreeSet<UsdtProbe>) -> Result<(), &'static str> {
+    for site in sites(notes)? {
+        probes.insert(UsdtProbe {
+            provider: site.provider,
+            name: site.name,
+        });
     }
     Ok(())
 }
@@ -91,13 +78,15 @@ pub fn sites(mut notes: &[u8]) -> Result<Vec<Site>, &'static str> {
     Ok(out)
 }
 
+/// The `N` bytes of a note at `at`.
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], &'static str> {
+    b.get(at..at + N)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("truncated USDT note")
+}
+
 fn u64_at(b: &[u8], at: usize) -> Result<u64, &'static str> {
-    Ok(u64::from_le_bytes(
-        b.get(at..at + 8)
-            .ok_or("truncated USDT note")?
-            .try_into()
-            .unwrap(),
-    ))
+    bytes_at(b, at).map(u64::from_le_bytes)
 }
 
 fn align4(n: usize) -> usize {
@@ -111,12 +100,7 @@ fn cstr(bytes: &[u8], at: usize) -> Option<&str> {
 }
 
 fn u32_at(b: &[u8], at: usize) -> Result<u32, &'static str> {
-    Ok(u32::from_le_bytes(
-        b.get(at..at + 4)
-            .ok_or("truncated USDT note")?
-            .try_into()
-            .unwrap(),
-    ))
+    bytes_at(b, at).map(u32::from_le_bytes)
 }
 
 #[cfg(test)]
