@@ -11,6 +11,7 @@ mod root_exporter;
 mod root_funccount;
 mod root_funccount_errors;
 mod root_funclatency;
+mod root_perf_events;
 mod root_return_safety;
 mod root_stackcount;
 mod root_trace;

@@ -108,7 +108,7 @@ fn root_verbose_shows_the_plan() {
     let done = tracer.stop();
     assert!(
         done.stderr
-            .contains("plan: slot 0 sched:sched_switch (tracepoint): tracepoint link"),
+            .contains("plan: slot 0 sched:sched_switch (tracepoint): raw tracepoint link"),
         "{}",
         done.stderr
     );

@@ -86,7 +86,7 @@ pub(crate) fn bcc(wrapper: &Option<PathBuf>, tool: &str, args: &[&str]) -> Optio
 
 /// Sum of every `: N` at the end of a line (bpftrace maps), or of the
 /// `name N` rows of an rtools table.
-fn sum_trailing_numbers(out: &str) -> Option<u64> {
+pub(crate) fn sum_trailing_numbers(out: &str) -> Option<u64> {
     let total = out
         .lines()
         .filter_map(|l| l.trim_end().rsplit([' ', '\t']).next()?.parse::<u64>().ok())
@@ -177,6 +177,25 @@ fn scenarios(rtools: &Path, testprog: &Path, bcc_wrapper: &Option<PathBuf>) -> V
             events: 2_000_000,
             two_cpus: true,
             tools: count_tools(),
+        },
+        // An ordinary tracepoint, which rtools attaches as a raw
+        // tracepoint; the floor and the peers take the perf path.
+        Scenario {
+            name: "funccount task_rename (raw tracepoint)",
+            mode: s(&["comms", "300000"]),
+            events: 300_000,
+            two_cpus: false,
+            tools: vec![
+                none(),
+                tool("floor", Some(bpftrace("tracepoint:task:task_rename { }")), None),
+                tool(
+                    "bpftrace",
+                    Some(bpftrace("tracepoint:task:task_rename { @ = count(); }")),
+                    Some(sum_trailing_numbers),
+                ),
+                tool("bcc", bcc(bcc_wrapper, "funccount", &["t:task:task_rename"]), Some(sum_trailing_numbers)),
+                tool("rtools", rt(&["funccount", "t:task:task_rename"]), Some(sum_trailing_numbers)),
+            ],
         },
         Scenario {
             name: "funccount uprobe",
@@ -284,8 +303,12 @@ pub(crate) fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle
             .with_context(|| format!("{argv:?} did not attach: {seen}"))?;
         seen.push_str(&line);
         seen.push('\n');
-        // rtools' banner, or the header BCC's trace prints once attached.
-        if line.starts_with("Tracing ") || line.starts_with("PID ") {
+        // rtools' banner, or the header BCC's trace and profile print once
+        // attached.
+        if line.starts_with("Tracing ")
+            || line.starts_with("PID ")
+            || line.starts_with("Sampling at ")
+        {
             break;
         }
         if line.starts_with("Attaching ") {
@@ -306,7 +329,7 @@ pub(crate) fn start_tracer(argv: &[String]) -> Result<(Child, thread::JoinHandle
     Ok((child, collector))
 }
 
-fn peak_rss_kb(pid: u32) -> u64 {
+pub(crate) fn peak_rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -510,6 +533,10 @@ pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
         crate::bench_exporter::scrape_time(&rtools, &testprog, rounds)?;
         println!();
     }
+    if only.is_none_or(|o| "profile".contains(o)) {
+        crate::bench_profile::run(&rtools, &testprog, rounds, &wrapper)?;
+        println!();
+    }
     if only.is_none_or(|o| "start-up".contains(o)) {
         startup_and_detach(&rtools, rounds, &wrapper)?;
     }
@@ -546,6 +573,11 @@ fn startup_and_detach(rtools: &Path, rounds: usize, bcc_wrapper: &Option<PathBuf
             bpftrace("tracepoint:syscalls:sys_enter_getcpu /args->cpup == 1/ { printf(\"%d\\n\", args->cpup); }"),
         ),
         ("rtools, 360 tracepoints", rt("t:syscalls:sys_enter_*")),
+        ("rtools, t:sched:* (raw)", rt("t:sched:*")),
+        (
+            "bpftrace, tracepoint:sched:*",
+            bpftrace("tracepoint:sched:* { @[probe] = count(); }"),
+        ),
         (
             "bpftrace, 1 tracepoint",
             bpftrace("tracepoint:syscalls:sys_enter_getcpu { @ = count(); }"),

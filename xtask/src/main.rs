@@ -5,6 +5,7 @@
 
 mod bench;
 mod bench_exporter;
+mod bench_profile;
 mod bench_trace;
 mod bench_vm;
 mod mutants;

@@ -47,32 +47,25 @@ pub struct ProcMaps {
 /// file per binary however many processes map it.
 #[derive(Debug, Default)]
 pub struct OpenFiles {
-    by_inode: HashMap<(u64, u64), Option<PathBuf>>,
+    by_inode: HashMap<(u64, u64), PathBuf>,
     fds: Vec<OwnedFd>,
 }
 
 impl OpenFiles {
     /// The readable path of the file `m` maps in process `pid`, opening it
-    /// if no process's copy of it is open yet.
+    /// if no process's copy of it is open yet. A failure is not kept: it
+    /// may be this process's alone (it exited while its maps were read,
+    /// and its map_files went with it), and another process's copy of the
+    /// same file can still open.
     fn open(&mut self, pid: u32, m: &RawMapping) -> Result<PathBuf, String> {
         if let Some(found) = self.by_inode.get(&(m.dev, m.inode)) {
-            return found
-                .clone()
-                .ok_or_else(|| format!("{} cannot be read", m.path.display()));
+            return Ok(found.clone());
         }
-        let opened = open_mapped(pid, m);
-        let path = match opened {
-            Ok(file) => {
-                let fd: OwnedFd = file.into();
-                let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-                self.fds.push(fd);
-                Ok(path)
-            }
-            Err(e) => Err(e),
-        };
-        self.by_inode
-            .insert((m.dev, m.inode), path.as_ref().ok().cloned());
-        path
+        let fd: OwnedFd = open_mapped(pid, m)?.into();
+        let path = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        self.fds.push(fd);
+        self.by_inode.insert((m.dev, m.inode), path.clone());
+        Ok(path)
     }
 }
 
@@ -374,15 +367,19 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
         let err = open_mapped(pid, &by_path(&fifo)).unwrap_err();
         assert!(err.ends_with("is not a regular file"), "{err}");
-        // Many processes, one open file; a failure is remembered too.
+        // Many processes, one open file. A failure is not remembered: a
+        // process that is gone cannot open the file, another one can.
         let mut files = OpenFiles::default();
+        let gone = u32::MAX - 1;
+        let err = files.open(gone, &by_path(&file)).unwrap_err();
+        assert!(err.contains("No such file"), "{err}");
         let first = files.open(pid, &by_path(&file)).unwrap();
-        assert_eq!(files.open(pid, &by_path(&file)).unwrap(), first);
-        assert!(files.open(pid, &by_path(&fifo)).is_err());
-        assert!(files
-            .open(pid, &by_path(&fifo))
-            .unwrap_err()
-            .contains("cannot be read"));
+        assert_eq!(files.open(gone, &by_path(&file)).unwrap(), first);
+        assert_eq!(files.fds.len(), 1);
+        for _ in 0..2 {
+            let err = files.open(pid, &by_path(&fifo)).unwrap_err();
+            assert!(err.ends_with("is not a regular file"), "{err}");
+        }
     }
 
     /// All perf map cases in one test: they share this process's

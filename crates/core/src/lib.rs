@@ -8,6 +8,7 @@ pub mod count;
 pub mod deltas;
 pub mod hist;
 pub mod pattern;
+pub mod perf_events;
 pub mod render;
 pub mod spec;
 pub mod stacks;

@@ -4,11 +4,16 @@
 //! `u:lib:probe`) and bpftrace long forms (`kprobe:vfs_read`,
 //! `uprobe:/bin/bash:readline`, `usdt:PATH:provider:probe`) both parse into
 //! one [`ProbeSpec`]. Where the two conventions clash (`u:`), BCC wins: `u:`
-//! is a USDT probe, as in BCC, not bpftrace's uprobe shorthand.
+//! is a USDT probe, as in BCC, not bpftrace's uprobe shorthand. bpftrace's
+//! perf-event probes parse too: `software:`/`s:`, `hardware:`/`h:`,
+//! `profile:`, and `p:UNIT:N` (a number is never a function's name, so
+//! `p:hz:99` cannot be BCC's `p:LIB:FUNC`).
 
 use std::fmt;
 
 use thiserror::Error;
+
+use crate::perf_events::{self, PerfEvent, PerfKind, UNITS};
 
 /// How a kernel-function probe asked to be attached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,6 +54,9 @@ pub enum ProbeSpec {
         provider: Option<String>,
         probe: String,
     },
+    /// A software or hardware perf event, or a profile timer, sampled on
+    /// every CPU.
+    Perf(PerfEvent),
 }
 
 impl ProbeSpec {
@@ -76,9 +84,18 @@ pub enum SpecError {
     },
     #[error(
         "probe '{spec}' has unknown type '{kind}': use p, r, t or u (BCC) or kprobe, \
-         kretprobe, fentry, fexit, tracepoint, rawtracepoint, uprobe, uretprobe, usdt"
+         kretprobe, fentry, fexit, tracepoint, rawtracepoint, uprobe, uretprobe, usdt, \
+         software, hardware, profile"
     )]
     UnknownType { spec: String, kind: String },
+    /// A perf-event probe with a bad name, count or unit.
+    #[error("probe '{spec}': {problem}")]
+    Perf { spec: String, problem: String },
+    #[error(
+        "probe '{spec}': interval probes fire on one CPU and sample nothing: use -i SECONDS \
+         for a summary every interval, or profile:hz:N to sample every CPU"
+    )]
+    Interval { spec: String },
     #[error("probe '{spec}' has too many ':'-separated parts: expected {expected}")]
     TooManyParts {
         spec: String,
@@ -96,6 +113,8 @@ const TRACEPOINT_FORM: &str = "tracepoint:CATEGORY:EVENT";
 const RAW_TRACEPOINT_FORM: &str = "rawtracepoint:[MODULE:]EVENT";
 const UPROBE_FORM: &str = "uprobe:PATH:FUNCTION";
 const USDT_FORM: &str = "usdt:PATH:[PROVIDER:]PROBE";
+const PERF_FORM: &str = "software:EVENT[:COUNT] or hardware:EVENT[:COUNT]";
+const PROFILE_FORM: &str = "profile:hz:N, profile:s:N, profile:ms:N or profile:us:N";
 const BCC_FORM: &str = "[p|r]:LIB:FUNC, t:CATEGORY:EVENT or u:LIB[:PROVIDER]:PROBE";
 
 /// Parses one probe specification.
@@ -126,6 +145,29 @@ pub fn parse(spec: &str) -> Result<ProbeSpec, SpecError> {
             let [binary, func] = exact(spec, &parts[1..], UPROBE_FORM)?;
             user(spec, parts[0] == "uretprobe", binary, func)
         }
+        "software" | "s" | "hardware" | "h" if parts.len() > 1 => {
+            let kind = if matches!(parts[0], "software" | "s") {
+                PerfKind::Software
+            } else {
+                PerfKind::Hardware
+            };
+            let (name, count) = match parts[1..] {
+                [name] => (name, None),
+                [name, count] => (name, Some(count)),
+                _ => return Err(too_many(spec, PERF_FORM)),
+            };
+            let event = non_empty(spec, name, "event", "e.g. software:page-faults")?;
+            perf(spec, perf_events::event(kind, &event, count))
+        }
+        "profile" if parts.len() > 1 => {
+            let [unit, n] = exact(spec, &parts[1..], PROFILE_FORM)?;
+            perf(spec, perf_events::profile(unit, n))
+        }
+        // bpftrace's short form, where it cannot be BCC's p:LIB:FUNC.
+        "p" if is_timer(&parts) => perf(spec, perf_events::profile(parts[1], parts[2])),
+        "interval" | "i" if parts.len() > 1 => Err(SpecError::Interval {
+            spec: spec.to_string(),
+        }),
         "usdt" if parts.len() > 1 => match parts[1..] {
             [binary, probe] => usdt(spec, binary, None, probe),
             [binary, provider, probe] => usdt(spec, binary, Some(provider), probe),
@@ -134,6 +176,20 @@ pub fn parse(spec: &str) -> Result<ProbeSpec, SpecError> {
         },
         _ => parse_bcc(spec, &parts),
     }
+}
+
+/// `p:UNIT:N`: a profile timer.
+fn is_timer(parts: &[&str]) -> bool {
+    matches!(parts, [_, unit, n] if UNITS.contains(unit) && n.starts_with(|c: char| c.is_ascii_digit()))
+}
+
+fn perf(spec: &str, event: Result<PerfEvent, String>) -> Result<ProbeSpec, SpecError> {
+    event
+        .map(ProbeSpec::Perf)
+        .map_err(|problem| SpecError::Perf {
+            spec: spec.to_string(),
+            problem,
+        })
 }
 
 /// BCC's short forms, read as BCC's funccount/trace read them.
@@ -333,6 +389,7 @@ impl fmt::Display for ProbeSpec {
                 Some(p) => write!(f, "usdt:{binary}:{p}:{probe}"),
                 None => write!(f, "usdt:{binary}:{probe}"),
             },
+            ProbeSpec::Perf(event) => write!(f, "{event}"),
         }
     }
 }
@@ -584,5 +641,82 @@ mod tests {
         assert!(error("q:a:b:c").contains("unknown type 'q'"));
         // `r:` with four parts is not a form either.
         assert!(error("r:a:b:c").contains("too many"));
+    }
+
+    fn perf(spec: &str) -> PerfEvent {
+        match parse(spec) {
+            Ok(ProbeSpec::Perf(event)) => event,
+            other => panic!("{spec}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bpftraces_perf_event_forms_and_short_forms() {
+        use crate::perf_events::Sampling;
+        for (spec, text) in [
+            ("software:page-faults", "software:page-faults:100"),
+            ("s:faults:1", "software:page-faults:1"),
+            ("software:cs:7", "software:context-switches:7"),
+            ("s:cpu-clock", "software:cpu-clock:1000000"),
+            ("hardware:cycles", "hardware:cpu-cycles:1000000"),
+            ("h:instructions:1e6", "hardware:instructions:1000000"),
+            ("h:branches", "hardware:branch-instructions:100000"),
+            ("profile:hz:99", "profile:hz:99"),
+            ("p:hz:99", "profile:hz:99"),
+            ("p:ms:10", "profile:ms:10"),
+            ("profile:us:500", "profile:us:500"),
+            ("p:s:1", "profile:s:1"),
+        ] {
+            let event = perf(spec);
+            assert_eq!(event.text, text, "{spec}");
+            // The name a tool prints parses back to the same event.
+            assert_eq!(perf(&parse(spec).unwrap().to_string()), event);
+        }
+        assert_eq!(perf("p:hz:99").kind, PerfKind::Software);
+        assert_eq!(perf("h:cycles").kind, PerfKind::Hardware);
+        assert_eq!(perf("p:ms:10").sampling, Sampling::Every(10_000_000));
+        // p:LIB:FUNC is still BCC's user probe: a function is no number.
+        assert!(matches!(parse("p:hz:main"), Ok(ProbeSpec::User { .. })));
+        assert!(matches!(parse("p:c:malloc"), Ok(ProbeSpec::User { .. })));
+        // The bare words are BCC's kernel functions, as the others.
+        assert!(matches!(parse("software"), Ok(ProbeSpec::Kernel { .. })));
+        assert!(matches!(parse("profile"), Ok(ProbeSpec::Kernel { .. })));
+    }
+
+    #[test]
+    fn bad_perf_events_say_what_is_wrong() {
+        for (spec, says) in [
+            (
+                "software:nope",
+                "probe 'software:nope': unknown software event 'nope': use one of ",
+            ),
+            ("h:cs", "probe 'h:cs': unknown hardware event 'cs'"),
+            (
+                "s:faults:0",
+                "probe 's:faults:0': the count must be above 0",
+            ),
+            ("s:faults:many", "the count 'many' is not a whole number"),
+            ("software:", "probe 'software:' has an empty event"),
+            ("software:cs:1:2", "too many"),
+            (
+                "profile:hz:0",
+                "probe 'profile:hz:0': the rate must be above 0",
+            ),
+            ("profile:min:5", "unknown unit 'min'"),
+            ("profile:hz", "incomplete: expected profile:hz:N"),
+            ("profile:hz:1:2", "too many"),
+            ("p:hz:0", "the rate must be above 0"),
+        ] {
+            let msg = error(spec);
+            assert!(msg.contains(says), "{spec}: {msg}");
+        }
+        for spec in ["interval:s:1", "i:ms:100", "interval:hz:1"] {
+            let msg = error(spec);
+            assert!(
+                msg.contains("interval probes fire on one CPU") && msg.contains("-i SECONDS"),
+                "{msg}"
+            );
+        }
+        assert!(error("x:a:b").contains("software, hardware, profile"));
     }
 }

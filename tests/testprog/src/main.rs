@@ -20,6 +20,8 @@
 //! - `libc-getpid N`: libc's getpid(), N times;
 //! - `malloc N`: libc malloc(64) and free, N times;
 //! - `funcs A B C`: rtools_test_one A times, _two B times, _three C times;
+//! - `spin MS`: rtools_spin, arithmetic for MS milliseconds (profiles);
+//! - `pages N`: a byte written to each of N fresh pages (N page faults);
 //! - `comms N`: N times, renames itself `c<i>` and calls rtools_test_one
 //!   (N groups for `funccount --by comm`: the exporter's benchmark);
 //! - `usdt N`: the USDT probe rtools:tick, N times (its argument i = 0..N-1);
@@ -127,6 +129,51 @@ pub extern "C" fn lat_20us() {
 #[inline(never)]
 pub extern "C" fn lat_hold(ms: u64) {
     spin(std::time::Duration::from_millis(ms));
+}
+
+/// Spins on arithmetic for `ms` milliseconds, looking at the clock only
+/// every 100,000 steps, so a profiler's samples land in this function.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rtools_spin(ms: u64) -> u64 {
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let mut x = 0u64;
+    while std::time::Instant::now() < end {
+        for i in 0..100_000u64 {
+            x = black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+    }
+    x
+}
+
+/// Writes a byte to each of `n` fresh pages: `n` page faults (no huge
+/// pages, which would take 512 at once).
+fn touch_pages(n: usize) -> Result<(), String> {
+    let page = 4096;
+    let len = n * page;
+    // SAFETY: a new private anonymous mapping, unmapped below.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if mem == libc::MAP_FAILED {
+        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `mem` is the mapping of `len` bytes made above.
+    unsafe {
+        libc::madvise(mem, len, libc::MADV_NOHUGEPAGE);
+        for i in 0..n {
+            std::ptr::write_volatile((mem as *mut u8).add(i * page), 1);
+        }
+        libc::munmap(mem, len);
+    }
+    Ok(())
 }
 
 #[no_mangle]
@@ -263,6 +310,10 @@ fn work(mode: &str, counts: &[u64], files: &mut Files) -> Result<(), String> {
             // SAFETY: getpid has no preconditions.
             black_box(unsafe { libc::getpid() });
         }),
+        "spin" => {
+            black_box(rtools_spin(n(0)?));
+        }
+        "pages" => touch_pages(n(0)? as usize)?,
         "comms" => {
             for i in 0..n(0)? {
                 let name = std::ffi::CString::new(format!("c{i}")).expect("no NUL");

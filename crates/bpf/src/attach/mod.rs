@@ -1,7 +1,8 @@
 //! Attach strategies (SPEC §3): every target gets the cheapest mechanism
 //! this kernel supports, with its slot as the BPF cookie.
 //!
-//! - tracepoints: one link each, or, for wide syscall wildcards, one
+//! - tracepoints: one link each (a raw tracepoint's where the tool reads no
+//!   field and the kernel allows), or, for wide syscall wildcards, one
 //!   raw_syscalls program with a syscall-number table (attach and detach in
 //!   milliseconds instead of seconds);
 //! - kernel functions: kprobe-multi (one link for all), fentry/fexit (a
@@ -9,7 +10,8 @@
 //!   order, `--backend` forces one;
 //! - user functions: uprobe.multi links of 128 functions (made by the
 //!   keeper, keeper.rs, where there is one), else a uprobe each;
-//! - USDT probes through libbpf's USDT support.
+//! - USDT probes through libbpf's USDT support;
+//! - perf events (software, hardware, profile): one per online CPU.
 //!
 //! A target that cannot be attached is skipped with a warning; only when
 //! nothing attaches is it an error. A stop signal interrupts attaching
@@ -19,11 +21,13 @@
 //! the attach plan, interrupts) and sends each target to its kind's file:
 //! `events.rs` (tracepoints, raw tracepoints, USDT), `syscall_table.rs`,
 //! `kernel.rs` (kernel functions and their backends), `user.rs` (user
-//! functions), `multi.rs` (multi links split around bad targets).
+//! functions), `multi.rs` (multi links split around bad targets),
+//! `perf.rs` (perf events).
 
 mod events;
 mod kernel;
 mod multi;
+mod perf;
 mod plan;
 mod programs;
 mod syscall_table;
@@ -183,9 +187,16 @@ pub fn attach_all(
         match &target.attach {
             Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
             Attach::Tracepoint { category, event } => {
-                out.one_link(progs.tracepoint, slot, target, "tracepoint link", |p| {
-                    events::tracepoint(p, slot, category, event)
-                })
+                let raw = progs.raw_tracepoint.filter(|_| progs.tracepoints_as_raw);
+                match raw.map(|p| events::raw_tracepoint(p, slot, event)) {
+                    Some(Ok(link)) => {
+                        out.link(Attachment::Libbpf(link));
+                        out.planned(slot, target, "raw tracepoint link");
+                    }
+                    _ => out.one_link(progs.tracepoint, slot, target, "tracepoint link", |p| {
+                        events::tracepoint(p, slot, category, event)
+                    }),
+                }
             }
             Attach::RawTracepoint { event } => out.one_link(
                 progs.raw_tracepoint,
@@ -212,6 +223,9 @@ pub fn attach_all(
                 out.one_link(progs.usdt, slot, target, how, |p| {
                     events::usdt(p, slot, binary, provider, name, opts.pid)
                 })
+            }
+            Attach::Perf(event) => {
+                perf::attach_perf(progs.perf_event, slot, target, event, &mut out)
             }
         }
     }

@@ -24,6 +24,13 @@ pub struct Programs<'a, 'obj> {
     pub uprobe: Option<&'a ProgramMut<'obj>>,
     pub uprobe_multi: Option<&'a ProgramMut<'obj>>,
     pub usdt: Option<&'a ProgramMut<'obj>>,
+    pub perf_event: Option<&'a ProgramMut<'obj>>,
+    /// Whether tracepoints may attach through `raw_tracepoint` (a program
+    /// that reads no tracepoint field): no copy of the event per hit, and
+    /// a link that detaches in microseconds instead of a perf event's
+    /// tens of milliseconds. Where the kernel refuses (no such raw
+    /// tracepoint, no cookies before 6.10), the tracepoint link is used.
+    pub tracepoints_as_raw: bool,
 }
 
 /// The raw_syscalls programs and their syscall-number table.
@@ -49,6 +56,7 @@ macro_rules! set_autoload {
         progs.rt_uprobe.set_autoload(needs.uprobe);
         progs.rt_uprobe_multi.set_autoload(needs.uprobe_multi);
         progs.rt_usdt.set_autoload(needs.usdt);
+        progs.rt_perf_event.set_autoload(needs.perf_event);
     }};
 }
 pub(crate) use set_autoload;
@@ -72,6 +80,8 @@ macro_rules! event_programs {
             uprobe: Some(&p.rt_uprobe),
             uprobe_multi: Some(&p.rt_uprobe_multi),
             usdt: Some(&p.rt_usdt),
+            perf_event: Some(&p.rt_perf_event),
+            tracepoints_as_raw: true,
         }
     }};
 }
@@ -87,6 +97,7 @@ pub struct Needs {
     pub uprobe: bool,
     pub uprobe_multi: bool,
     pub usdt: bool,
+    pub perf_event: bool,
 }
 
 impl Needs {
@@ -97,11 +108,16 @@ impl Needs {
         };
         for target in targets {
             match &target.attach {
-                Attach::Tracepoint { .. } => needs.tracepoint = true,
+                // Loaded also where raw tracepoints serve: the fallback.
+                Attach::Tracepoint { .. } => {
+                    needs.tracepoint = true;
+                    needs.raw_tracepoint = true;
+                }
                 Attach::RawTracepoint { .. } => needs.raw_tracepoint = true,
                 Attach::Kernel { .. } => needs.kernel = true,
                 Attach::Uprobe { .. } => needs.uprobe = true,
                 Attach::Usdt { .. } => needs.usdt = true,
+                Attach::Perf(_) => needs.perf_event = true,
             }
         }
         needs.uprobe_multi = needs.uprobe && system::has_uprobe_multi();

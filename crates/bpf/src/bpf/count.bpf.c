@@ -137,4 +137,12 @@ int rt_usdt(struct pt_regs *ctx)
 	return count_slot(single_slot ? 0 : bpf_usdt_cookie(ctx), true);
 }
 
+/* A perf event's overflow (software, hardware, profile timer), on the CPU
+ * it counts; NMI or interrupt context, so never preempted. */
+SEC("perf_event")
+int rt_perf_event(struct bpf_perf_event_data *ctx)
+{
+	return count_slot(slot_of(ctx), false);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -240,4 +240,12 @@ int rt_usdt(struct pt_regs *ctx)
 	return count_stack(ctx, bpf_usdt_cookie(ctx), 0);
 }
 
+/* A perf event's overflow (software, hardware, profile timer), on the CPU
+ * it counts; NMI or interrupt context, so never preempted. */
+SEC("perf_event")
+int rt_perf_event(struct bpf_perf_event_data *ctx)
+{
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -144,6 +144,13 @@ pub fn variants(
             vec![(Kind::RawTracepoint, Context::RawArgs)],
         ),
         Attach::Usdt { .. } => return Err("a USDT probe not expanded to its sites".into()),
+        Attach::Perf(_) => {
+            return Err(
+                "trace does not sample perf events: count them with funccount, or sample \
+                 stacks with stackcount"
+                    .into(),
+            )
+        }
     };
     let scope_site = match scope_site {
         Site::Tracepoint(_) => Site::Tracepoint(&tracepoint_fields),

@@ -233,10 +233,18 @@ mod tests {
         output: Vec<u8>,
         /// Reads after the input is used up time out instead of ending.
         stall: bool,
+        /// Errors the next reads return, first to last.
+        errors: Vec<io::ErrorKind>,
+        /// The read time limits set, and the sizes written.
+        limits: Vec<Duration>,
+        writes: Vec<usize>,
     }
 
     impl Read for Client {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if !self.errors.is_empty() {
+                return Err(self.errors.remove(0).into());
+            }
             let n = self.input.read(buf)?;
             if n == 0 && self.stall {
                 return Err(io::ErrorKind::WouldBlock.into());
@@ -247,6 +255,7 @@ mod tests {
 
     impl Write for Client {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes.push(buf.len());
             self.output.write(buf)
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -255,7 +264,8 @@ mod tests {
     }
 
     impl Timed for Client {
-        fn set_read_timeout(&mut self, _: Duration) -> io::Result<()> {
+        fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
+            self.limits.push(limit);
             Ok(())
         }
         fn set_write_timeout(&mut self, _: Duration) -> io::Result<()> {
@@ -268,7 +278,53 @@ mod tests {
             input: io::Cursor::new(input.to_vec()),
             output: Vec::new(),
             stall,
+            errors: Vec::new(),
+            limits: Vec::new(),
+            writes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn every_read_has_a_time_limit_and_errors_end_the_exchange() {
+        let mut c = client(b"GET / HTTP/1.1\r\n\r\n", true);
+        c.errors = vec![io::ErrorKind::Interrupted];
+        assert_eq!(read_request(&mut c), Some(Request::Index));
+        // A limit before each read, the interrupted one too, within the
+        // deadline.
+        assert_eq!(c.limits.len(), 2, "{:?}", c.limits);
+        assert!(c.limits.iter().all(|l| !l.is_zero() && *l <= DEADLINE));
+        // A client that resets is gone: no answer, no waiting.
+        let mut c = client(b"GET / HTTP/1.1\r\n\r\n", true);
+        c.errors = vec![io::ErrorKind::ConnectionReset];
+        assert_eq!(read_request(&mut c), None);
+        assert_eq!(c.limits.len(), 1);
+        let mut c = client(b"", true);
+        c.errors = vec![io::ErrorKind::TimedOut];
+        assert_eq!(
+            read_request(&mut c),
+            Some(Request::Refused(Status::Timeout))
+        );
+    }
+
+    #[test]
+    fn sockets_get_the_time_limits() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut conn = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let limit = Duration::from_millis(1500);
+        Timed::set_read_timeout(&mut conn, limit).unwrap();
+        Timed::set_write_timeout(&mut conn, limit).unwrap();
+        assert_eq!(conn.read_timeout().unwrap(), Some(limit));
+        assert_eq!(conn.write_timeout().unwrap(), Some(limit));
+    }
+
+    #[test]
+    fn bodies_go_out_in_large_chunks() {
+        let mut c = client(b"", false);
+        let body = vec![b'x'; 64 * 1024 + 1];
+        respond(&mut c, Ok(("text/plain", &body))).unwrap();
+        // The head, a 64 KiB chunk, the last byte.
+        assert_eq!(c.writes.len(), 3, "{:?}", c.writes);
+        assert_eq!(c.writes[1..], [64 * 1024, 1]);
     }
 
     #[test]

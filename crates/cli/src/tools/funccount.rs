@@ -33,6 +33,7 @@ Examples:
     funccount u:/usr/bin/python3:gc__start a USDT probe
     funccount ./app:handle_*               functions in a binary of your own
     funccount --json -i 1 c:malloc         one JSON object per second (+)
+    funccount -P s:page-faults:1           page faults, per process (bpftrace's software:)
     funccount 'vfs_*'                      kernel functions (kprobes or fentry)
     funccount -r '^vfs_(read|write)$'      the same kind of match as a regex";
 
@@ -66,8 +67,12 @@ pub enum ByArg {
 /// 'u:lib:probe' or 'u:lib:provider:probe' (USDT probe). It also takes
 /// bpftrace's: kprobe:, kretprobe:, fentry:/kfunc:, fexit:/kretfunc:,
 /// tracepoint:, rawtracepoint:, uprobe:PATH:func, uretprobe:PATH:func,
-/// usdt:PATH[:provider]:probe. Where the two conventions clash, BCC wins:
-/// 'u:' is a USDT probe, not bpftrace's uprobe shorthand. Names match as
+/// usdt:PATH[:provider]:probe, and its perf events on every CPU:
+/// software:NAME[:COUNT] or s: (page-faults, cs, cpu-clock, ...),
+/// hardware:NAME[:COUNT] or h: (cycles, instructions, ...; needs a PMU),
+/// profile:hz:N, profile:s|ms|us:N or p:hz:N. Where the two conventions
+/// clash, BCC wins: 'u:' is a USDT probe, not bpftrace's uprobe
+/// shorthand ('p:hz:99' is a profile: no function is a number). Names match as
 /// '*'/'?' globs, or with -r as regular expressions anchored at the start.
 ///
 /// Kernel functions attach through kprobe-multi, fentry or kprobe, the

@@ -33,12 +33,15 @@ Examples:
     stackcount --flamegraph out.svg c:malloc   write the flame graph directly (+)
     stackcount -d -s t:syscalls:sys_enter_getppid   delimiter, offsets
     stackcount -D 10 -i 2 c:malloc         every 2 s for 10 s
+    stackcount -f profile:hz:99 > cpu.folded   a CPU profile of the machine
+    stackcount --flamegraph cpu.svg -p 1234 profile:hz:99   of one process (+)
     stackcount ktime_get                   a kernel function (kprobes or fentry)";
 
 /// Count the call stacks that lead to events.
 ///
 /// stackcount attaches to every function, tracepoint or USDT probe that
-/// PATTERN matches (the forms funccount takes) and counts the distinct
+/// PATTERN matches (the forms funccount takes, perf events and profile
+/// timers too: a CPU profiler) and counts the distinct
 /// kernel and user stacks seen there. Stacks print leaf first, the least
 /// frequent first, as BCC's stackcount prints them; -f prints folded
 /// stacks (comm;outer;...;leaf COUNT) for flamegraph.pl and inferno, and

@@ -196,7 +196,7 @@ mod tests {
         );
         e.gauge(
             "rtools_probes_attached",
-            "Probes attached\nnow",
+            "Probes \"attached\"\nnow",
             &[(vec![], 2.0)],
         );
         assert_eq!(
@@ -205,7 +205,7 @@ mod tests {
 # TYPE rtools_calls_total counter
 rtools_calls_total{probe="vfs_read"} 42
 rtools_calls_total{probe="a\"b\\c\nd",comm="sh"} 7
-# HELP rtools_probes_attached Probes attached\nnow
+# HELP rtools_probes_attached Probes "attached"\nnow
 # TYPE rtools_probes_attached gauge
 rtools_probes_attached 2
 "#

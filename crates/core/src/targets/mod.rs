@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use crate::pattern::{Matcher, PatternError};
+use crate::perf_events::{PerfEvent, PerfKind};
 use crate::spec::{KernelFlavor, ProbeSpec};
 use elf_file::ElfFileError;
 use returns::Returns;
@@ -62,6 +63,8 @@ pub enum Attach {
         provider: String,
         name: String,
     },
+    /// A perf event on every CPU (software, hardware, profile).
+    Perf(PerfEvent),
 }
 
 impl Attach {
@@ -75,6 +78,11 @@ impl Attach {
             Attach::Uprobe { ret: false, .. } => "uprobe",
             Attach::Uprobe { ret: true, .. } => "uretprobe",
             Attach::Usdt { .. } => "USDT probe",
+            Attach::Perf(PerfEvent {
+                kind: PerfKind::Hardware,
+                ..
+            }) => "hardware event",
+            Attach::Perf(_) => "software event",
         }
     }
 }
@@ -103,6 +111,12 @@ pub enum ResolveError {
          cannot read it; run rtools as root)"
     )]
     NoTracefs,
+    #[error(
+        "'{event}' needs the CPU's performance counters, and this machine has none (no \
+         PMU in /sys/bus/event_source/devices: virtual machines often get none): count \
+         a software event, or sample with profile:hz:99"
+    )]
+    NoPmu { event: String },
 }
 
 impl ResolveError {
@@ -160,6 +174,7 @@ impl Resolver {
                 provider,
                 probe,
             } => self.usdt(binary, provider.as_deref(), probe)?,
+            ProbeSpec::Perf(event) => self.perf(event)?,
         };
         Ok(targets)
     }
@@ -188,8 +203,29 @@ impl Resolver {
                 provider.as_deref().map(|p| self.matcher(p)).transpose()?;
                 self.matcher(probe)?;
             }
+            ProbeSpec::Perf(_) => {}
         }
         Ok(())
+    }
+
+    /// A perf event is one target, sampled on every CPU; a hardware one
+    /// needs the CPU's PMU (`cpu`, or `cpu_core`/`cpu_atom` on hybrid x86).
+    fn perf(&self, event: &PerfEvent) -> Result<Vec<Target>, ResolveError> {
+        if event.kind == PerfKind::Hardware {
+            let pmu = ["cpu", "cpu_core", "cpu_atom"].iter().any(|name| {
+                self.system_file(&format!("/sys/bus/event_source/devices/{name}"))
+                    .exists()
+            });
+            if !pmu {
+                return Err(ResolveError::NoPmu {
+                    event: event.text.clone(),
+                });
+            }
+        }
+        Ok(vec![Target {
+            name: event.text.clone(),
+            attach: Attach::Perf(event.clone()),
+        }])
     }
 
     fn matcher(&self, pattern: &str) -> Result<Matcher, PatternError> {
@@ -708,5 +744,36 @@ mod tests {
             assert!(r.check_patterns(&spec).is_err(), "{spec}");
         }
         assert!(r.check_patterns(&parse("vfs_read").unwrap()).is_ok());
+    }
+
+    #[test]
+    fn perf_events_are_one_target_and_hardware_needs_a_pmu() {
+        let r = fixture("tracing");
+        let targets = r.resolve(&parse("s:faults:1").unwrap()).unwrap();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].name, "software:page-faults:1");
+        assert_eq!(targets[0].attach.kind(), "software event");
+        assert!(matches!(&targets[0].attach, Attach::Perf(e) if e.config == 2));
+        assert_eq!(names(&r, "profile:hz:99").unwrap(), ["profile:hz:99"]);
+        // The fixture machine has no PMU.
+        let err = r.resolve(&parse("h:cycles").unwrap()).unwrap_err();
+        assert!(!err.is_usage());
+        assert!(
+            err.to_string()
+                .starts_with("'hardware:cpu-cycles:1000000' needs the CPU's performance counters"),
+            "{err}"
+        );
+        // One with a hybrid core PMU has.
+        let root = std::env::temp_dir().join(format!("rtools-pmu-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("sys/bus/event_source/devices/cpu_core")).unwrap();
+        let with_pmu = Resolver {
+            system_root: Some(root.clone()),
+            ..Resolver::default()
+        };
+        let targets = with_pmu.resolve(&parse("h:cycles").unwrap());
+        std::fs::remove_dir_all(&root).unwrap();
+        let targets = targets.unwrap();
+        assert_eq!(targets[0].attach.kind(), "hardware event");
+        assert!(r.check_patterns(&parse("s:cs").unwrap()).is_ok());
     }
 }
