@@ -35,7 +35,7 @@ _rtools() {
 
     case "${cmd}" in
         rtools)
-            opts="-h -V --list --help --version funccount stackcount trace funclatency"
+            opts="-V -h --version --list --check --help funccount stackcount trace funclatency"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -49,7 +49,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funccount)
-            opts="-i -T -r -D -c -P -p -v -d -h -V --interval --timestamp --regexp --debug --cpu --per-process --by --top --listen --pid --cgroup --verbose --json --max-probes --backend --duration --help --version"
+            opts="-i -T -r -D -c -P -p -v -d -h --interval --timestamp --regexp --debug --cpu --per-process --by --top --listen --pid --cgroup --verbose --json --max-probes --backend --duration --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,7 +149,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__funclatency)
-            opts="-i -T -r -u -m -F -p -v -l -d -h -V --interval --timestamp --regexp --microseconds --milliseconds --function --merge --listen --pid --cgroup --verbose --json --backend --max-probes --level --duration --help --version"
+            opts="-i -T -r -u -m -F -p -v -l -d -h --interval --timestamp --regexp --microseconds --milliseconds --function --merge --listen --pid --cgroup --verbose --json --backend --max-probes --level --duration --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -238,7 +238,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__stackcount)
-            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h -V --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --pid --cgroup --json --max-probes --backend --verbose --duration --help --version"
+            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --pid --cgroup --json --max-probes --backend --verbose --duration --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,7 +338,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__trace)
-            opts="-b -L -Z -S -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h -V --buffer-pages --tid --uid --string-size --include-self --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help --version"
+            opts="-b -L -Z -S -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h --buffer-pages --tid --uid --string-size --include-self --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

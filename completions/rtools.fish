@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_rtools_global_optspecs
-    string join \n list h/help V/version
+    string join \n V/version list check h/help
 end
 
 function __fish_rtools_needs_command
@@ -24,9 +24,10 @@ function __fish_rtools_using_subcommand
     contains -- $cmd[1] $argv
 end
 
+complete -c rtools -n "__fish_rtools_needs_command" -s V -l version -d 'Print the version and the kernel features found'
 complete -c rtools -n "__fish_rtools_needs_command" -l list -d 'List the tools'
+complete -c rtools -n "__fish_rtools_needs_command" -l check -d 'Try every kind of probe and say what works here, and why not (+)'
 complete -c rtools -n "__fish_rtools_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rtools -n "__fish_rtools_needs_command" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "funccount" -d 'Count function calls, tracepoints and USDT probes'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "stackcount" -d 'Count the call stacks that lead to events'
 complete -c rtools -n "__fish_rtools_needs_command" -f -a "trace" -d 'Print a line for each event, with arguments'
@@ -55,7 +56,6 @@ complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s P -l per-pro
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rtools -n "__fish_rtools_using_subcommand funccount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d 'Trace this CPU only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
@@ -81,7 +81,6 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l debug -d 'P
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s v -l verbose -d 'Show raw addresses (and, on stderr, the attach plan)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s b -l buffer-pages -d 'Pages of ring buffer for the events' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s L -l tid -d 'Trace this thread only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -l uid -d 'Trace this user only' -r -f
@@ -110,7 +109,6 @@ complete -c rtools -n "__fish_rtools_using_subcommand trace" -s A -l aggregate -
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s v -l verbose -d 'Print the compiled BPF programs, the attach plan and libbpf\'s messages'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -l json -d 'One JSON object per event on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rtools -n "__fish_rtools_using_subcommand trace" -s V -l version -d 'Print version'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s i -l interval -d 'Summary interval, seconds' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l listen -d 'Serve Prometheus metrics at http://ADDR/metrics while tracing (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
@@ -131,4 +129,3 @@ complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l merge -d '
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s v -l verbose -d 'Print the attach plan, skipped targets and libbpf\'s messages (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -l json -d 'One JSON object per interval on stdout (+)'
 complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c rtools -n "__fish_rtools_using_subcommand funclatency" -s V -l version -d 'Print version'

@@ -18,6 +18,9 @@ scripts/test-deps.sh
 cargo fmt --all --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo xtask check
+# The Debian package: its files, links, man pages and completions, an
+# install and removal in a scratch root, the packaged binary counting.
+scripts/check-package.sh
 cargo test --locked --workspace
 # After the BPF tests, never beside them: mutants keep both CPUs busy.
 # A third of the mutants a day (all of them take ~50 minutes on 2 CPUs,

@@ -19,9 +19,10 @@ fn list_names_every_tool() {
 
 #[test]
 fn version_of_rtools_and_of_a_tool() {
+    // rtools' own goes on with the kernel and its features (root_check.rs).
     let done = run(&["--version"]);
     assert_eq!(
-        done.stdout.trim(),
+        done.stdout.lines().next().unwrap_or_default(),
         format!("rtools {}", env!("CARGO_PKG_VERSION"))
     );
     let done = run(&["funccount", "--version"]);

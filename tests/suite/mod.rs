@@ -6,6 +6,7 @@ mod exporter_files;
 mod root_attach_interrupt;
 mod root_bad_input;
 mod root_cgroups;
+mod root_check;
 mod root_exited_keys;
 mod root_exporter;
 mod root_funccount;

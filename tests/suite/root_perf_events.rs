@@ -41,9 +41,23 @@ fn root_page_faults_of_a_process_are_counted() {
     w.exit();
 }
 
-/// Samples of a process spinning 2 s in rtools_spin at 99 Hz: the
-/// profile's stacks, their total, and the folded lines.
-fn profile_spin(extra: &[&str]) -> (super::support::Finished, u32) {
+/// The CPU time process `pid` has used, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// Samples of a process spinning 2 s in rtools_spin at 99 Hz: what
+/// stackcount printed, and the CPU seconds the process had.
+fn profile_spin(extra: &[&str]) -> (super::support::Finished, f64) {
     let mut w = Workload::start(&["spin", "2000"]);
     let pid = w.pid_str();
     let mut args = vec!["stackcount", "-p", &pid];
@@ -53,15 +67,15 @@ fn profile_spin(extra: &[&str]) -> (super::support::Finished, u32) {
     w.run();
     let done = t.stop();
     assert_eq!(done.code, Some(0), "{done:#?}");
-    let pid = w.pid;
+    let cpu = cpu_seconds(w.pid);
     w.exit();
-    (done, pid)
+    (done, cpu)
 }
 
 #[test]
 fn root_profile_samples_the_spinning_function() {
     let _bpf = require_root!();
-    let (done, _) = profile_spin(&["-f"]);
+    let (done, cpu) = profile_spin(&["-f"]);
     let lines: Vec<(&str, u64)> = done
         .stdout
         .lines()
@@ -71,12 +85,15 @@ fn root_profile_samples_the_spinning_function() {
         })
         .collect();
     let total: u64 = lines.iter().map(|(_, n)| n).sum();
-    // 2 s at 99 Hz on the CPU it runs on: 198, give or take 10%.
+    // 99 a second of the CPU time it had (2 s on an idle machine: 198),
+    // give or take 10% and a clock tick either way.
+    let expected = 99.0 * cpu;
     assert!(
-        (178..=218).contains(&total),
-        "{total} samples:\n{}",
+        (expected * 0.9 - 2.0..=expected * 1.1 + 2.0).contains(&(total as f64)),
+        "{total} samples for {cpu:.2} s of CPU:\n{}",
         done.stdout
     );
+    assert!(cpu > 0.5, "the spin had {cpu:.2} s of CPU");
     let (top, n) = lines.iter().max_by_key(|(_, n)| *n).unwrap();
     assert!(top.ends_with(";rtools_spin"), "top stack {top} ({n})");
     assert!(top.starts_with("rtools-testprog;"), "{top}");

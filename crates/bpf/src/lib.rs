@@ -6,6 +6,7 @@ pub mod cgroup_filter;
 pub mod count;
 pub mod error;
 pub mod exited;
+pub mod features;
 pub mod keeper;
 pub mod latency;
 pub mod links;

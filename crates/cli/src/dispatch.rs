@@ -8,6 +8,7 @@ use std::path::Path;
 use clap::error::ErrorKind;
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::check;
 use crate::error;
 use crate::exit;
 use crate::output::{self, say};
@@ -56,11 +57,25 @@ pub fn command() -> Command {
              specifications, and bpftrace's probe forms (kprobe:, uprobe:, usdt:, ...). \
              Where the two conventions clash, BCC's wins: 'u:lib:probe' is a USDT probe.",
         )
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version and the kernel features found"),
+        )
         .arg(
             Arg::new("list")
                 .long("list")
                 .action(ArgAction::SetTrue)
                 .help("List the tools"),
+        )
+        .arg(
+            Arg::new("check")
+                .long("check")
+                .action(ArgAction::SetTrue)
+                .help("Try every kind of probe and say what works here, and why not (+)"),
         )
         .subcommands(TOOLS.iter().map(|t| (t.command)()))
 }
@@ -97,6 +112,16 @@ fn run_rtools(args: Vec<OsString>) -> i32 {
         Ok(m) => m,
         Err(err) => return clap_error("rtools", err),
     };
+    if matches.get_flag("version") {
+        output::stdout(&check::version());
+        return exit::OK;
+    }
+    if matches.get_flag("check") {
+        return match check::check() {
+            Ok(()) => exit::OK,
+            Err(err) => error::report("rtools", &err),
+        };
+    }
     if matches.get_flag("list") {
         for tool in TOOLS {
             let cmd = (tool.command)();

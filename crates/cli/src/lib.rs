@@ -1,5 +1,6 @@
 //! rtools-cli: argument parsing, dispatch, and one module per tool.
 
+mod check;
 pub mod dispatch;
 mod error;
 pub mod exit;

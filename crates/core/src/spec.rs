@@ -681,6 +681,8 @@ mod tests {
         // The bare words are BCC's kernel functions, as the others.
         assert!(matches!(parse("software"), Ok(ProbeSpec::Kernel { .. })));
         assert!(matches!(parse("profile"), Ok(ProbeSpec::Kernel { .. })));
+        assert!(matches!(parse("interval"), Ok(ProbeSpec::Kernel { .. })));
+        assert!(matches!(parse("i"), Ok(ProbeSpec::Kernel { .. })));
     }
 
     #[test]

@@ -323,4 +323,31 @@ mod tests {
         let err = check(&path).unwrap_err().to_string();
         assert!(err.contains("past its end"), "{err}");
     }
+
+    #[test]
+    fn addresses_map_to_file_offsets_within_their_segment() {
+        // The fixture's loaded segments: 0x1000-0x1111 at file offset
+        // 0x1000, 0x3e58-0x4010 (0x1b8 bytes in memory) at 0x2e58.
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/root/opt/fixture/lib/libfixture.so.1");
+        let addrs = [
+            0x1000, 0x1110, 0x1111, 0x3e58, 0x3e60, 0x400f, 0x4010, 0x5000,
+        ];
+        let (offsets, base) = file_offsets(&lib, &addrs, ".text").unwrap();
+        assert_eq!(
+            offsets,
+            [
+                Some(0x1000),
+                Some(0x1110),
+                None,
+                Some(0x2e58),
+                Some(0x2e60),
+                Some(0x300f),
+                None,
+                None
+            ]
+        );
+        assert_eq!(base, Some(0x1040));
+        assert_eq!(file_offsets(&lib, &[], ".no-such").unwrap(), (vec![], None));
+    }
 }
