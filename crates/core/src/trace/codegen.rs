@@ -753,18 +753,8 @@ impl Gen<'_> {
         for i in (0..=compared).step_by(8) {
             self.a.store_imm(Size::DW, R10, zero + i as i16, 0);
         }
-        match s {
-            Str::InRecord { offset, len } => {
-                // Raw bytes: a full array holds no NUL.
-                self.a.mov(R1, R10);
-                self.a.alu_imm(Alu::Add, R1, zero as i32);
-                self.a.mov_imm(R2, compared.min(*len as usize) as i32);
-                self.a.mov(R3, R6);
-                self.a.alu_imm(Alu::Add, R3, *offset as i32);
-                self.a.call(helper::PROBE_READ_KERNEL);
-            }
-            _ => self.string(s, R10, zero, compared + 1)?,
-        }
+        // (A char array of the record is read raw and ended with a NUL.)
+        self.string(s, R10, zero, compared + 1)?;
         let expected = lit.iter().copied().chain([0]);
         let differ = self.a.label();
         let done = self.a.label();
@@ -778,6 +768,24 @@ impl Gen<'_> {
         self.a.mov_imm(R0, 0);
         self.a.bind(done);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn the_string_buffer_lies_below_every_temp_within_the_stack() {
+        let deepest_temp = Gen::temp(super::super::expr::MAX_DEPTH - 1).unwrap();
+        assert!(Gen::temp(super::super::expr::MAX_DEPTH).is_err());
+        assert!(KEY_SLOT > TEMPS);
+        // A literal, one byte more of the string, and its NUL.
+        assert_eq!(STR_BUF_SIZE, MAX_LITERAL + 2);
+        // Right below the deepest temp and a spare slot, inside the
+        // 512 bytes of BPF stack.
+        assert_eq!(STR_BUF + STR_BUF_SIZE as i16, deepest_temp - 8);
+        assert!(STR_BUF >= -512, "{STR_BUF}");
     }
 }
 

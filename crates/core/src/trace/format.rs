@@ -403,6 +403,9 @@ mod tests {
         assert_eq!(render("[%05d]", &[n(-42i64 as u64)]), "[-0042]");
         assert_eq!(render("[%+d]", &[n(42)]), "[+42]");
         assert_eq!(render("[% d]", &[n(42)]), "[ 42]");
+        // Zero has no sign, not even through the flags' path.
+        assert_eq!(render("[%3d]", &[n(0)]), "[  0]");
+        assert_eq!(render("[%+d]", &[n(0)]), "[+0]");
         assert_eq!(render("[%.3d]", &[n(7)]), "[007]");
         assert_eq!(render("[%.2d]", &[n(12345)]), "[12345]");
         assert_eq!(render("[%.3x]", &[n(0xabc)]), "[abc]");

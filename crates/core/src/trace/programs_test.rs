@@ -465,6 +465,9 @@ fn expressions_compute_as_c_does() {
         ),
         ("arg1 * arg1 == arg1 + (arg1 * (arg1 - arg3 / arg3))", 1),
         ("arg1 - (arg1 - (arg1 - (arg1 - arg3)))", 0x1ff),
+        // A right side that nests keeps the left's slot apart from its own.
+        ("arg3 - (arg1 - (arg2 - arg3))", -13i64 as u64),
+        ("arg3 > arg1 + (arg1 - arg1)", 1),
     ];
     for (expr, want) in cases {
         let p = user_probe(&format!("c:f \"%lld\", {expr}"));

@@ -108,6 +108,11 @@ mod tests {
         assert!(parse("struct foo bar")
             .unwrap_err()
             .contains("not one trace knows"));
+        // Names are C identifiers: underscores, never other signs.
+        assert_eq!(parse("int max_len").unwrap()[0].name, "max_len");
+        assert!(parse("int a-b")
+            .unwrap_err()
+            .contains("needs a type and a name"));
         let seven = "int a, int b, int c, int d, int e, int f, int g";
         assert!(parse(seven).unwrap_err().contains("first 6"));
     }
