@@ -4,7 +4,8 @@
 # for `cargo xtask mutants`, and Debian's 6.1 and 6.12 kernels for the
 # guests, unpacked into a cache (never installed: the machine's own boot
 # setup is left alone). Debian's prometheus brings the server and promtool
-# the exporter tests run by hand on loopback (its service is not started).
+# the exporter tests run by hand on loopback (its service is not started);
+# python3's USDT probes are what rtools --check tries where libc has none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 scripts/deps.sh
-install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool prometheus
+install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool prometheus python3
 
 # Mutation testing, at the version the score was measured with.
 mutants_version=27.1.0

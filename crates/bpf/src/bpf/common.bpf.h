@@ -53,10 +53,14 @@ static __always_inline bool in_cgroup(void)
 const volatile __u32 filter_tgid = 0; /* 0: every process */
 const volatile __s32 filter_cpu = -1; /* -1: every CPU */
 
-/* Whether the current task passes -p, -C and --cgroup. */
-static __always_inline bool wanted_task(void)
+/* Whether the current task passes -p, -C and --cgroup. `tgid`: the
+ * task's process id where the caller has it already, or 0 to have it read
+ * only if -p asks for it (the idle task's is 0 too: read again, the same). */
+static __always_inline bool wanted_task(__u32 tgid)
 {
-	if (filter_tgid && (bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+	if (filter_tgid && !tgid)
+		tgid = bpf_get_current_pid_tgid() >> 32;
+	if (filter_tgid && tgid != filter_tgid)
 		return false;
 	if (filter_cpu >= 0 && bpf_get_smp_processor_id() != (__u32)filter_cpu)
 		return false;

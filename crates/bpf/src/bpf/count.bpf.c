@@ -52,7 +52,7 @@ static __always_inline int count_slot(__u32 slot, bool preemptible)
 {
 	__u64 *counter;
 
-	if (!wanted_task())
+	if (!wanted_task(0))
 		return 0;
 	if (group_by != GROUP_NONE) {
 		count_group(slot, bpf_get_current_pid_tgid());

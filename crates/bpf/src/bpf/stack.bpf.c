@@ -127,7 +127,7 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct stack_key key = { .slot = slot, .tgid = pid_tgid >> 32 };
 
-	if (!wanted_task())
+	if (!wanted_task(key.tgid))
 		return 0;
 
 	key.kernel_stack_id = -1;
