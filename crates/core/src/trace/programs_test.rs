@@ -1,7 +1,7 @@
 //! What the generated programs do, run in the test interpreter: which
 //! records they send, with which values, for each context and filter.
 
-use super::check::{Int, Param, ParamType, Scope, Site};
+use super::check::{Int, Param, ParamType, Scope, Site, Value};
 use super::codegen::{self, Collect, Context, Filters, Plan, UsdtArg, UsdtLoc};
 use super::event::{Collected, Layout, Record};
 use super::fields;
@@ -17,6 +17,23 @@ const KERNEL_STR: u64 = 0xffff_8880_0000_1000;
 struct Probe {
     insns: Vec<Insn>,
     layout: Layout,
+}
+
+/// A plan of one probe in a single slot, no predicate or filters, every
+/// header field collected, waking the reader at the first record.
+fn test_plan<'a>(values: &'a [Value], layout: &'a Layout) -> Plan<'a> {
+    Plan {
+        probe: 0,
+        single_slot: true,
+        predicate: None,
+        values,
+        layout,
+        filters: Filters::default(),
+        events_map: 7,
+        lost_map: 8,
+        collect: Collect::ALL,
+        wake_at: 1,
+    }
 }
 
 fn compile_with(
@@ -49,13 +66,9 @@ fn compile_z(
         probe: 4,
         single_slot: single,
         predicate: predicate.as_ref(),
-        values: &values,
-        layout: &layout,
         filters,
-        events_map: 7,
-        lost_map: 8,
-        collect: Collect::ALL,
         wake_at: 1000,
+        ..test_plan(&values, &layout)
     };
     Probe {
         insns: codegen::program(&plan, ctx).unwrap(),
@@ -138,16 +151,8 @@ fn the_header_says_who_and_where() {
     let plan_none = |collect: Collect| {
         let layout = Layout::new(&[], false, false);
         let plan = Plan {
-            probe: 0,
-            single_slot: true,
-            predicate: None,
-            values: &[],
-            layout: &layout,
-            filters: Filters::default(),
-            events_map: 7,
-            lost_map: 8,
             collect,
-            wake_at: 1,
+            ..test_plan(&[], &layout)
         };
         let run = m.run(&codegen::program(&plan, Context::Regs).unwrap());
         let r = Record {
@@ -751,18 +756,7 @@ fn syscall_entry_points_read_the_inner_registers() {
     };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&parsed.slots(16), false, false);
-    let plan = Plan {
-        probe: 0,
-        single_slot: true,
-        predicate: None,
-        values: &vals,
-        layout: &layout,
-        filters: Filters::default(),
-        events_map: 7,
-        lost_map: 8,
-        collect: Collect::ALL,
-        wake_at: 1,
-    };
+    let plan = test_plan(&vals, &layout);
     let insns = codegen::program(&plan, Context::Regs).unwrap();
     let run = regs(&[0xffff_ffff], 0).run(&insns);
     assert_eq!(
@@ -784,18 +778,7 @@ fn stacks_are_copied_into_the_record() {
     };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&[], true, true);
-    let plan = Plan {
-        probe: 0,
-        single_slot: true,
-        predicate: None,
-        values: &vals,
-        layout: &layout,
-        filters: Filters::default(),
-        events_map: 7,
-        lost_map: 8,
-        collect: Collect::ALL,
-        wake_at: 1,
-    };
+    let plan = test_plan(&vals, &layout);
     let insns = codegen::program(&plan, Context::Regs).unwrap();
     let run = regs(&[], 0).run(&insns);
     let r = Record {
