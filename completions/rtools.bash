@@ -238,7 +238,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__stackcount)
-            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --pid --cgroup --json --max-probes --backend --verbose --duration --help"
+            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --user-stacks --stack-copy-size --copy-buffer-size --pid --cgroup --json --max-probes --backend --verbose --duration --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -284,6 +284,24 @@ _rtools() {
                     return 0
                     ;;
                 --max-depth)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --user-stacks)
+                    COMPREPLY=($(compgen -W "fp dwarf auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --stack-copy-size)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --copy-buffer-size)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

@@ -61,6 +61,11 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s c -l cpu -d
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l flamegraph -d 'Write an SVG flame graph of all stacks to FILE at the end (+)' -r -F
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-storage-size -d 'Number of stacks the stack map holds (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-depth -d 'Frames kept per stack, 1 to 127 (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l user-stacks -d 'How user stacks are walked: fp (frame pointers, in the kernel), dwarf (a copy of the stack, unwound from CFI), auto (dwarf where a mapped file lacks frame pointers) (+)' -r -f -a "fp\t''
+dwarf\t''
+auto\t''"
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-copy-size -d 'Bytes of user stack copied per event with --user-stacks dwarf or auto, 8 to 32768 (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l copy-buffer-size -d 'Bytes of the ring buffer that copied stacks go through, a power of two from 4096; copies it has no room for are counted lost (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f

@@ -23,7 +23,7 @@ _stackcount() {
 
     case "${cmd}" in
         stackcount)
-            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h -V --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --pid --cgroup --json --max-probes --backend --verbose --duration --help --version"
+            opts="-i -T -r -c -s -P -K -U -d -f -p -v -D -h -V --interval --timestamp --regexp --cpu --offset --perpid --kernel-stacks-only --user-stacks-only --delimited --folded --debug --flamegraph --stack-storage-size --max-depth --user-stacks --stack-copy-size --copy-buffer-size --pid --cgroup --json --max-probes --backend --verbose --duration --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -69,6 +69,24 @@ _stackcount() {
                     return 0
                     ;;
                 --max-depth)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --user-stacks)
+                    COMPREPLY=($(compgen -W "fp dwarf auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --stack-copy-size)
+                    COMPREPLY=("${cur}")
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --copy-buffer-size)
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace

@@ -5,7 +5,9 @@
 # guests, unpacked into a cache (never installed: the machine's own boot
 # setup is left alone). Debian's prometheus brings the server and promtool
 # the exporter tests run by hand on loopback (its service is not started);
-# python3's USDT probes are what rtools --check tries where libc has none.
+# python3's USDT probes are what rtools --check tries where libc has none;
+# libc6-dbg names libc's internal functions in the DWARF-unwound stacks
+# the stackcount tests check (fopen's __fopen_internal above malloc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +15,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 scripts/deps.sh
-install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool prometheus python3
+install_packages qemu-system-x86 busybox-static xz-utils binutils bpftool prometheus python3 libc6-dbg
 
 # Mutation testing, at the version the score was measured with.
 mutants_version=27.1.0

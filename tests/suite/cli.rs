@@ -93,6 +93,8 @@ fn stackcount_help_shows_bcc_options() {
         "--flamegraph",
         "--stack-storage-size",
         "--max-depth",
+        "--user-stacks",
+        "--stack-copy-size",
         "--json",
     ] {
         assert!(
@@ -105,6 +107,26 @@ fn stackcount_help_shows_bcc_options() {
     assert_usage_error(
         &["stackcount", "--max-depth", "0", "x"],
         "--max-depth must be 1 to 127",
+    );
+    assert_usage_error(
+        &["stackcount", "--stack-copy-size", "4", "x"],
+        "--stack-copy-size must be 8 to 32768",
+    );
+    assert_usage_error(
+        &["stackcount", "--stack-copy-size", "65536", "x"],
+        "--stack-copy-size must be 8 to 32768",
+    );
+    assert_usage_error(
+        &["stackcount", "-K", "--user-stacks", "dwarf", "x"],
+        "--user-stacks walks user stacks, which -K leaves out",
+    );
+    assert_usage_error(
+        &["stackcount", "--copy-buffer-size", "5000", "x"],
+        "--copy-buffer-size must be a power of two from 4096",
+    );
+    assert_usage_error(
+        &["stackcount", "--user-stacks", "lbr", "x"],
+        "invalid value 'lbr'",
     );
 }
 

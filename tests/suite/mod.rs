@@ -16,5 +16,6 @@ mod root_perf_events;
 mod root_return_safety;
 mod root_stackcount;
 mod root_trace;
+mod root_user_stacks;
 mod vm;
 mod vm_kernel_functions;

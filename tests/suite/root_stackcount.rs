@@ -13,14 +13,14 @@ const VIA_DELTA: u64 = 1009;
 /// One printed stack: frames as printed (leaf first), the `comm [pid]`
 /// line if any, the count.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Printed {
-    frames: Vec<String>,
-    process: Option<String>,
-    count: u64,
+pub(super) struct Printed {
+    pub frames: Vec<String>,
+    pub process: Option<String>,
+    pub count: u64,
 }
 
 /// Parses BCC's multi-line stack output.
-fn stacks(stdout: &str) -> Vec<Printed> {
+pub(super) fn stacks(stdout: &str) -> Vec<Printed> {
     let mut out = Vec::new();
     let mut block: Vec<&str> = Vec::new();
     for line in stdout.lines().chain([""]) {

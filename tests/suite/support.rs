@@ -396,6 +396,12 @@ pub fn testprog_path() -> String {
 /// A C test program from tests/testprog/c/NAME.c, built once per test run
 /// with frame pointers and DWARF (the tests' targets must symbolize).
 pub fn c_program(name: &str) -> PathBuf {
+    c_program_with(name, &["-O1", "-g", "-fno-omit-frame-pointer", "-pthread"])
+}
+
+/// A C test program from tests/testprog/c/NAME.c built once per test run
+/// with `flags` (the first program by that name decides them).
+pub fn c_program_with(name: &str, flags: &[&str]) -> PathBuf {
     static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> =
         std::sync::Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
@@ -407,7 +413,8 @@ pub fn c_program(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let out = exe.parent().unwrap().parent().unwrap().join(name);
     let status = Command::new("cc")
-        .args(["-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o"])
+        .args(flags)
+        .arg("-o")
         .arg(&out)
         .arg(&source)
         .status()

@@ -14,6 +14,7 @@ mod map_types;
 mod percpu;
 pub mod proc_maps;
 pub mod stack;
+pub mod stack_samples;
 pub mod symbolize;
 pub mod syscalls;
 pub mod system;

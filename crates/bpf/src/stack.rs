@@ -20,6 +20,8 @@ use crate::exited;
 use crate::map_types;
 use crate::percpu;
 use crate::skel::stack::{types, StackSkel, StackSkelBuilder};
+use crate::stack_samples::{self, SampledKey, Samples, UserUnwind};
+use crate::symbolize::Symbols;
 use crate::task_filters::{open_filtered, TaskFilters};
 
 /// BCC's default stack map size.
@@ -30,6 +32,19 @@ pub const MAX_DEPTH: u32 = 127;
 /// The most user stacks kept as build ids (each up to 4 KB).
 const MAX_BUILD_ID_STACKS: u32 = 16384;
 
+/// The user stack copied per event by default (--stack-copy-size), and the
+/// most (the program's STACK_COPY_MAX).
+pub const DEFAULT_STACK_COPY: u32 = 16384;
+pub const MAX_STACK_COPY: u32 = types::stack_copy::STACK_COPY_MAX.0;
+
+/// The copied stacks' ring buffer by default: 256 of the largest copies
+/// (or 512 of the default size).
+pub const DEFAULT_COPY_BUFFER: u32 = 8 << 20;
+
+/// The most records one wakeup takes from the ring buffers: a flood of
+/// events then still leaves the loop to print, sweep and stop.
+const RECORDS_PER_WAKE: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct StackConfig {
     pub filters: TaskFilters,
@@ -37,6 +52,12 @@ pub struct StackConfig {
     pub user: bool,
     pub storage_size: u32,
     pub max_depth: u32,
+    /// How user stacks are walked, and how much of each is copied where
+    /// they are unwound in user space.
+    pub unwind: UserUnwind,
+    pub stack_copy: u32,
+    /// The ring buffer the copies go through: a power of two, pages.
+    pub copy_buffer: u32,
     pub attach: AttachOptions,
 }
 
@@ -54,6 +75,9 @@ pub struct RawStack {
     /// counted under (`stacks::lost_marker`).
     pub kernel_lost: Option<&'static str>,
     pub user_lost: Option<&'static str>,
+    /// Where a user stack unwound from a copy ended early: the marker
+    /// frame that goes after its outermost frame.
+    pub user_end: Option<&'static str>,
     /// The user stack as (build id, file offset) frames, leaf first, where
     /// the kernel could tell them (None for a frame it could not): how a
     /// process that exited before its mappings were read is symbolized.
@@ -74,11 +98,13 @@ pub struct Lost {
     pub map_full: u64,
     pub unreadable: u64,
     pub table_full: u64,
+    /// Copied stacks the ring buffer had no room for.
+    pub samples_full: u64,
 }
 
 impl Lost {
     pub fn total(&self) -> u64 {
-        self.collisions + self.map_full + self.unreadable + self.table_full
+        self.collisions + self.map_full + self.unreadable + self.table_full + self.samples_full
     }
 }
 
@@ -91,18 +117,30 @@ pub struct StackCounter<'obj> {
     /// through its `new_pids` ring buffer into `seen`.
     new_pids: RingBuffer<'static>,
     seen: Rc<RefCell<Vec<u32>>>,
+    /// With --user-stacks dwarf or auto: the copied stacks, counted.
+    samples: Option<Samples>,
 }
 
 impl<'obj> StackCounter<'obj> {
+    /// Loads and attaches. With -p and --user-stacks auto, the process is
+    /// looked at first (its mappings captured in `symbols`), so all its
+    /// events take the walk it needs.
     pub fn start(
         storage: &'obj mut MaybeUninit<OpenObject>,
         targets: &[Target],
         config: &StackConfig,
+        symbols: &mut Symbols,
     ) -> Result<StackCounter<'obj>, BpfError> {
         let load_err = BpfError::Load;
         let mut open = open_filtered!(StackSkelBuilder, storage, &config.filters, |rodata| {
             rodata.kernel_stacks = config.kernel;
             rodata.user_stacks = config.user;
+            rodata.unwind_mode = match config.unwind {
+                UserUnwind::FramePointers => types::user_unwind::UNWIND_FP,
+                UserUnwind::Dwarf => types::user_unwind::UNWIND_DWARF,
+                UserUnwind::Auto => types::user_unwind::UNWIND_AUTO,
+            };
+            rodata.stack_copy_size = config.stack_copy.clamp(8, MAX_STACK_COPY);
         });
         open.maps
             .counts
@@ -128,6 +166,19 @@ impl<'obj> StackCounter<'obj> {
             .set_max_entries(exited::max_keys().min(MAX_BUILD_ID_STACKS))
             .map_err(load_err)?;
 
+        let sampling = config.user && config.unwind != UserUnwind::FramePointers;
+        if sampling {
+            open.maps
+                .user_samples
+                .set_max_entries(config.copy_buffer)
+                .map_err(load_err)?;
+            let cpus = libbpf_rs::num_possible_cpus().map_err(load_err)? as u32;
+            open.maps
+                .sample_scratch
+                .set_max_entries(cpus)
+                .map_err(load_err)?;
+        }
+
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
         open.progs.rt_tracing.set_autoload(needs.kernel);
@@ -135,37 +186,101 @@ impl<'obj> StackCounter<'obj> {
         config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
         let seen = Rc::new(RefCell::new(Vec::new()));
-        let new_pids = announcements(&skel, Rc::clone(&seen))?;
-        let programs = event_programs!(skel, rt_tracing);
-        let attached = attach::attach_all(&programs, targets, &config.attach)?;
-        Ok(StackCounter {
+        let samples = sampling
+            .then(|| Samples::new(config.unwind, config.max_depth.clamp(1, MAX_DEPTH) as usize));
+        let new_pids = ring_buffers(&skel, Rc::clone(&seen), samples.as_ref())?;
+        let mut counter = StackCounter {
             skel,
-            attached,
+            attached: Attached::default(),
             retired: HashMap::new(),
             new_pids,
             seen,
-        })
+            samples,
+        };
+        if let (Some(samples), Some(pid)) = (&mut counter.samples, config.filters.pid) {
+            samples.set_up(pid, symbols);
+            counter.hand_over_frame_pointer_pids()?;
+        }
+        let programs = event_programs!(counter.skel, rt_tracing);
+        counter.attached = attach::attach_all(&programs, targets, &config.attach)?;
+        Ok(counter)
     }
 
     pub fn attached(&self) -> &Attached {
         &self.attached
     }
 
-    /// Readable when the program has announced new processes.
+    /// Readable when the program has announced new processes or sent
+    /// copied stacks.
     pub fn announcements_fd(&self) -> RawFd {
         self.new_pids.epoll_fd()
     }
 
-    /// The processes the program saw for the first time since the last
-    /// call, so their maps can be read while they live.
+    /// Takes what the ring buffers hold (a bounded number of records: call
+    /// again while the fd is readable), and returns the processes the
+    /// program saw for the first time, so their maps can be read while
+    /// they live.
     pub fn new_processes(&self) -> Vec<u32> {
-        let _ = self.new_pids.consume();
+        let _ = self.new_pids.consume_raw_n(RECORDS_PER_WAKE);
         self.seen.borrow_mut().drain(..).collect()
+    }
+
+    /// Unwinds and counts the copied stacks taken so far (all that the
+    /// ring buffer holds when `drain`), with the mappings `symbols`
+    /// captured; under auto, hands the program the processes that need no
+    /// copies.
+    pub fn count_samples(&mut self, symbols: &mut Symbols, drain: bool) -> Result<(), BpfError> {
+        let Some(samples) = &mut self.samples else {
+            return Ok(());
+        };
+        loop {
+            let taken = self.new_pids.consume_raw_n(RECORDS_PER_WAKE);
+            samples.count(symbols);
+            if !drain || taken < RECORDS_PER_WAKE as i32 {
+                break;
+            }
+        }
+        self.hand_over_frame_pointer_pids()
+    }
+
+    /// Tells the program which processes the kernel can walk (auto).
+    fn hand_over_frame_pointer_pids(&mut self) -> Result<(), BpfError> {
+        let Some(samples) = &mut self.samples else {
+            return Ok(());
+        };
+        for pid in samples.take_frame_pointer_pids() {
+            self.skel
+                .maps
+                .fp_pids
+                .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+                .map_err(map_error("fp_pids"))?;
+        }
+        Ok(())
+    }
+
+    /// How many events' user stacks were unwound from copies.
+    pub fn unwound_from_copies(&self) -> u64 {
+        self.samples.as_ref().map_or(0, |s| s.counts.values().sum())
+    }
+
+    /// What unwinding copied stacks noted since the last call (for -v).
+    pub fn take_unwind_notes(&mut self) -> Vec<String> {
+        self.samples
+            .as_mut()
+            .map(Samples::take_notes)
+            .unwrap_or_default()
     }
 
     /// Every counted stack with its total since attach.
     pub fn totals(&self) -> Result<HashMap<RawStack, u64>, BpfError> {
         let mut totals = self.retired.clone();
+        if let Some(samples) = &self.samples {
+            let mut kernel_stacks = HashMap::new();
+            for (key, &count) in &samples.counts {
+                let stack = self.sampled_stack(key, &mut kernel_stacks)?;
+                *totals.entry(stack).or_insert(0) += count;
+            }
+        }
         self.read_counts(
             |_| true,
             |stack, count| {
@@ -202,7 +317,70 @@ impl<'obj> StackCounter<'obj> {
         for (stack, count) in found {
             *self.retired.entry(stack).or_insert(0) += count;
         }
+        if let Some(samples) = &mut self.samples {
+            // Their samples are counted (the caller counts the queue
+            // first); the counts stay, the modules go.
+            let exited: Vec<u32> = samples
+                .counts
+                .keys()
+                .map(|k| k.tgid)
+                .filter(|&pid| !exited::alive(pid))
+                .collect();
+            exited.into_iter().for_each(|pid| samples.forget(pid));
+        }
         Ok(gone.len())
+    }
+
+    /// A counted copy's stack: its kernel frames from the stack map, its
+    /// user frames as unwound.
+    fn sampled_stack(
+        &self,
+        key: &SampledKey,
+        kernel_stacks: &mut HashMap<i32, Vec<u64>>,
+    ) -> Result<RawStack, BpfError> {
+        Ok(RawStack {
+            slot: key.slot,
+            tgid: key.tgid,
+            comm: key.comm.clone(),
+            kernel: self.stack_frames(key.kernel_stack_id, kernel_stacks)?,
+            user: key.user.frames.clone(),
+            entry_return: 0,
+            kernel_lost: stacks::lost_marker(key.kernel_stack_id),
+            user_lost: None,
+            user_end: key.user.end,
+            user_files: Vec::new(),
+        })
+    }
+
+    /// The addresses of stack `id` in the stack map (none for an error
+    /// id), through `cache`.
+    fn stack_frames(
+        &self,
+        id: i32,
+        cache: &mut HashMap<i32, Vec<u64>>,
+    ) -> Result<Vec<u64>, BpfError> {
+        if id < 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(found) = cache.get(&id) {
+            return Ok(found.clone());
+        }
+        let addrs: Vec<u64> = self
+            .skel
+            .maps
+            .stack_traces
+            .lookup(&id.to_ne_bytes(), MapFlags::ANY)
+            .map_err(map_error("stack_traces"))?
+            .map(|bytes| {
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+                    .take_while(|&a| a != 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        cache.insert(id, addrs.clone());
+        Ok(addrs)
     }
 
     /// The build-id frames kept for (tgid, user stack id), if any.
@@ -266,30 +444,7 @@ impl<'obj> StackCounter<'obj> {
                 continue;
             };
             let count = u64::from_ne_bytes(value[..8].try_into().expect("8-byte count"));
-            let mut frames = |id: i32| -> Result<Vec<u64>, BpfError> {
-                if id < 0 {
-                    return Ok(Vec::new());
-                }
-                if let Some(found) = stacks.get(&id) {
-                    return Ok(found.clone());
-                }
-                let addrs = self
-                    .skel
-                    .maps
-                    .stack_traces
-                    .lookup(&id.to_ne_bytes(), MapFlags::ANY)
-                    .map_err(map_error("stack_traces"))?
-                    .map(|bytes| {
-                        bytes
-                            .chunks_exact(8)
-                            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
-                            .take_while(|&a| a != 0)
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                stacks.insert(id, addrs);
-                Ok(stacks[&id].clone())
-            };
+            let mut frames = |id: i32| self.stack_frames(id, &mut stacks);
             let stack = RawStack {
                 slot: key.slot,
                 tgid: key.tgid,
@@ -298,6 +453,7 @@ impl<'obj> StackCounter<'obj> {
                 entry_return: key.entry_return,
                 kernel_lost: stacks::lost_marker(key.kernel_stack_id),
                 user_lost: stacks::lost_marker(key.user_stack_id),
+                user_end: None,
                 user_files: {
                     let tgid = key.tgid;
                     if *gone.entry(tgid).or_insert_with(|| !exited::alive(tgid)) {
@@ -329,6 +485,7 @@ impl<'obj> StackCounter<'obj> {
             map_full: reason(types::lost_reason::LOST_STACK_FULL)?,
             unreadable: reason(types::lost_reason::LOST_STACK_FAULT)?,
             table_full: reason(types::lost_reason::LOST_COUNTS_FULL)?,
+            samples_full: reason(types::lost_reason::LOST_SAMPLES_FULL)?,
         })
     }
 
@@ -347,11 +504,13 @@ fn build_id_key(tgid: u32, user_stack_id: i32) -> types::build_id_key {
     }
 }
 
-/// A ring buffer that hands every process the program announces (its
-/// `new_pids` map) to `seen`.
-fn announcements(
+/// The ring buffers, read through one epoll fd: every process the program
+/// announces (its `new_pids` map) goes to `seen`, and, where stacks are
+/// copied, every copy to the `samples` queue.
+fn ring_buffers(
     skel: &StackSkel<'_>,
     seen: Rc<RefCell<Vec<u32>>>,
+    samples: Option<&Samples>,
 ) -> Result<RingBuffer<'static>, BpfError> {
     let mut builder = RingBufferBuilder::new();
     builder
@@ -362,7 +521,18 @@ fn announcements(
             0
         })
         .map_err(map_error("new_pids"))?;
-    builder.build().map_err(map_error("new_pids"))
+    if let Some(samples) = samples {
+        let queue = Rc::clone(&samples.queue);
+        builder
+            .add(&skel.maps.user_samples, move |data: &[u8]| {
+                if let Some(sample) = stack_samples::parse(data) {
+                    queue.borrow_mut().push_back(sample);
+                }
+                0
+            })
+            .map_err(map_error("user_samples"))?;
+    }
+    builder.build().map_err(map_error("ring buffers"))
 }
 
 struct Key {

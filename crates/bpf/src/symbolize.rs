@@ -108,6 +108,11 @@ impl Symbols {
         self.processes.insert(pid, maps);
     }
 
+    /// The mappings captured for `pid`, if it lived when first seen.
+    pub fn maps(&self, pid: u32) -> Option<&ProcMaps> {
+        self.processes.get(&pid)?.as_ref()
+    }
+
     /// Files skipped since the last call, and why (for -v).
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)

@@ -14,3 +14,4 @@ pub mod spec;
 pub mod stacks;
 pub mod targets;
 pub mod trace;
+pub mod unwind;

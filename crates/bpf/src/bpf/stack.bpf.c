@@ -6,6 +6,11 @@
  * of every process is announced on a ring buffer, so the loader can read
  * the process's memory map while it is alive; each new user stack is also
  * kept as (build id, file offset) frames, for processes that exit first.
+ *
+ * With --user-stacks dwarf (or auto, for processes without frame
+ * pointers) the user stack is not walked here: the user registers and the
+ * top of the stack go to a ring buffer, and the loader unwinds them with
+ * the binaries' CFI and counts the stacks itself.
  */
 #include "common.bpf.h"
 #include <bpf/usdt.bpf.h>
@@ -21,6 +26,10 @@
 
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
+const volatile enum user_unwind unwind_mode = UNWIND_FP;
+const volatile __u32 stack_copy_size = 16384; /* <= STACK_COPY_MAX */
+/* Never read: puts `enum stack_copy` in the BTF, so in the skeleton. */
+const volatile enum stack_copy stack_copy_in_btf = STACK_COPY_MAX;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -63,6 +72,30 @@ struct {
 
 /* Room to take a build_id_stack (4 KB: more than the BPF stack holds). */
 PERCPU_ARRAY(build_id_scratch, __u32, struct build_id_stack);
+
+/* Copied user stacks, for the loader to unwind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096); /* set by the loader */
+} user_samples SEC(".maps");
+
+/* Room to build a user_sample, one per CPU (indexed by CPU: a per-CPU
+ * array's values are limited to 32 KB). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct user_sample);
+	__uint(max_entries, 1); /* set by the loader: the possible CPUs */
+} sample_scratch SEC(".maps");
+
+/* --user-stacks auto: the processes the loader found to have frame
+ * pointers in every file they map; the kernel walks their stacks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(max_entries, 65536);
+} fp_pids SEC(".maps");
 
 static __always_inline void lose(__u32 reason)
 {
@@ -121,6 +154,69 @@ static __always_inline bool countable(long id)
 	return id >= 0 || id == -EEXIST || id == -ENOMEM;
 }
 
+static __always_inline bool copies_user_stack(__u32 tgid)
+{
+	if (unwind_mode == UNWIND_FP)
+		return false;
+	if (unwind_mode == UNWIND_DWARF)
+		return true;
+	return !bpf_map_lookup_elem(&fp_pids, &tgid);
+}
+
+#define PAGE 4096
+
+/* Sends the event with its user registers and the top of its user stack
+ * to user_samples (or counts it lost there). False if no user stack could
+ * be read (a kernel thread): the caller counts the kernel stack alone. */
+static __always_inline bool sample_user_stack(struct stack_key *key)
+{
+	struct pt_regs *user = bpf_task_pt_regs(bpf_get_current_task_btf());
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct user_sample *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
+	struct pt_regs regs;
+	__u32 off = 0;
+	__u64 sp;
+
+	if (!s || bpf_probe_read_kernel(&regs, sizeof(regs), user))
+		return false;
+	sp = PT_REGS_SP(&regs);
+	/* A page at a time: the stack's top page is followed by unmapped
+	 * memory, and a read that crosses into it fails whole. */
+	for (int i = 0; i < STACK_COPY_MAX / PAGE + 1; i++) {
+		__u32 len;
+
+		if (off >= stack_copy_size)
+			break;
+		len = PAGE - ((sp + off) & (PAGE - 1));
+		if (len > stack_copy_size - off)
+			len = stack_copy_size - off;
+		/* Bounds the verifier can follow (it loses off < size above). */
+		barrier_var(len);
+		len &= 2 * PAGE - 1;
+		if (len == 0 || len > PAGE)
+			break;
+		if (bpf_probe_read_user(&s->stack[off & (STACK_COPY_MAX - 1)], len, (void *)(sp + off)))
+			break;
+		off += len;
+	}
+	if (off == 0)
+		return false;
+	barrier_var(off);
+	if (off > STACK_COPY_MAX)
+		off = STACK_COPY_MAX;
+	s->slot = key->slot;
+	s->tgid = key->tgid;
+	s->kernel_stack_id = key->kernel_stack_id;
+	s->stack_size = off;
+	s->ip = PT_REGS_IP(&regs);
+	s->sp = sp;
+	s->bp = PT_REGS_FP(&regs);
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	if (bpf_ringbuf_output(&user_samples, s, offsetof(struct user_sample, stack) + off, 0))
+		lose(LOST_SAMPLES_FULL);
+	return true;
+}
+
 /* `sp`: for uprobes at a function's entry, the stack pointer (0 else). */
 static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 {
@@ -137,7 +233,10 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 		if (key.kernel_stack_id < 0 && key.kernel_stack_id != -EFAULT)
 			lose_stack(key.kernel_stack_id);
 	}
-	if (user_stacks && key.tgid != 0) {
+	if (user_stacks && key.tgid != 0 && copies_user_stack(key.tgid)) {
+		if (sample_user_stack(&key))
+			return 0;
+	} else if (user_stacks && key.tgid != 0) {
 		key.user_stack_id = bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK);
 		/* -EFAULT: a kernel thread or an unreadable stack; no user part. */
 		if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT)

@@ -40,7 +40,37 @@ enum lost_reason {
 	LOST_STACK_FULL = 1,      /* -ENOMEM: the stack map is full */
 	LOST_STACK_FAULT = 2,     /* -EFAULT: the stack could not be read */
 	LOST_COUNTS_FULL = 3,     /* the counts table is full */
-	LOST_REASONS = 4,
+	LOST_SAMPLES_FULL = 4,    /* the user-stack ring buffer is full */
+	LOST_REASONS = 5,
+};
+
+/* How user stacks are walked (--user-stacks). */
+enum user_unwind {
+	UNWIND_FP = 0,    /* the kernel follows frame pointers */
+	UNWIND_DWARF = 1, /* the stack is copied out, unwound from CFI in user space */
+	UNWIND_AUTO = 2,  /* DWARF but for the processes in fp_pids */
+};
+
+enum stack_copy {
+	/* The most user stack copied per event, and the slack that a page
+	 * read at the last offset below it may run into. */
+	STACK_COPY_MAX = 32768,
+	STACK_COPY_SLACK = 4096,
+};
+
+/* One event whose user stack is unwound in user space: what the counts
+ * key holds but the user stack id, the user registers the unwinder starts
+ * from, and the stack's top `stack_size` bytes from `sp` up. */
+struct user_sample {
+	__u32 slot;
+	__u32 tgid;
+	__s32 kernel_stack_id;
+	__u32 stack_size;
+	__u64 ip;
+	__u64 sp;
+	__u64 bp;
+	char comm[COMM_LEN];
+	__u8 stack[STACK_COPY_MAX + STACK_COPY_SLACK];
 };
 
 #endif

@@ -6,9 +6,13 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, ValueHint};
+use clap::{CommandFactory, Parser, ValueEnum, ValueHint};
 use rtools_bpf::attach::Attached;
-use rtools_bpf::stack::{RawStack, StackConfig, StackCounter, DEFAULT_STACK_STORAGE, MAX_DEPTH};
+use rtools_bpf::stack::{
+    RawStack, StackConfig, StackCounter, DEFAULT_COPY_BUFFER, DEFAULT_STACK_COPY,
+    DEFAULT_STACK_STORAGE, MAX_DEPTH, MAX_STACK_COPY,
+};
+use rtools_bpf::stack_samples::UserUnwind;
 use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::task_filters::TaskFilters;
 use rtools_bpf::OpenObject;
@@ -34,6 +38,7 @@ Examples:
     stackcount -d -s t:syscalls:sys_enter_getppid   delimiter, offsets
     stackcount -D 10 -i 2 c:malloc         every 2 s for 10 s
     stackcount -f profile:hz:99 > cpu.folded   a CPU profile of the machine
+    stackcount --user-stacks dwarf -p 1234 c:malloc   whole stacks without frame pointers (+)
     stackcount --flamegraph cpu.svg -p 1234 profile:hz:99   of one process (+)
     stackcount ktime_get                   a kernel function (kprobes or fentry)";
 
@@ -53,6 +58,15 @@ Examples:
 /// instruction the caller that frame-pointer unwinding misses is put back.
 /// Stacks that cannot be recorded (stack map full, hash collision) are
 /// counted and reported on stderr, never shown as empty stacks.
+///
+/// The kernel walks user stacks by their frame pointers, which Debian's
+/// programs and libraries do not keep: such stacks stop after a frame or
+/// two. --user-stacks dwarf copies the user registers and the top of the
+/// stack (--stack-copy-size bytes) at each event and unwinds them in
+/// user space with the CFI (.eh_frame) of the mapped files, as perf's
+/// --call-graph dwarf does, so stacks are whole; a stack that unwinding
+/// cannot finish ends in a [truncated: ...] frame. auto does that only
+/// for the processes in which some mapped file lacks frame pointers.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "stackcount",
@@ -100,11 +114,42 @@ pub struct StackcountArgs {
     /// Frames kept per stack, 1 to 127 (+)
     #[arg(long = "max-depth", value_name = "N", default_value_t = MAX_DEPTH, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub max_depth: u32,
+    /// How user stacks are walked: fp (frame pointers, in the kernel),
+    /// dwarf (a copy of the stack, unwound from CFI), auto (dwarf where a
+    /// mapped file lacks frame pointers) (+)
+    #[arg(long = "user-stacks", value_name = "HOW", value_enum, default_value_t = UnwindArg::Fp)]
+    pub user_stacks: UnwindArg,
+    /// Bytes of user stack copied per event with --user-stacks dwarf or
+    /// auto, 8 to 32768 (+)
+    #[arg(long = "stack-copy-size", value_name = "BYTES", default_value_t = DEFAULT_STACK_COPY, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
+    pub stack_copy_size: u32,
+    /// Bytes of the ring buffer that copied stacks go through, a power of
+    /// two from 4096; copies it has no room for are counted lost (+)
+    #[arg(long = "copy-buffer-size", value_name = "BYTES", default_value_t = DEFAULT_COPY_BUFFER, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
+    pub copy_buffer_size: u32,
     #[command(flatten)]
     pub common: CommonArgs,
     /// Search expression for events (the forms funccount takes)
     #[arg(value_name = "PATTERN")]
     pub pattern: String,
+}
+
+/// --user-stacks' values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UnwindArg {
+    Fp,
+    Dwarf,
+    Auto,
+}
+
+impl From<UnwindArg> for UserUnwind {
+    fn from(arg: UnwindArg) -> UserUnwind {
+        match arg {
+            UnwindArg::Fp => UserUnwind::FramePointers,
+            UnwindArg::Dwarf => UserUnwind::Dwarf,
+            UnwindArg::Auto => UserUnwind::Auto,
+        }
+    }
 }
 
 /// BCC's letter for --duration (-d is the delimiter here).
@@ -136,6 +181,16 @@ impl Tool for StackcountArgs {
         if self.stack_storage_size == 0 {
             return usage("--stack-storage-size must be at least 1");
         }
+        if !(8..=MAX_STACK_COPY).contains(&self.stack_copy_size) {
+            return usage(format!("--stack-copy-size must be 8 to {MAX_STACK_COPY}"));
+        }
+        let buffer = self.copy_buffer_size;
+        if buffer < 4096 || !buffer.is_power_of_two() || buffer > 1 << 30 {
+            return usage("--copy-buffer-size must be a power of two from 4096 to 1073741824");
+        }
+        if self.kernel_stacks_only && self.user_stacks != UnwindArg::Fp {
+            return usage("--user-stacks walks user stacks, which -K leaves out: drop one of them");
+        }
         match &self.flamegraph {
             Some(path) => check_writable(path),
             None => Ok(()),
@@ -161,15 +216,18 @@ impl Tool for StackcountArgs {
             user: !self.kernel_stacks_only,
             storage_size: self.stack_storage_size,
             max_depth: self.max_depth,
+            unwind: self.user_stacks.into(),
+            stack_copy: self.stack_copy_size,
+            copy_buffer: self.copy_buffer_size,
             attach: setup.attach,
         };
-        let counter = StackCounter::start(storage, setup.targets(), &config)?;
         let mut symbols = Symbols::default();
         if let Some(pid) = self.common.pid {
             // Its mappings now, while it surely lives: it may exit before
             // its first event is announced (issue 10).
             symbols.remember(pid);
         }
+        let counter = StackCounter::start(storage, setup.targets(), &config, &mut symbols)?;
         Ok(Stackcount {
             counter,
             symbols,
@@ -191,12 +249,15 @@ pub struct Stackcount<'obj> {
 }
 
 impl Stackcount<'_> {
-    /// -v: what symbolizing skipped (perf maps not read, and why).
+    /// -v: what symbolizing skipped (perf maps not read, and why), and
+    /// how copied stacks' processes are unwound.
     fn show_notes(&mut self) {
+        let notes = self.symbols.take_notes();
+        let unwinding = self.counter.take_unwind_notes();
         if self.args.common.verbose {
-            self.symbols
-                .take_notes()
+            notes
                 .iter()
+                .chain(&unwinding)
                 .for_each(|n| say!("stackcount: {n}"));
         }
     }
@@ -216,16 +277,19 @@ impl Session for Stackcount<'_> {
         for pid in self.counter.new_processes() {
             self.symbols.remember(pid);
         }
+        self.counter.count_samples(&mut self.symbols, false)?;
         self.show_notes();
         Ok(Flow::Continue)
     }
 
     fn sweep(&mut self) -> anyhow::Result<()> {
+        self.counter.count_samples(&mut self.symbols, true)?;
         self.counter.retire_exited()?;
         Ok(())
     }
 
     fn summary(&mut self, last: bool) -> anyhow::Result<()> {
+        self.counter.count_samples(&mut self.symbols, true)?;
         let totals = self.counter.totals()?;
         let all = (last && self.args.flamegraph.is_some()).then(|| totals.clone());
         let increases = self.deltas.interval(totals);
@@ -250,6 +314,14 @@ impl Session for Stackcount<'_> {
     fn finish(&mut self) -> anyhow::Result<()> {
         // Symbolizing may have met more.
         self.show_notes();
+        if self.args.common.verbose && self.args.user_stacks != UnwindArg::Fp {
+            let all: u64 = self.counter.totals()?.values().sum();
+            let copied = self.counter.unwound_from_copies();
+            say!(
+                "stackcount: {copied} user stacks unwound from copies, {} walked by the kernel",
+                all - copied
+            );
+        }
         report_lost(&self.counter)
     }
 
@@ -281,7 +353,11 @@ fn symbolized_rows(
                 kernel: stack.kernel_lost.map_or(kernel, marker),
                 user: match stack.user_lost {
                     Some(lost) => marker(lost),
-                    None => user_frames(symbols, &stack, &user, inserted),
+                    None => {
+                        let mut frames = user_frames(symbols, &stack, &user, inserted);
+                        frames.extend(stack.user_end.map(|end| Frame::unknown(0).named(end)));
+                        frames
+                    }
                 },
                 count,
             }
@@ -387,12 +463,14 @@ fn report_lost(counter: &StackCounter<'_>) -> anyhow::Result<()> {
         say!(
             "stackcount: warning: {} stacks lost: {} hash collisions and {} with the stack map full \
              (counted under [lost stack: ...]; raise --stack-storage-size), {} unreadable, \
-             {} with the count table full",
+             {} with the count table full, {} copied stacks with the ring buffer full \
+             (raise --copy-buffer-size)",
             lost.total(),
             lost.collisions,
             lost.map_full,
             lost.unreadable,
-            lost.table_full
+            lost.table_full,
+            lost.samples_full
         );
     }
     Ok(())

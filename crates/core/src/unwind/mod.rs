@@ -1,0 +1,178 @@
+//! User stacks unwound from a copy (`stackcount --user-stacks dwarf`):
+//! the registers and the top of the stack the BPF program took at an
+//! event, and the call frame information of each file the process maps,
+//! through framehop (the unwinder samply is built on). Where a file has no
+//! CFI for an address, framehop follows the frame pointer.
+//!
+//! Files are read once (by device and inode) and shared by every process
+//! that maps them; a process's modules are set up once, from its mappings
+//! captured while it lived, so it is unwound after it exits too.
+
+mod elf_cfi;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+use framehop::{Error, FrameAddress, MayAllocateDuringUnwind, Module, Unwinder as _};
+
+pub use elf_cfi::{sets_up_frame, ElfCfi};
+use elf_cfi::{Data, Sections};
+
+/// The marker frame of a stack unwound until the end of the copied bytes:
+/// the rest of the stack was not copied (`--stack-copy-size`).
+pub const COPY_ENDED: &str = "[truncated: end of the stack copy]";
+/// The marker frame of a stack whose unwinding went wrong (no rule, a
+/// loop, a return address of 0 where the stack does not end).
+pub const UNWIND_FAILED: &str = "[truncated: unwinding failed]";
+/// The marker frame of a process whose mappings were never read (it
+/// exited first): only the instruction pointer is known.
+pub const PROCESS_GONE: &str = "[truncated: process exited before it was unwound]";
+
+/// One executable mapping of a file, as a process mapped it.
+#[derive(Debug, Clone)]
+pub struct Mapped<'a> {
+    pub start: u64,
+    pub end: u64,
+    /// The file offset mapped at `start`.
+    pub offset: u64,
+    /// Where the file can be read.
+    pub path: &'a Path,
+    /// Its name in the process, for notes.
+    pub name: &'a Path,
+    /// (device, inode): one file however many processes map it.
+    pub file: (u64, u64),
+}
+
+/// The user registers an unwind starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Regs {
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+}
+
+/// A stack unwound: addresses leaf first (the instruction pointer, then
+/// return addresses), and the marker frame where it ended early.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Unwound {
+    pub frames: Vec<u64>,
+    pub end: Option<&'static str>,
+}
+
+type ProcessUnwinder = UnwinderX86_64<Data, MayAllocateDuringUnwind>;
+
+#[derive(Default)]
+pub struct Unwinder {
+    /// By (device, inode); None for a file that could not be read.
+    files: HashMap<(u64, u64), Option<Arc<ElfCfi>>>,
+    processes: HashMap<u32, ProcessUnwinder>,
+    /// framehop's cache of rules by address, shared by all processes.
+    cache: CacheX86_64<MayAllocateDuringUnwind>,
+    notes: Vec<String>,
+}
+
+impl Unwinder {
+    /// Whether `pid`'s modules are set up.
+    pub fn knows(&self, pid: u32) -> bool {
+        self.processes.contains_key(&pid)
+    }
+
+    /// Sets up `pid` from its executable mappings (once: later calls keep
+    /// the first). Returns Ok if every file mapped keeps frame pointers,
+    /// so that the kernel's frame-pointer walk sees its whole stacks, else
+    /// the first that does not.
+    pub fn add_process(&mut self, pid: u32, mappings: &[Mapped<'_>]) -> Result<(), String> {
+        let mut unwinder = ProcessUnwinder::new();
+        let mut frame_pointers = match mappings {
+            [] => Err("no file".to_string()),
+            _ => Ok(()),
+        };
+        for m in mappings {
+            let lacking = || Err(m.name.display().to_string());
+            let cfi = self
+                .files
+                .entry(m.file)
+                .or_insert_with(|| match ElfCfi::read(m.path) {
+                    Ok(cfi) => Some(Arc::new(cfi)),
+                    Err(why) => {
+                        self.notes.push(format!("no unwind tables: {why}"));
+                        None
+                    }
+                })
+                .clone();
+            let Some(cfi) = cfi else {
+                frame_pointers = frame_pointers.and_then(|_| lacking());
+                continue;
+            };
+            if !cfi.frame_pointers {
+                frame_pointers = frame_pointers.and_then(|_| lacking());
+            }
+            let Some(base) = cfi.base_address(m.start, m.offset) else {
+                continue;
+            };
+            let name = m.name.display().to_string();
+            unwinder.add_module(Module::new(name, m.start..m.end, base, Sections(cfi)));
+        }
+        self.processes.entry(pid).or_insert(unwinder);
+        frame_pointers
+    }
+
+    /// Drops a process's modules (it exited and its stacks are unwound).
+    pub fn forget(&mut self, pid: u32) {
+        self.processes.remove(&pid);
+    }
+
+    /// Files that could not be read, since the last call (for -v).
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Unwinds one copied stack of `pid`: `stack` holds the bytes from
+    /// `regs.sp` up. At most `max_depth` frames.
+    pub fn unwind(&mut self, pid: u32, regs: Regs, stack: &[u8], max_depth: usize) -> Unwound {
+        let Some(unwinder) = self.processes.get(&pid) else {
+            return Unwound {
+                frames: vec![regs.ip],
+                end: Some(PROCESS_GONE),
+            };
+        };
+        let copy_end = regs.sp.saturating_add(stack.len() as u64);
+        let mut read = |addr: u64| -> Result<u64, ()> {
+            let at = usize::try_from(addr.checked_sub(regs.sp).ok_or(())?).map_err(|_| ())?;
+            let word = stack.get(at..at.checked_add(8).ok_or(())?).ok_or(())?;
+            Ok(u64::from_le_bytes(word.try_into().map_err(|_| ())?))
+        };
+        let mut walked = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
+        let mut address = FrameAddress::from_instruction_pointer(regs.ip);
+        let mut out = vec![regs.ip];
+        let end = loop {
+            if out.len() >= max_depth {
+                break None;
+            }
+            match unwinder.unwind_frame(address, &mut walked, &mut self.cache, &mut read) {
+                Ok(Some(ret)) => match FrameAddress::from_return_address(ret) {
+                    Some(next) => {
+                        out.push(ret);
+                        address = next;
+                    }
+                    None => break None, // a return address of 0: the end
+                },
+                Ok(None) => break None,
+                // A frame without CFI at the end of the frame-pointer
+                // chain, which entry points start with rbp 0 (framehop
+                // takes 0 for a frame below the stack pointer).
+                Err(Error::FramepointerUnwindingMovedBackwards) if walked.bp() == 0 => break None,
+                Err(Error::CouldNotReadStack(addr)) if addr.saturating_add(8) > copy_end => {
+                    break Some(COPY_ENDED)
+                }
+                Err(_) => break Some(UNWIND_FAILED),
+            }
+        };
+        Unwound { frames: out, end }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! The unwinder on this test process's own stack: registers and a copy of
+//! the stack taken in `capture`, called through `outer` and `middle`.
+
+use std::arch::asm;
+use std::path::PathBuf;
+
+use blazesym::symbolize::source::{Process, Source};
+use blazesym::symbolize::{Input, Symbolizer};
+use blazesym::Pid;
+
+use super::*;
+
+/// The executable mappings of this process: (start, end, offset, path,
+/// (dev, inode)).
+fn own_mappings() -> Vec<(u64, u64, u64, PathBuf, (u64, u64))> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 6 || !f[1].contains('x') || !f[5].starts_with('/') {
+                return None;
+            }
+            let (start, end) = f[0].split_once('-')?;
+            let hex = |h: &str| u64::from_str_radix(h, 16).ok();
+            let (major, minor) = f[3].split_once(':')?;
+            Some((
+                hex(start)?,
+                hex(end)?,
+                hex(f[2])?,
+                PathBuf::from(f[5]),
+                ((hex(major)? << 32) | hex(minor)?, f[4].parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
+/// The end of the mapping that holds `addr` (the thread's stack).
+fn mapping_end(addr: u64) -> u64 {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .find_map(|line| {
+            let (start, end) = line.split_whitespace().next()?.split_once('-')?;
+            let (start, end) = (
+                u64::from_str_radix(start, 16).ok()?,
+                u64::from_str_radix(end, 16).ok()?,
+            );
+            (start..end).contains(&addr).then_some(end)
+        })
+        .expect("the stack is mapped")
+}
+
+/// The registers here and up to `size` bytes of the stack above them.
+#[inline(never)]
+fn capture(size: u64) -> (Regs, Vec<u8>) {
+    let (ip, sp, bp): (u64, u64, u64);
+    // SAFETY: reads three registers; touches no memory.
+    unsafe {
+        asm!("lea {ip}, [rip]", "mov {sp}, rsp", "mov {bp}, rbp",
+             ip = out(reg) ip, sp = out(reg) sp, bp = out(reg) bp);
+    }
+    let len = size.min(mapping_end(sp) - sp) as usize;
+    // SAFETY: [sp, sp + len) lies in this thread's mapped stack; the
+    // frames above sp (this function's callers) are not changing.
+    let copy = unsafe { std::slice::from_raw_parts(sp as *const u8, len) }.to_vec();
+    (Regs { ip, sp, bp }, copy)
+}
+
+#[inline(never)]
+fn middle(size: u64) -> (Regs, Vec<u8>) {
+    let r = capture(size);
+    std::hint::black_box(&r);
+    r
+}
+
+#[inline(never)]
+fn outer(size: u64) -> (Regs, Vec<u8>) {
+    let r = middle(size);
+    std::hint::black_box(&r);
+    r
+}
+
+fn unwinder_of_this_process() -> Unwinder {
+    let maps = own_mappings();
+    let mapped: Vec<Mapped<'_>> = maps
+        .iter()
+        .map(|(start, end, offset, path, file)| Mapped {
+            start: *start,
+            end: *end,
+            offset: *offset,
+            path,
+            name: path,
+            file: *file,
+        })
+        .collect();
+    let mut unwinder = Unwinder::default();
+    unwinder.add_process(std::process::id(), &mapped);
+    unwinder
+}
+
+fn names(addrs: &[u64]) -> Vec<String> {
+    let src = Source::Process(Process::new(Pid::Slf));
+    Symbolizer::new()
+        .symbolize(&src, Input::AbsAddr(addrs))
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            s.as_sym()
+                .map_or("[unknown]".into(), |s| s.name.to_string())
+        })
+        .collect()
+}
+
+fn position(names: &[String], part: &str) -> usize {
+    names
+        .iter()
+        .position(|n| n.contains(part))
+        .unwrap_or_else(|| panic!("no {part} in {names:#?}"))
+}
+
+#[test]
+fn unwinds_its_own_stack_to_its_end() {
+    let (regs, stack) = outer(64 << 10);
+    let mut unwinder = unwinder_of_this_process();
+    // This binary keeps frame pointers, so its CFI says "the frame is at
+    // rbp + 16" and rbp is needed; libc's thread start has none, and
+    // only its CFI gets the walk to the stack's end without a marker.
+    let unwound = unwinder.unwind(std::process::id(), regs, &stack, 127);
+    let names = names(&unwound.frames);
+    let (c, m, o) = (
+        position(&names, "capture"),
+        position(&names, "middle"),
+        position(&names, "outer"),
+    );
+    assert_eq!((c, m, o), (0, 1, 2), "{names:#?}");
+    let test = position(&names, "unwinds_its_own_stack_to_its_end");
+    assert_eq!(test, 3, "{names:#?}");
+    // Through the test harness and libc's thread start, to its end.
+    assert!(unwound.frames.len() > 6, "{names:#?}");
+    assert!(
+        names.last().is_some_and(|n| n.contains("clone")),
+        "{names:#?}"
+    );
+    assert_eq!(unwound.end, None, "{names:#?}");
+}
+
+#[test]
+fn a_short_copy_ends_in_its_marker() {
+    let (regs, stack) = outer(64 << 10);
+    let mut unwinder = unwinder_of_this_process();
+    // Enough for capture's frame and a little more.
+    let short = &stack[..64.min(stack.len())];
+    let unwound = unwinder.unwind(std::process::id(), regs, short, 127);
+    assert_eq!(unwound.end, Some(COPY_ENDED), "{unwound:?}");
+    assert!(!unwound.frames.is_empty());
+    assert!(unwound.frames.len() < 4, "{unwound:?}");
+}
+
+#[test]
+fn max_depth_cuts_the_stack_without_a_marker() {
+    let (regs, stack) = outer(64 << 10);
+    let mut unwinder = unwinder_of_this_process();
+    let unwound = unwinder.unwind(std::process::id(), regs, &stack, 2);
+    assert_eq!(unwound.frames.len(), 2);
+    assert_eq!(unwound.end, None);
+}
+
+#[test]
+fn garbage_on_the_stack_truncates_with_a_marker_not_wrong_frames() {
+    let (regs, mut stack) = outer(64 << 10);
+    let mut unwinder = unwinder_of_this_process();
+    // The whole stack above the registers overwritten: capture's return
+    // address is 0.
+    stack.iter_mut().for_each(|b| *b = 0);
+    let unwound = unwinder.unwind(std::process::id(), Regs { bp: 0, ..regs }, &stack, 127);
+    assert_eq!(unwound.frames, vec![regs.ip], "{unwound:?}");
+    assert!(unwound.end.is_some() || unwound.frames.len() == 1);
+}
+
+#[test]
+fn a_process_never_set_up_gives_its_instruction_pointer_and_a_marker() {
+    let mut unwinder = Unwinder::default();
+    let regs = Regs {
+        ip: 0x1234,
+        sp: 0x7000,
+        bp: 0,
+    };
+    let unwound = unwinder.unwind(1, regs, &[0; 64], 127);
+    assert_eq!(unwound.frames, vec![0x1234]);
+    assert_eq!(unwound.end, Some(PROCESS_GONE));
+    assert!(!unwinder.knows(1));
+}
+
+#[test]
+fn files_are_read_once_for_every_process_that_maps_them() {
+    let maps = own_mappings();
+    let mapped: Vec<Mapped<'_>> = maps
+        .iter()
+        .map(|(start, end, offset, path, file)| Mapped {
+            start: *start,
+            end: *end,
+            offset: *offset,
+            path,
+            name: path,
+            file: *file,
+        })
+        .collect();
+    let mut unwinder = Unwinder::default();
+    unwinder.add_process(1, &mapped);
+    let first: Vec<_> = unwinder.files.values().flatten().map(Arc::as_ptr).collect();
+    unwinder.add_process(2, &mapped);
+    let second: Vec<_> = unwinder.files.values().flatten().map(Arc::as_ptr).collect();
+    assert_eq!(first, second);
+    assert!(unwinder.knows(1) && unwinder.knows(2));
+    unwinder.forget(1);
+    assert!(!unwinder.knows(1));
+}

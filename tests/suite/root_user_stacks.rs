@@ -1,0 +1,356 @@
+//! stackcount --user-stacks on this machine's kernel: programs built
+//! without frame pointers (as Debian builds its own), unwound from copies
+//! of their stacks with the files' CFI; auto, which lets the kernel walk
+//! the processes that keep frame pointers.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use super::root_stackcount::{stacks, Printed};
+use super::support::{c_program_with, require_root, Finished, Tracer, Workload};
+
+/// Calls of target through main -> path_a -> path_b -> path_c.
+const CALLS: u64 = 1009;
+const FOPENS: u64 = 1013;
+const COLLECTS: u64 = 211;
+
+/// The path to target, leaf first, as each mode should print it.
+const WHOLE_PATH: [&str; 5] = ["target", "path_c", "path_b", "path_a", "main"];
+
+/// nofp.c built as Debian builds its packages: optimized, no frame
+/// pointers (symbols kept).
+fn nofp() -> PathBuf {
+    c_program_with("nofp", &["-O2", "-g", "-fomit-frame-pointer"])
+}
+
+/// fpstatic.c: static, no libc, frame pointers in every function.
+fn fpstatic() -> PathBuf {
+    c_program_with(
+        "fpstatic",
+        &[
+            "-O2",
+            "-g",
+            "-fno-omit-frame-pointer",
+            "-static",
+            "-nostdlib",
+            "-fno-stack-protector",
+            "-no-pie",
+        ],
+    )
+}
+
+/// Runs `command` (a workload) under `stackcount ARGS` (`{pid}` replaced);
+/// with `exit_first` the workload exits before rtools stops.
+fn trace(mut command: Command, args: &[&str], exit_first: bool) -> Finished {
+    command.env("LC_ALL", "C");
+    let mut w = Workload::start_command(command);
+    let pid = w.pid_str();
+    let mut all = vec!["stackcount".to_string()];
+    all.extend(args.iter().map(|a| a.replace("{pid}", &pid)));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let tracer = Tracer::start(&all);
+    w.run();
+    let done = if exit_first {
+        w.exit();
+        tracer.stop()
+    } else {
+        let done = tracer.stop();
+        w.exit();
+        done
+    };
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    done
+}
+
+fn nofp_calls() -> Command {
+    let mut c = Command::new(nofp());
+    c.args(["calls", &CALLS.to_string()]);
+    c
+}
+
+fn target_spec(program: &std::path::Path) -> String {
+    format!("{}:target", program.display())
+}
+
+/// The one stack printed, which must hold every call.
+fn only_stack(done: &Finished) -> Printed {
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 1, "{printed:#?}\n{}", done.stderr);
+    printed.into_iter().next().unwrap()
+}
+
+fn assert_whole_path(stack: &Printed) {
+    assert_eq!(&stack.frames[..5], WHOLE_PATH, "{stack:#?}");
+    assert_eq!(
+        stack.frames.last().map(String::as_str),
+        Some("_start"),
+        "{stack:#?}"
+    );
+    assert!(
+        !stack.frames.iter().any(|f| f.starts_with('[')),
+        "unknown or marker frames: {stack:#?}"
+    );
+}
+
+#[test]
+fn root_dwarf_unwinds_a_program_without_frame_pointers() {
+    let _bpf = require_root!();
+    let spec = target_spec(&nofp());
+    // The kernel's frame-pointer walk: the caller put back at the entry,
+    // then nothing (rbp holds data in this build).
+    let fp = only_stack(&trace(nofp_calls(), &["-U", "-p", "{pid}", &spec], false));
+    assert_eq!(fp.frames, ["target", "path_c"], "{fp:#?}");
+    assert_eq!(fp.count, CALLS);
+
+    let args = ["-U", "-p", "{pid}", "--user-stacks", "dwarf", &spec];
+    let dwarf = only_stack(&trace(nofp_calls(), &args, false));
+    assert_whole_path(&dwarf);
+    // Through libc's start to the executable's entry.
+    assert!(
+        dwarf.frames.iter().any(|f| f.contains("libc_start")),
+        "{dwarf:#?}"
+    );
+    assert_eq!(dwarf.count, CALLS);
+}
+
+#[test]
+fn root_dwarf_stacks_fold_render_as_json_and_split_by_process() {
+    let _bpf = require_root!();
+    let spec = target_spec(&nofp());
+    let folded = trace(
+        nofp_calls(),
+        &["-U", "-f", "--user-stacks", "dwarf", &spec],
+        false,
+    );
+    let lines: Vec<&str> = folded.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", folded.stdout);
+    assert!(lines[0].starts_with("nofp;"), "{}", lines[0]);
+    assert!(
+        lines[0].ends_with(&format!(";main;path_a;path_b;path_c;target {CALLS}")),
+        "{}",
+        lines[0]
+    );
+
+    let json = trace(
+        nofp_calls(),
+        &["-U", "--json", "--user-stacks", "dwarf", &spec],
+        false,
+    );
+    let v: Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    let all = v["stacks"].as_array().unwrap();
+    assert_eq!(all.len(), 1, "{v}");
+    assert_eq!(all[0]["count"], CALLS, "{v}");
+    let user: Vec<&str> = all[0]["user"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(&user[..5], WHOLE_PATH, "{v}");
+    assert_eq!(v["lost"], 0);
+
+    let mut w = Command::new(nofp());
+    w.args(["calls", &CALLS.to_string()]);
+    let per_pid = trace(w, &["-U", "-P", "--user-stacks", "dwarf", &spec], true);
+    let stack = only_stack(&per_pid);
+    assert_whole_path(&stack);
+    assert_eq!(stack.count, CALLS);
+    // Without -p, and exited before the summary: still named.
+    assert!(
+        stack
+            .process
+            .as_deref()
+            .is_some_and(|p| p.starts_with("nofp [")),
+        "{stack:#?}"
+    );
+}
+
+/// fopen's malloc, inside libc, which keeps no frame pointers: the path
+/// from main through fopen's code (a tail call into __fopen_internal,
+/// which libc6-dbg names) to malloc.
+#[test]
+fn root_dwarf_shows_fopen_above_malloc() {
+    let _bpf = require_root!();
+    let mut w = Command::new(nofp());
+    w.args(["fopen", &FOPENS.to_string()]);
+    let args = ["-U", "-p", "{pid}", "--user-stacks", "dwarf", "c:malloc"];
+    let done = trace(w, &args, false);
+    let printed = stacks(&done.stdout);
+    let from_fopen: Vec<&Printed> = printed
+        .iter()
+        .filter(|p| p.frames.get(1).is_some_and(|f| f.contains("fopen")))
+        .collect();
+    assert_eq!(from_fopen.len(), 1, "{printed:#?}");
+    let stack = from_fopen[0];
+    assert!(stack.frames[0].contains("malloc"), "{stack:#?}");
+    assert_eq!(&stack.frames[2..4], ["open_many", "main"], "{stack:#?}");
+    assert_eq!(stack.frames.last().map(String::as_str), Some("_start"));
+    assert_eq!(stack.count, FOPENS, "{printed:#?}");
+}
+
+/// Debian's own CPython (no frame pointers): gc__start fired by
+/// gc.collect(), unwound through the interpreter down to _start.
+#[test]
+fn root_dwarf_unwinds_debians_python() {
+    let _bpf = require_root!();
+    let python = "/usr/bin/python3.11";
+    let script = "import gc, os, sys\n\
+                  print('ready', os.getpid(), flush=True)\n\
+                  sys.stdin.readline()\n\
+                  gc.disable()\n\
+                  for _ in range(int(sys.argv[1])):\n    gc.collect()\n\
+                  print('done', flush=True)\n\
+                  sys.stdin.read()\n";
+    let mut w = Command::new(python);
+    w.args(["-c", script, &COLLECTS.to_string()]);
+    let spec = format!("u:{python}:gc__start");
+    let args = ["-U", "-p", "{pid}", "--user-stacks", "dwarf", &spec];
+    let done = trace(w, &args, false);
+    let printed = stacks(&done.stdout);
+    let total: u64 = printed.iter().map(|p| p.count).sum();
+    assert_eq!(total, COLLECTS, "{printed:#?}");
+    for p in &printed {
+        for exported in ["_PyEval_EvalFrameDefault", "Py_RunMain", "Py_BytesMain"] {
+            assert!(p.frames.iter().any(|f| f == exported), "{exported}: {p:#?}");
+        }
+        assert_eq!(
+            p.frames.last().map(String::as_str),
+            Some("_start"),
+            "{p:#?}"
+        );
+        assert!(
+            !p.frames.iter().any(|f| f.starts_with("[truncated")),
+            "{p:#?}"
+        );
+    }
+}
+
+#[test]
+fn root_auto_lets_the_kernel_walk_processes_with_frame_pointers() {
+    let _bpf = require_root!();
+    let program = fpstatic();
+    let spec = target_spec(&program);
+    let mut w = Command::new(&program);
+    w.arg(CALLS.to_string());
+    let args = ["-U", "-v", "-p", "{pid}", "--user-stacks", "auto", &spec];
+    let done = trace(w, &args, false);
+    assert!(
+        done.stderr
+            .contains("every mapped file keeps frame pointers: the kernel walks its stacks"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains(&format!(
+            "0 user stacks unwound from copies, {CALLS} walked by the kernel"
+        )),
+        "{}",
+        done.stderr
+    );
+    let stack = named(only_stack(&done));
+    assert_eq!(
+        stack.frames,
+        ["target", "path_c", "path_b", "path_a", "main", "_start"],
+        "{stack:#?}"
+    );
+    assert_eq!(stack.count, CALLS);
+
+    // Debian's libc lacks them: copies, and whole stacks.
+    let spec = target_spec(&nofp());
+    let args = ["-U", "-v", "-p", "{pid}", "--user-stacks", "auto", &spec];
+    let done = trace(nofp_calls(), &args, false);
+    assert!(
+        done.stderr
+            .contains("lacks frame pointers: its stacks are unwound from copies"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains(&format!(
+            "{CALLS} user stacks unwound from copies, 0 walked by the kernel"
+        )),
+        "{}",
+        done.stderr
+    );
+    let stack = named(only_stack(&done));
+    assert_whole_path(&stack);
+    assert_eq!(stack.count, CALLS);
+}
+
+/// A stack printed with -v (`ADDRESS NAME` lines) by its names.
+fn named(stack: Printed) -> Printed {
+    let frames = stack
+        .frames
+        .iter()
+        .map(|f| f.split_whitespace().last().unwrap_or("").to_string())
+        .collect();
+    Printed { frames, ..stack }
+}
+
+/// Too small a copy: the frames that fit, then the marker, never a wrong
+/// frame; every call still counted.
+#[test]
+fn root_a_short_stack_copy_ends_in_a_marker() {
+    let _bpf = require_root!();
+    let spec = target_spec(&nofp());
+    let args = [
+        "-U",
+        "-p",
+        "{pid}",
+        "--user-stacks",
+        "dwarf",
+        "--stack-copy-size",
+        "24",
+        &spec,
+    ];
+    let stack = only_stack(&trace(nofp_calls(), &args, false));
+    let marker = stack.frames.last().unwrap();
+    assert_eq!(marker, "[truncated: end of the stack copy]", "{stack:#?}");
+    let unwound = &stack.frames[..stack.frames.len() - 1];
+    assert!(!unwound.is_empty() && unwound.len() < 5, "{stack:#?}");
+    assert_eq!(unwound, &WHOLE_PATH[..unwound.len()], "{stack:#?}");
+    assert_eq!(stack.count, CALLS);
+}
+
+/// A flood of large copies into a ring buffer that holds two: what it
+/// could not take is counted as lost, and counted plus lost is every call.
+#[test]
+fn root_copies_the_ring_buffer_cannot_take_are_counted() {
+    let _bpf = require_root!();
+    const FLOOD: u64 = 100_003;
+    let spec = target_spec(&nofp());
+    let mut w = Command::new(nofp());
+    w.args(["calls", &FLOOD.to_string()]);
+    let args = [
+        "-U",
+        "--json",
+        "-p",
+        "{pid}",
+        "--user-stacks",
+        "dwarf",
+        "--stack-copy-size",
+        "32768",
+        "--copy-buffer-size",
+        "65536",
+        &spec,
+    ];
+    let done = trace(w, &args, false);
+    let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    let counted: u64 = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["count"].as_u64().unwrap())
+        .sum();
+    let lost = v["lost"].as_u64().unwrap();
+    assert_eq!(counted + lost, FLOOD, "{v}");
+    assert!(lost > 0 && counted > 0, "{v}");
+    assert!(
+        done.stderr
+            .contains(&format!("{lost} copied stacks with the ring buffer full")),
+        "{}",
+        done.stderr
+    );
+}

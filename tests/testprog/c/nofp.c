@@ -1,0 +1,87 @@
+/* A workload built without frame pointers (-O2 -fomit-frame-pointer, as
+ * Debian builds its packages), for stackcount --user-stacks dwarf.
+ *
+ * nofp calls N   main -> path_a -> path_b -> path_c -> target, N times
+ * nofp fopen N   main -> open_many -> fopen, N times (each closed again)
+ *
+ * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
+ * and exits when stdin closes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile long sum;
+
+/* noinline and a use of each result after the call: no function is
+ * inlined into its caller or left by a tail call, so each keeps a frame. */
+__attribute__((noinline)) long target(long x)
+{
+	sum += x;
+	return sum & 7;
+}
+
+__attribute__((noinline)) long path_c(long x)
+{
+	long r = target(x * 3);
+	__asm__ volatile("" ::: "memory");
+	return r + 1;
+}
+
+__attribute__((noinline)) long path_b(long x)
+{
+	long r = path_c(x + 1);
+	__asm__ volatile("" ::: "memory");
+	return r + 2;
+}
+
+__attribute__((noinline)) long path_a(long x)
+{
+	long r = path_b(x ^ 5);
+	__asm__ volatile("" ::: "memory");
+	return r + 3;
+}
+
+__attribute__((noinline)) long open_many(long n)
+{
+	long opened = 0;
+
+	for (long i = 0; i < n; i++) {
+		FILE *f = fopen("/proc/self/stat", "r");
+
+		if (f) {
+			opened++;
+			fclose(f);
+		}
+	}
+	__asm__ volatile("" ::: "memory");
+	return opened;
+}
+
+int main(int argc, char **argv)
+{
+	char line[64];
+	long n;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: nofp calls|fopen N\n");
+		return 2;
+	}
+	n = atol(argv[2]);
+	printf("ready %d\n", getpid());
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 2;
+	if (strcmp(argv[1], "fopen") == 0) {
+		if (open_many(n) != n)
+			return 1;
+	} else {
+		for (long i = 0; i < n; i++)
+			sum += path_a(i);
+	}
+	printf("done\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin))
+		;
+	return 0;
+}
