@@ -125,6 +125,17 @@ fn stackcount_help_shows_bcc_options() {
         "--copy-buffer-size must be a power of two from 4096",
     );
     assert_usage_error(
+        &[
+            "stackcount",
+            "--stack-copy-size",
+            "32768",
+            "--copy-buffer-size",
+            "65536",
+            "x",
+        ],
+        "--copy-buffer-size must hold two copies of the stack: at least 131072",
+    );
+    assert_usage_error(
         &["stackcount", "--user-stacks", "lbr", "x"],
         "invalid value 'lbr'",
     );

@@ -190,6 +190,78 @@ fn root_dwarf_shows_fopen_above_malloc() {
     assert_eq!(stack.count, FOPENS, "{printed:#?}");
 }
 
+/// A syscall tracepoint (a perf link, the kernel's context): the user
+/// stack below the syscall, through libc's open to fopen and main.
+#[test]
+fn root_dwarf_unwinds_user_stacks_below_a_syscall() {
+    let _bpf = require_root!();
+    let mut w = Command::new(nofp());
+    w.args(["fopen", &FOPENS.to_string()]);
+    let args = [
+        "-d",
+        "-p",
+        "{pid}",
+        "--user-stacks",
+        "dwarf",
+        "t:syscalls:sys_enter_openat",
+    ];
+    let printed = stacks(&trace(w, &args, false).stdout);
+    let stack = printed
+        .iter()
+        .find(|p| p.frames.iter().any(|f| f == "open_many"))
+        .unwrap_or_else(|| panic!("no stack through open_many: {printed:#?}"));
+    let user = &stack.frames[stack.frames.iter().position(|f| f == "--").unwrap() + 1..];
+    assert!(user[0].contains("open"), "{stack:#?}");
+    let from_fopen = user.iter().rposition(|f| f.contains("fopen")).unwrap();
+    assert_eq!(
+        user[from_fopen + 1..from_fopen + 3],
+        ["open_many", "main"],
+        "{stack:#?}"
+    );
+    assert_eq!(user.last().map(String::as_str), Some("_start"));
+    assert_eq!(stack.count, FOPENS, "{printed:#?}");
+}
+
+/// A profile timer (NMI or timer interrupt in user code, anywhere in a
+/// function): nearly every sample unwinds to _start.
+#[test]
+fn root_dwarf_profiles_a_program_without_frame_pointers() {
+    let _bpf = require_root!();
+    let mut w = Command::new(nofp());
+    w.args(["spin", "1500"]);
+    let args = [
+        "-U",
+        "-p",
+        "{pid}",
+        "--user-stacks",
+        "dwarf",
+        "profile:hz:199",
+    ];
+    let printed = stacks(&trace(w, &args, false).stdout);
+    let total: u64 = printed.iter().map(|p| p.count).sum();
+    let whole: u64 = printed
+        .iter()
+        .filter(|p| {
+            p.frames.iter().any(|f| f == "main") && p.frames.last().is_some_and(|f| f == "_start")
+        })
+        .map(|p| p.count)
+        .sum();
+    // 1.5 s at 199 Hz on one CPU, give or take the start and the end.
+    assert!((200..=330).contains(&total), "{total}: {printed:#?}");
+    assert!(
+        whole * 100 >= total * 95,
+        "{whole} of {total}: {printed:#?}"
+    );
+    for p in &printed {
+        assert!(
+            !p.frames
+                .iter()
+                .any(|f| f == "[truncated: unwinding failed]"),
+            "{p:#?}"
+        );
+    }
+}
+
 /// Debian's own CPython (no frame pointers): gc__start fired by
 /// gc.collect(), unwound through the interpreter down to _start.
 #[test]
@@ -314,7 +386,7 @@ fn root_a_short_stack_copy_ends_in_a_marker() {
     assert_eq!(stack.count, CALLS);
 }
 
-/// A flood of large copies into a ring buffer that holds two: what it
+/// A flood of large copies into a ring buffer that holds three: what it
 /// could not take is counted as lost, and counted plus lost is every call.
 #[test]
 fn root_copies_the_ring_buffer_cannot_take_are_counted() {
@@ -333,7 +405,7 @@ fn root_copies_the_ring_buffer_cannot_take_are_counted() {
         "--stack-copy-size",
         "32768",
         "--copy-buffer-size",
-        "65536",
+        "131072",
         &spec,
     ];
     let done = trace(w, &args, false);

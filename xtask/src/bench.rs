@@ -537,6 +537,10 @@ pub fn run(rounds: usize, only: Option<&str>, vm: bool) -> Result<()> {
         crate::bench_profile::run(&rtools, &testprog, rounds, &wrapper)?;
         println!();
     }
+    if only.is_none_or(|o| "user stacks".contains(o)) {
+        crate::bench_unwind::run(&rtools, &testprog, rounds)?;
+        println!();
+    }
     if only.is_none_or(|o| "start-up".contains(o)) {
         startup_and_detach(&rtools, rounds, &wrapper)?;
     }

@@ -7,6 +7,7 @@ mod bench;
 mod bench_exporter;
 mod bench_profile;
 mod bench_trace;
+mod bench_unwind;
 mod bench_vm;
 mod mutants;
 

@@ -39,6 +39,9 @@ pub struct Mapping {
 pub struct ProcMaps {
     pub mappings: Vec<Mapping>,
     pub perf_map: Vec<(u64, u64, String)>,
+    /// Where the vDSO and the main thread's stack are (start, end).
+    pub vdso: Option<(u64, u64)>,
+    pub stack: Option<(u64, u64)>,
     /// Files skipped and why (shown with -v).
     pub notes: Vec<String>,
 }
@@ -110,7 +113,11 @@ impl ProcMaps {
     /// the process is gone.
     pub fn read(pid: u32, files: &mut OpenFiles) -> Option<ProcMaps> {
         let text = fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        let mut maps = ProcMaps::default();
+        let mut maps = ProcMaps {
+            vdso: named_range(&text, "[vdso]"),
+            stack: named_range(&text, "[stack]"),
+            ..ProcMaps::default()
+        };
         for raw in parse_maps(&text) {
             match files.open(pid, &raw) {
                 Ok(path) => maps.mappings.push(Mapping {
@@ -188,6 +195,21 @@ pub fn parse_maps(text: &str) -> Vec<RawMapping> {
             })
         })
         .collect()
+}
+
+/// The range of the line of /proc/PID/maps text that names `name`
+/// (`[vdso]`, `[stack]`).
+pub fn named_range(text: &str, name: &str) -> Option<(u64, u64)> {
+    let range = text
+        .lines()
+        .find(|l| l.strip_suffix(name).is_some_and(|l| l.ends_with(' ')))?
+        .split(' ')
+        .next()?;
+    let (start, end) = range.split_once('-')?;
+    Some((
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    ))
 }
 
 /// The most of a perf map rtools reads.
@@ -269,6 +291,12 @@ mod tests {
         let maps = parse_maps(text);
         assert_eq!(maps.len(), 1);
         assert_eq!((maps[0].dev, maps[0].inode), (0xfe << 32, 123));
+        assert_eq!(named_range(text, "[vdso]"), Some((0x7f00000, 0x7f01000)));
+        assert_eq!(named_range(text, "[stack]"), None);
+        let stack = "7ffc000-7ffd000 rw-p 00000000 00:00 0    [stack]\n";
+        assert_eq!(named_range(stack, "[stack]"), Some((0x7ffc000, 0x7ffd000)));
+        let file = "1000-2000 r-xp 00000000 fe:01 77 /bin/x[vdso]\n";
+        assert_eq!(named_range(file, "[vdso]"), None);
         let procs = ProcMaps {
             mappings: maps
                 .into_iter()
@@ -282,6 +310,8 @@ mod tests {
                     inode: m.inode,
                 })
                 .collect(),
+            vdso: None,
+            stack: None,
             perf_map: parse_perf_map("7f02000 100 jitted_fn\n7f03000 1 one_byte\n"),
             notes: Vec::new(),
         };

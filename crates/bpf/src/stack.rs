@@ -20,7 +20,7 @@ use crate::exited;
 use crate::map_types;
 use crate::percpu;
 use crate::skel::stack::{types, StackSkel, StackSkelBuilder};
-use crate::stack_samples::{self, SampledKey, Samples, UserUnwind};
+use crate::stack_samples::{SampledKey, Samples, UserUnwind};
 use crate::symbolize::Symbols;
 use crate::task_filters::{open_filtered, TaskFilters};
 
@@ -40,6 +40,14 @@ pub const MAX_STACK_COPY: u32 = types::stack_copy::STACK_COPY_MAX.0;
 /// The copied stacks' ring buffer by default: 256 of the largest copies
 /// (or 512 of the default size).
 pub const DEFAULT_COPY_BUFFER: u32 = 8 << 20;
+
+/// The ring-buffer room one copied stack takes: the record (its header,
+/// `stack_copy` bytes and a page for the last read to run into) and the
+/// ring buffer's own 8-byte header.
+pub fn copy_record_size(stack_copy: u32) -> u32 {
+    let head = std::mem::offset_of!(types::user_sample, stack) as u32;
+    (head + stack_copy + 4096).next_multiple_of(8) + 8
+}
 
 /// The most records one wakeup takes from the ring buffers: a flood of
 /// events then still leaves the loop to print, sweep and stop.
@@ -141,6 +149,9 @@ impl<'obj> StackCounter<'obj> {
                 UserUnwind::Auto => types::user_unwind::UNWIND_AUTO,
             };
             rodata.stack_copy_size = config.stack_copy.clamp(8, MAX_STACK_COPY);
+            // Woken a quarter full: room left for the time the loader
+            // takes to wake.
+            rodata.samples_wake_bytes = u64::from(config.copy_buffer / 4);
         });
         open.maps
             .counts
@@ -172,11 +183,6 @@ impl<'obj> StackCounter<'obj> {
                 .user_samples
                 .set_max_entries(config.copy_buffer)
                 .map_err(load_err)?;
-            let cpus = libbpf_rs::num_possible_cpus().map_err(load_err)? as u32;
-            open.maps
-                .sample_scratch
-                .set_max_entries(cpus)
-                .map_err(load_err)?;
         }
 
         let needs = Needs::of(targets);
@@ -199,7 +205,7 @@ impl<'obj> StackCounter<'obj> {
         };
         if let (Some(samples), Some(pid)) = (&mut counter.samples, config.filters.pid) {
             samples.set_up(pid, symbols);
-            counter.hand_over_frame_pointer_pids()?;
+            counter.hand_over_processes()?;
         }
         let programs = event_programs!(counter.skel, rt_tracing);
         counter.attached = attach::attach_all(&programs, targets, &config.attach)?;
@@ -240,11 +246,12 @@ impl<'obj> StackCounter<'obj> {
                 break;
             }
         }
-        self.hand_over_frame_pointer_pids()
+        self.hand_over_processes()
     }
 
-    /// Tells the program which processes the kernel can walk (auto).
-    fn hand_over_frame_pointer_pids(&mut self) -> Result<(), BpfError> {
+    /// Tells the program which processes the kernel can walk (auto), and
+    /// where the main stacks of those set up end.
+    fn hand_over_processes(&mut self) -> Result<(), BpfError> {
         let Some(samples) = &mut self.samples else {
             return Ok(());
         };
@@ -255,12 +262,27 @@ impl<'obj> StackCounter<'obj> {
                 .update(&pid.to_ne_bytes(), &[1u8], MapFlags::ANY)
                 .map_err(map_error("fp_pids"))?;
         }
+        for (pid, top) in samples.take_stack_tops() {
+            self.skel
+                .maps
+                .stack_tops
+                .update(&pid.to_ne_bytes(), &top.to_ne_bytes(), MapFlags::ANY)
+                .map_err(map_error("stack_tops"))?;
+        }
         Ok(())
     }
 
     /// How many events' user stacks were unwound from copies.
     pub fn unwound_from_copies(&self) -> u64 {
-        self.samples.as_ref().map_or(0, |s| s.counts.values().sum())
+        self.samples
+            .as_ref()
+            .map_or(0, |s| s.counts().values().sum())
+    }
+
+    /// Whether stacks are copied: the program then wakes the loader only
+    /// as its ring buffer fills, and the loader polls it between.
+    pub fn copies_stacks(&self) -> bool {
+        self.samples.is_some()
     }
 
     /// What unwinding copied stacks noted since the last call (for -v).
@@ -276,7 +298,7 @@ impl<'obj> StackCounter<'obj> {
         let mut totals = self.retired.clone();
         if let Some(samples) = &self.samples {
             let mut kernel_stacks = HashMap::new();
-            for (key, &count) in &samples.counts {
+            for (key, &count) in samples.counts().iter() {
                 let stack = self.sampled_stack(key, &mut kernel_stacks)?;
                 *totals.entry(stack).or_insert(0) += count;
             }
@@ -321,7 +343,7 @@ impl<'obj> StackCounter<'obj> {
             // Their samples are counted (the caller counts the queue
             // first); the counts stay, the modules go.
             let exited: Vec<u32> = samples
-                .counts
+                .counts()
                 .keys()
                 .map(|k| k.tgid)
                 .filter(|&pid| !exited::alive(pid))
@@ -341,7 +363,7 @@ impl<'obj> StackCounter<'obj> {
         Ok(RawStack {
             slot: key.slot,
             tgid: key.tgid,
-            comm: key.comm.clone(),
+            comm: key.comm(),
             kernel: self.stack_frames(key.kernel_stack_id, kernel_stacks)?,
             user: key.user.frames.clone(),
             entry_return: 0,
@@ -522,14 +544,8 @@ fn ring_buffers(
         })
         .map_err(map_error("new_pids"))?;
     if let Some(samples) = samples {
-        let queue = Rc::clone(&samples.queue);
         builder
-            .add(&skel.maps.user_samples, move |data: &[u8]| {
-                if let Some(sample) = stack_samples::parse(data) {
-                    queue.borrow_mut().push_back(sample);
-                }
-                0
-            })
+            .add(&skel.maps.user_samples, samples.callback())
             .map_err(map_error("user_samples"))?;
     }
     builder.build().map_err(map_error("ring buffers"))

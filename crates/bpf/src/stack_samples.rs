@@ -4,7 +4,7 @@
 //! as the stack map counts the others.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::mem::offset_of;
 use std::rc::Rc;
 
@@ -27,43 +27,40 @@ pub enum UserUnwind {
     Auto,
 }
 
-/// One event as the program sent it.
+/// One event as the program sent it, but its stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserSample {
+pub struct SampleHead {
     pub slot: u32,
     pub tgid: u32,
     pub kernel_stack_id: i32,
-    pub comm: String,
+    pub comm: [i8; 16],
     pub regs: Regs,
-    /// The stack from `regs.sp` up.
-    pub stack: Vec<u8>,
 }
 
-/// A `struct user_sample` as the ring buffer hands it: the header and as
-/// many stack bytes as `stack_size` says (and the record holds).
-pub fn parse(data: &[u8]) -> Option<UserSample> {
+/// A `struct user_sample` as the ring buffer hands it: the header, and as
+/// many stack bytes as `stack_size` says (which the record must hold).
+pub fn parse(data: &[u8]) -> Option<(SampleHead, &[u8])> {
     let u32_at = |at: usize| Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?));
     let u64_at = |at: usize| Some(u64::from_ne_bytes(data.get(at..at + 8)?.try_into().ok()?));
     let head = offset_of!(user_sample, stack);
     let size = u32_at(offset_of!(user_sample, stack_size))? as usize;
     let comm_at = offset_of!(user_sample, comm);
-    let comm: Vec<i8> = data
-        .get(comm_at..comm_at + 16)?
-        .iter()
-        .map(|&b| b as i8)
-        .collect();
-    Some(UserSample {
+    let mut comm = [0i8; 16];
+    for (c, &b) in comm.iter_mut().zip(data.get(comm_at..comm_at + 16)?) {
+        *c = b as i8;
+    }
+    let sample = SampleHead {
         slot: u32_at(offset_of!(user_sample, slot))?,
         tgid: u32_at(offset_of!(user_sample, tgid))?,
         kernel_stack_id: u32_at(offset_of!(user_sample, kernel_stack_id))? as i32,
-        comm: map_types::comm(&comm),
+        comm,
         regs: Regs {
             ip: u64_at(offset_of!(user_sample, ip))?,
             sp: u64_at(offset_of!(user_sample, sp))?,
             bp: u64_at(offset_of!(user_sample, bp))?,
         },
-        stack: data.get(head..head + size)?.to_vec(),
-    })
+    };
+    Some((sample, data.get(head..head.checked_add(size)?)?))
 }
 
 /// What a sampled event is counted under: the key of the stack map's
@@ -72,62 +69,112 @@ pub fn parse(data: &[u8]) -> Option<UserSample> {
 pub struct SampledKey {
     pub slot: u32,
     pub tgid: u32,
-    pub comm: String,
+    pub comm: [i8; 16],
     pub kernel_stack_id: i32,
     pub user: Unwound,
 }
 
-/// The samples the ring buffer's callback queued, unwound and counted.
-pub struct Samples {
-    pub queue: Rc<RefCell<VecDeque<UserSample>>>,
-    pub counts: HashMap<SampledKey, u64>,
+impl SampledKey {
+    pub fn comm(&self) -> String {
+        map_types::comm(&self.comm)
+    }
+}
+
+/// What the ring buffer's callback and the loader share.
+struct Shared {
     unwinder: Unwinder,
-    mode: UserUnwind,
+    counts: HashMap<SampledKey, u64>,
+    /// Samples of processes not set up yet (their mappings are read
+    /// outside the callback), with their stacks copied.
+    pending: Vec<(SampleHead, Vec<u8>)>,
     max_depth: usize,
+}
+
+impl Shared {
+    /// One record from the ring buffer: unwound where it lies if its
+    /// process is set up, else kept for [`Samples::count`].
+    fn take(&mut self, data: &[u8]) {
+        let Some((head, stack)) = parse(data) else {
+            return;
+        };
+        if self.unwinder.knows(head.tgid) {
+            self.count(head, stack);
+        } else {
+            self.pending.push((head, stack.to_vec()));
+        }
+    }
+
+    fn count(&mut self, head: SampleHead, stack: &[u8]) {
+        let user = self
+            .unwinder
+            .unwind(head.tgid, head.regs, stack, self.max_depth);
+        let key = SampledKey {
+            slot: head.slot,
+            tgid: head.tgid,
+            comm: head.comm,
+            kernel_stack_id: head.kernel_stack_id,
+            user,
+        };
+        *self.counts.entry(key).or_insert(0) += 1;
+    }
+}
+
+/// The copied stacks: unwound and counted as the ring buffer hands them
+/// over.
+pub struct Samples {
+    shared: Rc<RefCell<Shared>>,
+    mode: UserUnwind,
     /// Processes found to keep frame pointers throughout (auto), to hand
     /// to the program.
     frame_pointer_pids: Vec<u32>,
+    /// Where processes' main stacks end, to hand to the program.
+    stack_tops: Vec<(u32, u64)>,
     notes: Vec<String>,
 }
 
 impl Samples {
     pub fn new(mode: UserUnwind, max_depth: usize) -> Samples {
         Samples {
-            queue: Rc::default(),
-            counts: HashMap::new(),
-            unwinder: Unwinder::default(),
+            shared: Rc::new(RefCell::new(Shared {
+                unwinder: Unwinder::default(),
+                counts: HashMap::new(),
+                pending: Vec::new(),
+                max_depth,
+            })),
             mode,
-            max_depth,
             frame_pointer_pids: Vec::new(),
+            stack_tops: Vec::new(),
             notes: Vec::new(),
         }
     }
 
-    /// Unwinds and counts the queued samples. A process is set up once,
-    /// from the mappings `symbols` captured (now, at its first sample, if
-    /// not before).
-    pub fn count(&mut self, symbols: &mut Symbols) {
-        let queued: Vec<UserSample> = self.queue.borrow_mut().drain(..).collect();
-        for sample in queued {
-            let pid = sample.tgid;
-            if !self.unwinder.knows(pid) {
-                self.set_up(pid, symbols);
-            }
-            let user = self
-                .unwinder
-                .unwind(pid, sample.regs, &sample.stack, self.max_depth);
-            let key = SampledKey {
-                slot: sample.slot,
-                tgid: pid,
-                comm: sample.comm,
-                kernel_stack_id: sample.kernel_stack_id,
-                user,
-            };
-            *self.counts.entry(key).or_insert(0) += 1;
+    /// The ring buffer's callback.
+    pub fn callback(&self) -> impl FnMut(&[u8]) -> i32 + 'static {
+        let shared = Rc::clone(&self.shared);
+        move |data| {
+            shared.borrow_mut().take(data);
+            0
         }
-        self.notes.extend(self.unwinder.take_notes());
     }
 
+    /// Sets up the processes seen for the first time (from the mappings
+    /// `symbols` captures, now if not before) and counts their samples.
+    pub fn count(&mut self, symbols: &mut Symbols) {
+        let pending = std::mem::take(&mut self.shared.borrow_mut().pending);
+        for (head, stack) in pending {
+            if !self.shared.borrow().unwinder.knows(head.tgid) {
+                self.set_up(head.tgid, symbols);
+            }
+            self.shared.borrow_mut().count(head, &stack);
+        }
+        let notes = self.shared.borrow_mut().unwinder.take_notes();
+        self.notes.extend(notes);
+    }
+
+    /// The counts so far.
+    pub fn counts(&self) -> std::cell::Ref<'_, HashMap<SampledKey, u64>> {
+        std::cell::Ref::map(self.shared.borrow(), |s| &s.counts)
+    }
     /// Sets up `pid` for unwinding from the mappings `symbols` captures
     /// (under auto, noting it among the frame-pointer processes if every
     /// file it maps keeps them).
@@ -148,7 +195,14 @@ impl Samples {
                 file: (m.dev, m.inode),
             })
             .collect();
-        let frame_pointers = self.unwinder.add_process(pid, &mapped);
+        let vdso = maps.vdso.map(|(start, end)| start..end);
+        self.stack_tops
+            .extend(maps.stack.map(|(_, end)| (pid, end)));
+        let frame_pointers = self
+            .shared
+            .borrow_mut()
+            .unwinder
+            .add_process(pid, &mapped, vdso);
         if self.mode == UserUnwind::Auto {
             match frame_pointers {
                 Ok(()) => {
@@ -169,6 +223,12 @@ impl Samples {
         std::mem::take(&mut self.frame_pointer_pids)
     }
 
+    /// The ends of the main stacks of the processes set up since the last
+    /// call.
+    pub fn take_stack_tops(&mut self) -> Vec<(u32, u64)> {
+        std::mem::take(&mut self.stack_tops)
+    }
+
     /// What unwinding noted since the last call (for -v).
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
@@ -176,7 +236,7 @@ impl Samples {
 
     /// Drops the modules of exited processes (their samples are counted).
     pub fn forget(&mut self, pid: u32) {
-        self.unwinder.forget(pid);
+        self.shared.borrow_mut().unwinder.forget(pid);
     }
 }
 
@@ -228,29 +288,58 @@ mod tests {
 
     #[test]
     fn a_record_parses_into_its_fields() {
-        let sample = parse(&record(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 9)).unwrap();
+        // The record holds more than the copy: the page the last read may
+        // have run into.
+        let raw = record(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0], 9);
+        let (head, stack) = parse(&raw).unwrap();
+        let mut comm = [0i8; 16];
+        for (c, b) in comm.iter_mut().zip(b"worker") {
+            *c = *b as i8;
+        }
         assert_eq!(
-            sample,
-            UserSample {
+            head,
+            SampleHead {
                 slot: 3,
                 tgid: 4242,
                 kernel_stack_id: -14,
-                comm: "worker".into(),
+                comm,
                 regs: Regs {
                     ip: 0x1111,
                     sp: 0x2222,
                     bp: 0x3333
                 },
-                stack: vec![1, 2, 3, 4, 5, 6, 7, 8, 9],
             }
         );
+        assert_eq!(stack, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     }
 
     #[test]
     fn a_record_shorter_than_it_claims_is_refused() {
         assert_eq!(parse(&record(&[0; 8], 16)), None);
+        assert_eq!(parse(&record(&[], u32::MAX)), None);
         let whole = record(&[], 0);
         assert_eq!(parse(&whole[..whole.len() - 1]), None);
-        assert!(parse(&whole).is_some_and(|s| s.stack.is_empty()));
+        assert!(parse(&whole).is_some_and(|(_, stack)| stack.is_empty()));
+    }
+
+    #[test]
+    fn samples_of_a_process_not_set_up_wait_for_it_and_are_all_counted() {
+        let samples = Samples::new(UserUnwind::Dwarf, 127);
+        let mut take = samples.callback();
+        for _ in 0..3 {
+            take(&record(&[0; 16], 16));
+        }
+        assert_eq!(samples.shared.borrow().pending.len(), 3);
+        let mut samples = samples;
+        // pid 4242 does not exist: set up with no mappings; each stack is
+        // its instruction pointer and the marker.
+        samples.count(&mut Symbols::default());
+        let counts = samples.counts();
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        let (key, &n) = counts.iter().next().unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(key.user.frames, [0x1111]);
+        assert_eq!(key.comm(), "worker");
+        assert_eq!((key.slot, key.tgid, key.kernel_stack_id), (3, 4242, -14));
     }
 }

@@ -200,6 +200,9 @@ impl Symbols {
                         name: name.to_string(),
                         offset: Some(off),
                     },
+                    None if maps.vdso.is_some_and(|(s, e)| (s..e).contains(&addr)) => {
+                        Frame::unknown(addr).named("[vdso]")
+                    }
                     None => Frame::unknown(addr),
                 }
             })

@@ -3,12 +3,14 @@
  *
  * nofp calls N   main -> path_a -> path_b -> path_c -> target, N times
  * nofp fopen N   main -> open_many -> fopen, N times (each closed again)
+ * nofp spin MS   main -> path_a -> ... -> target over and over, for MS ms
  *
  * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
  * and exits when stdin closes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static volatile long sum;
@@ -58,6 +60,14 @@ __attribute__((noinline)) long open_many(long n)
 	return opened;
 }
 
+static long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 int main(int argc, char **argv)
 {
 	char line[64];
@@ -75,6 +85,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "fopen") == 0) {
 		if (open_many(n) != n)
 			return 1;
+	} else if (strcmp(argv[1], "spin") == 0) {
+		for (long end = now_ms() + n; now_ms() < end;)
+			for (long i = 0; i < 100000; i++)
+				sum += path_a(i);
 	} else {
 		for (long i = 0; i < n; i++)
 			sum += path_a(i);

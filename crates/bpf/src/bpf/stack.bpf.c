@@ -28,6 +28,7 @@ const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 const volatile enum user_unwind unwind_mode = UNWIND_FP;
 const volatile __u32 stack_copy_size = 16384; /* <= STACK_COPY_MAX */
+const volatile __u64 samples_wake_bytes = 1 << 20;
 /* Never read: puts `enum stack_copy` in the BTF, so in the skeleton. */
 const volatile enum stack_copy stack_copy_in_btf = STACK_COPY_MAX;
 
@@ -79,14 +80,19 @@ struct {
 	__uint(max_entries, 4096); /* set by the loader */
 } user_samples SEC(".maps");
 
-/* Room to build a user_sample, one per CPU (indexed by CPU: a per-CPU
- * array's values are limited to 32 KB). */
+/* Where each process's main stack ends, from its maps (the loader fills
+ * it in as it sets processes up): a copy stops there instead of reading
+ * into the unmapped page above, whose fault costs more than the copy. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__type(key, __u32);
-	__type(value, struct user_sample);
-	__uint(max_entries, 1); /* set by the loader: the possible CPUs */
-} sample_scratch SEC(".maps");
+	__type(value, __u64);
+	__uint(max_entries, 65536);
+} stack_tops SEC(".maps");
+
+/* Never used: puts struct user_sample, which only the ring buffer's
+ * records are, in the BTF and so in the skeleton's types. */
+struct user_sample *user_sample_in_btf;
 
 /* --user-stacks auto: the processes the loader found to have frame
  * pointers in every file they map; the kernel walks their stacks. */
@@ -167,43 +173,54 @@ static __always_inline bool copies_user_stack(__u32 tgid)
 
 /* Sends the event with its user registers and the top of its user stack
  * to user_samples (or counts it lost there). False if no user stack could
- * be read (a kernel thread): the caller counts the kernel stack alone. */
+ * be read (a kernel thread): the caller counts the kernel stack alone.
+ * The record is filled in place (no copy through a scratch buffer): its
+ * size is a constant to the verifier, stack_copy_size being read-only,
+ * with a page of room for the last read to run into. */
 static __always_inline bool sample_user_stack(struct stack_key *key)
 {
 	struct pt_regs *user = bpf_task_pt_regs(bpf_get_current_task_btf());
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct user_sample *s = bpf_map_lookup_elem(&sample_scratch, &cpu);
+	struct user_sample *s;
 	struct pt_regs regs;
-	__u32 off = 0;
-	__u64 sp;
+	__u64 off = 0, word, size = stack_copy_size;
+	__u64 sp, *top;
 
-	if (!s || bpf_probe_read_kernel(&regs, sizeof(regs), user))
+	if (bpf_probe_read_kernel(&regs, sizeof(regs), user))
 		return false;
 	sp = PT_REGS_SP(&regs);
+	if (bpf_probe_read_user(&word, sizeof(word), (void *)sp))
+		return false;
+	top = bpf_map_lookup_elem(&stack_tops, &key->tgid);
+	if (top && *top > sp && *top - sp < size)
+		size = *top - sp;
+	s = bpf_ringbuf_reserve(&user_samples,
+				offsetof(struct user_sample, stack) + stack_copy_size + PAGE, 0);
+	if (!s) {
+		lose(LOST_SAMPLES_FULL);
+		return true;
+	}
 	/* A page at a time: the stack's top page is followed by unmapped
 	 * memory, and a read that crosses into it fails whole. */
 	for (int i = 0; i < STACK_COPY_MAX / PAGE + 1; i++) {
-		__u32 len;
+		__u64 len;
 
-		if (off >= stack_copy_size)
+		barrier_var(off);
+		if (off >= size)
 			break;
 		len = PAGE - ((sp + off) & (PAGE - 1));
-		if (len > stack_copy_size - off)
-			len = stack_copy_size - off;
-		/* Bounds the verifier can follow (it loses off < size above). */
+		if (len > size - off)
+			len = size - off;
+		/* Bounds the verifier can follow (it loses len <= PAGE above). */
 		barrier_var(len);
 		len &= 2 * PAGE - 1;
 		if (len == 0 || len > PAGE)
 			break;
-		if (bpf_probe_read_user(&s->stack[off & (STACK_COPY_MAX - 1)], len, (void *)(sp + off)))
+		if (bpf_probe_read_user(&s->stack[off], len, (void *)(sp + off)))
 			break;
 		off += len;
 	}
-	if (off == 0)
-		return false;
-	barrier_var(off);
-	if (off > STACK_COPY_MAX)
-		off = STACK_COPY_MAX;
+	if (off > size)
+		off = size;
 	s->slot = key->slot;
 	s->tgid = key->tgid;
 	s->kernel_stack_id = key->kernel_stack_id;
@@ -212,8 +229,14 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	s->sp = sp;
 	s->bp = PT_REGS_FP(&regs);
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	if (bpf_ringbuf_output(&user_samples, s, offsetof(struct user_sample, stack) + off, 0))
-		lose(LOST_SAMPLES_FULL);
+	/* Waking the loader for every record would cost each event a
+	 * wakeup: it is woken when the buffer fills to samples_wake_bytes,
+	 * polls it between, and learns of new processes, whose maps it must
+	 * read while they live, from new_pids. */
+	announce(key->tgid);
+	bpf_ringbuf_submit(s, bpf_ringbuf_query(&user_samples, BPF_RB_AVAIL_DATA) >= samples_wake_bytes
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
 	return true;
 }
 

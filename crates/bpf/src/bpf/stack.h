@@ -52,15 +52,13 @@ enum user_unwind {
 };
 
 enum stack_copy {
-	/* The most user stack copied per event, and the slack that a page
-	 * read at the last offset below it may run into. */
-	STACK_COPY_MAX = 32768,
-	STACK_COPY_SLACK = 4096,
+	STACK_COPY_MAX = 32768, /* the most user stack copied per event */
 };
 
 /* One event whose user stack is unwound in user space: what the counts
  * key holds but the user stack id, the user registers the unwinder starts
- * from, and the stack's top `stack_size` bytes from `sp` up. */
+ * from, and the stack's top `stack_size` bytes from `sp` up (the record
+ * holds stack_copy_size bytes and a page more). */
 struct user_sample {
 	__u32 slot;
 	__u32 tgid;
@@ -70,7 +68,7 @@ struct user_sample {
 	__u64 sp;
 	__u64 bp;
 	char comm[COMM_LEN];
-	__u8 stack[STACK_COPY_MAX + STACK_COPY_SLACK];
+	__u8 stack[];
 };
 
 #endif

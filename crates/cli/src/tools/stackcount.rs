@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::stack::{
-    RawStack, StackConfig, StackCounter, DEFAULT_COPY_BUFFER, DEFAULT_STACK_COPY,
+    copy_record_size, RawStack, StackConfig, StackCounter, DEFAULT_COPY_BUFFER, DEFAULT_STACK_COPY,
     DEFAULT_STACK_STORAGE, MAX_DEPTH, MAX_STACK_COPY,
 };
 use rtools_bpf::stack_samples::UserUnwind;
@@ -188,6 +188,14 @@ impl Tool for StackcountArgs {
         if buffer < 4096 || !buffer.is_power_of_two() || buffer > 1 << 30 {
             return usage("--copy-buffer-size must be a power of two from 4096 to 1073741824");
         }
+        let two_copies = 2 * copy_record_size(self.stack_copy_size);
+        if buffer < two_copies {
+            return usage(format!(
+                "--copy-buffer-size must hold two copies of the stack: at least {} with --stack-copy-size {}",
+                two_copies.next_power_of_two(),
+                self.stack_copy_size
+            ));
+        }
         if self.kernel_stacks_only && self.user_stacks != UnwindArg::Fp {
             return usage("--user-stacks walks user stacks, which -K leaves out: drop one of them");
         }
@@ -270,6 +278,14 @@ impl Session for Stackcount<'_> {
 
     fn events_fd(&self) -> Option<RawFd> {
         Some(self.counter.announcements_fd())
+    }
+
+    /// Copied stacks wake rtools only as their ring buffer fills: the
+    /// rest is taken this often.
+    fn poll_every(&self) -> Option<Duration> {
+        self.counter
+            .copies_stacks()
+            .then_some(Duration::from_millis(100))
     }
 
     /// New processes: read their mappings while they are alive.

@@ -51,9 +51,16 @@ impl ElfCfi {
     /// prologues of `path`; an error names what is wrong with the file.
     pub fn read(path: &Path) -> Result<ElfCfi, String> {
         let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let cache = ReadCache::new(file);
-        let elf = ElfFile64::<LittleEndian, _>::parse(&cache)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        ElfCfi::parse(&ReadCache::new(file)).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The same, of an ELF image in memory (the vDSO).
+    pub fn from_bytes(image: &[u8]) -> Result<ElfCfi, String> {
+        ElfCfi::parse(image).map_err(|e| e.to_string())
+    }
+
+    fn parse<'data, R: ReadRef<'data>>(data: R) -> object::Result<ElfCfi> {
+        let elf = ElfFile64::<LittleEndian, R>::parse(data)?;
         let mut sections = Vec::new();
         for name in DATA_SECTIONS.into_iter().chain(ADDRESS_SECTIONS) {
             let Some(section) = elf.section_by_name_bytes(name) else {
@@ -70,7 +77,7 @@ impl ElfCfi {
             });
         }
         const PF_X: u32 = object::elf::PF_X.0;
-        let place = |s: &object::read::elf::ElfSegment64<'_, '_, LittleEndian, _>| {
+        let place = |s: &object::read::elf::ElfSegment64<'data, '_, LittleEndian, R>| {
             (s.file_range().0, s.address(), s.file_range().1)
         };
         let segments = elf.segments().map(|s| place(&s)).collect::<Vec<_>>();
@@ -81,7 +88,7 @@ impl ElfCfi {
             )
             .map(|s| place(&s))
             .collect();
-        let frame_pointers = keeps_frame_pointers(&elf, &cache, &segments);
+        let frame_pointers = keeps_frame_pointers(&elf, data, &segments);
         Ok(ElfCfi {
             sections,
             code_segments,

@@ -11,6 +11,7 @@
 mod elf_cfi;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ type ProcessUnwinder = UnwinderX86_64<Data, MayAllocateDuringUnwind>;
 pub struct Unwinder {
     /// By (device, inode); None for a file that could not be read.
     files: HashMap<(u64, u64), Option<Arc<ElfCfi>>>,
+    /// The vDSO's, read once (None inside: there is none to read).
+    vdso: Option<Option<Arc<ElfCfi>>>,
     processes: HashMap<u32, ProcessUnwinder>,
     /// framehop's cache of rules by address, shared by all processes.
     cache: CacheX86_64<MayAllocateDuringUnwind>,
@@ -79,12 +82,22 @@ impl Unwinder {
         self.processes.contains_key(&pid)
     }
 
-    /// Sets up `pid` from its executable mappings (once: later calls keep
-    /// the first). Returns Ok if every file mapped keeps frame pointers,
-    /// so that the kernel's frame-pointer walk sees its whole stacks, else
-    /// the first that does not.
-    pub fn add_process(&mut self, pid: u32, mappings: &[Mapped<'_>]) -> Result<(), String> {
+    /// Sets up `pid` from its executable mappings and where its vDSO is
+    /// (once: later calls keep the first). Returns Ok if every file mapped
+    /// keeps frame pointers, so that the kernel's frame-pointer walk sees
+    /// its whole stacks, else the first that does not.
+    pub fn add_process(
+        &mut self,
+        pid: u32,
+        mappings: &[Mapped<'_>],
+        vdso: Option<Range<u64>>,
+    ) -> Result<(), String> {
         let mut unwinder = ProcessUnwinder::new();
+        let own_vdso = self.vdso.get_or_insert_with(|| own_vdso().map(Arc::new));
+        if let (Some(range), Some(cfi)) = (vdso, own_vdso.clone()) {
+            let base = cfi.base_address(range.start, 0).unwrap_or(range.start);
+            unwinder.add_module(Module::new("[vdso]".into(), range, base, Sections(cfi)));
+        }
         let mut frame_pointers = match mappings {
             [] => Err("no file".to_string()),
             _ => Ok(()),
@@ -172,6 +185,25 @@ impl Unwinder {
         };
         Unwound { frames: out, end }
     }
+}
+
+/// The vDSO's CFI (clock_gettime and the like run there, without frame
+/// pointers): every process of this kernel maps the same image, so rtools
+/// reads its own.
+fn own_vdso() -> Option<ElfCfi> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let range = maps
+        .lines()
+        .find(|l| l.ends_with("[vdso]"))?
+        .split(' ')
+        .next()?;
+    let (start, end) = range.split_once('-')?;
+    let start = usize::from_str_radix(start, 16).ok()?;
+    let end = usize::from_str_radix(end, 16).ok()?;
+    // SAFETY: the kernel maps the vDSO readable, at this range, for the
+    // life of the process; it is only read (and copied) here.
+    let image = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
+    ElfCfi::from_bytes(image).ok()
 }
 
 #[cfg(test)]
