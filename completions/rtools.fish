@@ -64,8 +64,8 @@ complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-depth -
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l user-stacks -d 'How user stacks are walked: fp (frame pointers, in the kernel), dwarf (a copy of the stack, unwound from CFI), auto (dwarf where a mapped file lacks frame pointers) (+)' -r -f -a "fp\t''
 dwarf\t''
 auto\t''"
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-copy-size -d 'Bytes of user stack copied per event with --user-stacks dwarf or auto, 8 to 32768 (+)' -r -f
-complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l copy-buffer-size -d 'Bytes of the ring buffer that copied stacks go through, a power of two from 4096; copies it has no room for are counted lost (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l stack-copy-size -d 'Bytes of user stack copied per event with --user-stacks dwarf or auto, 8 to 32768, in whole pages from the stack pointer\'s (+)' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l copy-buffer-size -d 'Bytes of the ring buffer that copied stacks go through, a power of two holding at least two copies; copies it has no room for are counted lost (+)' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -s p -l pid -d 'Trace this PID only' -r -f -a '(__fish_complete_pids)'
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l cgroup -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand stackcount" -l max-probes -d 'Refuse a pattern that matches more than N (default 10000 probes) (+)' -r -f

@@ -361,29 +361,45 @@ fn named(stack: Printed) -> Printed {
     Printed { frames, ..stack }
 }
 
-/// Too small a copy: the frames that fit, then the marker, never a wrong
-/// frame; every call still counted.
+/// A stack deeper than the copy: the frames that fit, then the marker,
+/// never a wrong frame; the largest copy holds it whole. Every call
+/// counted either way.
 #[test]
-fn root_a_short_stack_copy_ends_in_a_marker() {
+fn root_a_stack_deeper_than_the_copy_ends_in_a_marker() {
     let _bpf = require_root!();
+    const DEEP: u64 = 101;
     let spec = target_spec(&nofp());
-    let args = [
-        "-U",
-        "-p",
-        "{pid}",
-        "--user-stacks",
-        "dwarf",
-        "--stack-copy-size",
-        "24",
-        &spec,
-    ];
-    let stack = only_stack(&trace(nofp_calls(), &args, false));
-    let marker = stack.frames.last().unwrap();
-    assert_eq!(marker, "[truncated: end of the stack copy]", "{stack:#?}");
-    let unwound = &stack.frames[..stack.frames.len() - 1];
-    assert!(!unwound.is_empty() && unwound.len() < 5, "{stack:#?}");
-    assert_eq!(unwound, &WHOLE_PATH[..unwound.len()], "{stack:#?}");
-    assert_eq!(stack.count, CALLS);
+    let deep = || {
+        let mut c = Command::new(nofp());
+        c.args(["deep", &DEEP.to_string()]);
+        c
+    };
+    let args = ["-U", "-p", "{pid}", "--user-stacks", "dwarf", &spec];
+    let cut = only_stack(&trace(deep(), &args, false));
+    assert_eq!(
+        cut.frames.last().map(String::as_str),
+        Some("[truncated: end of the stack copy]"),
+        "{cut:#?}"
+    );
+    let unwound = &cut.frames[..cut.frames.len() - 1];
+    assert_eq!(unwound[0], "target", "{cut:#?}");
+    // 16 KiB of 200-byte frames: more than 40, fewer than the 100.
+    assert!((40..100).contains(&unwound.len()), "{cut:#?}");
+    assert!(unwound[1..].iter().all(|f| f == "descend"), "{cut:#?}");
+    assert_eq!(cut.count, DEEP);
+
+    let mut args = args.to_vec();
+    args.splice(5..5, ["--stack-copy-size", "32768"]);
+    let whole = only_stack(&trace(deep(), &args, false));
+    let descents = whole.frames.iter().filter(|f| *f == "descend").count();
+    assert_eq!(descents, 101, "{whole:#?}");
+    assert_eq!(
+        whole.frames.last().map(String::as_str),
+        Some("_start"),
+        "{whole:#?}"
+    );
+    assert!(whole.frames.iter().any(|f| f == "main"), "{whole:#?}");
+    assert_eq!(whole.count, DEEP);
 }
 
 /// A flood of large copies into a ring buffer that holds three: what it

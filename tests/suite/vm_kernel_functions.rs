@@ -76,6 +76,19 @@ fn common_cases() -> Vec<Case> {
             Some(USER_STACKS),
             "stackcount -U -p {pid} /testprog:gamma",
         ),
+        // The same copied and unwound in user space: the stack program's
+        // copy path through each kernel's verifier, in kernel-function
+        // context and at a uprobe.
+        case(
+            "stack_dwarf",
+            Some(RW),
+            "stackcount --user-stacks dwarf -p {pid} vfs_read",
+        ),
+        case(
+            "stack_user_dwarf",
+            Some(USER_STACKS),
+            "stackcount -U --user-stacks dwarf -p {pid} /testprog:gamma",
+        ),
         case(
             "stack_kprobe",
             Some(RW),
@@ -152,7 +165,7 @@ fn printed_stacks(stdout: &str) -> Vec<(Vec<String>, Option<String>, u64)> {
 /// stackcount at kernel functions: exact totals, named frames, the
 /// caller of the probed function present, no frames of rtools' own.
 fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
-    for name in ["stack", "stack_kprobe", "stack_fentry"] {
+    for name in ["stack", "stack_dwarf", "stack_kprobe", "stack_fentry"] {
         let result = &results[name];
         assert_eq!(result.code, 0, "{name}: {result:#?}");
         let stacks = printed_stacks(&result.stdout);
@@ -171,6 +184,7 @@ fn assert_stacks(results: &BTreeMap<String, CaseResult>) {
         }
     }
     assert_user_stacks(&results["stack_user"]);
+    assert_user_stacks(&results["stack_user_dwarf"]);
     let all = &results["stack_all"];
     assert_eq!(all.code, 0, "{all:#?}");
     let stacks = printed_stacks(&all.stdout);

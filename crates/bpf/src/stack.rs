@@ -20,7 +20,7 @@ use crate::exited;
 use crate::map_types;
 use crate::percpu;
 use crate::skel::stack::{types, StackSkel, StackSkelBuilder};
-use crate::stack_samples::{SampledKey, Samples, UserUnwind};
+use crate::stack_samples::{self, SampledKey, Samples, UserUnwind};
 use crate::symbolize::Symbols;
 use crate::task_filters::{open_filtered, TaskFilters};
 
@@ -37,16 +37,21 @@ const MAX_BUILD_ID_STACKS: u32 = 16384;
 pub const DEFAULT_STACK_COPY: u32 = 16384;
 pub const MAX_STACK_COPY: u32 = types::stack_copy::STACK_COPY_MAX.0;
 
-/// The copied stacks' ring buffer by default: 256 of the largest copies
-/// (or 512 of the default size).
-pub const DEFAULT_COPY_BUFFER: u32 = 8 << 20;
+/// The copied stacks' ring buffer by default: about 1,000 copies of the
+/// default size, 500 of the largest.
+pub const DEFAULT_COPY_BUFFER: u32 = 16 << 20;
 
-/// The ring-buffer room one copied stack takes: the record (its header,
-/// `stack_copy` bytes and a page for the last read to run into) and the
-/// ring buffer's own 8-byte header.
+/// The bytes of stack copied for --stack-copy-size `asked`: whole pages
+/// (the program reads pages from the one the stack pointer is on).
+pub fn copy_size(asked: u32) -> u32 {
+    asked.clamp(1, MAX_STACK_COPY).next_multiple_of(4096)
+}
+
+/// The ring-buffer room one copied stack takes: the record (its header and
+/// the copy) and the ring buffer's own 8-byte header.
 pub fn copy_record_size(stack_copy: u32) -> u32 {
     let head = std::mem::offset_of!(types::user_sample, stack) as u32;
-    (head + stack_copy + 4096).next_multiple_of(8) + 8
+    (head + copy_size(stack_copy)).next_multiple_of(8) + 8
 }
 
 /// The most records one wakeup takes from the ring buffers: a flood of
@@ -121,18 +126,19 @@ pub struct StackCounter<'obj> {
     attached: Attached,
     /// Counts of the stacks of exited processes, moved out of the map.
     retired: HashMap<RawStack, u64>,
-    /// The processes the program sees for the first time, announced
-    /// through its `new_pids` ring buffer into `seen`.
-    new_pids: RingBuffer<'static>,
+    /// The ring buffers: the processes the program sees for the first
+    /// time (its `new_pids` map, into `seen`) and the copied stacks.
+    rings: RingBuffer<'static>,
     seen: Rc<RefCell<Vec<u32>>>,
     /// With --user-stacks dwarf or auto: the copied stacks, counted.
     samples: Option<Samples>,
 }
 
 impl<'obj> StackCounter<'obj> {
-    /// Loads and attaches. With -p and --user-stacks auto, the process is
-    /// looked at first (its mappings captured in `symbols`), so all its
-    /// events take the walk it needs.
+    /// Loads and attaches. With -p and copied stacks the process is set up
+    /// first (its mappings captured in `symbols`): its copies stop at its
+    /// stack's end from the first, and under auto all its events take the
+    /// walk it needs.
     pub fn start(
         storage: &'obj mut MaybeUninit<OpenObject>,
         targets: &[Target],
@@ -148,10 +154,10 @@ impl<'obj> StackCounter<'obj> {
                 UserUnwind::Dwarf => types::user_unwind::UNWIND_DWARF,
                 UserUnwind::Auto => types::user_unwind::UNWIND_AUTO,
             };
-            rodata.stack_copy_size = config.stack_copy.clamp(8, MAX_STACK_COPY);
-            // Woken a quarter full: room left for the time the loader
+            rodata.stack_copy_size = copy_size(config.stack_copy);
+            // Woken an eighth full: room left for the time the loader
             // takes to wake.
-            rodata.samples_wake_bytes = u64::from(config.copy_buffer / 4);
+            rodata.samples_wake_bytes = u64::from(config.copy_buffer / 8);
         });
         open.maps
             .counts
@@ -194,12 +200,12 @@ impl<'obj> StackCounter<'obj> {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let samples = sampling
             .then(|| Samples::new(config.unwind, config.max_depth.clamp(1, MAX_DEPTH) as usize));
-        let new_pids = ring_buffers(&skel, Rc::clone(&seen), samples.as_ref())?;
+        let rings = ring_buffers(&skel, Rc::clone(&seen), samples.as_ref())?;
         let mut counter = StackCounter {
             skel,
             attached: Attached::default(),
             retired: HashMap::new(),
-            new_pids,
+            rings,
             seen,
             samples,
         };
@@ -219,7 +225,7 @@ impl<'obj> StackCounter<'obj> {
     /// Readable when the program has announced new processes or sent
     /// copied stacks.
     pub fn announcements_fd(&self) -> RawFd {
-        self.new_pids.epoll_fd()
+        self.rings.epoll_fd()
     }
 
     /// Takes what the ring buffers hold (a bounded number of records: call
@@ -227,7 +233,7 @@ impl<'obj> StackCounter<'obj> {
     /// program saw for the first time, so their maps can be read while
     /// they live.
     pub fn new_processes(&self) -> Vec<u32> {
-        let _ = self.new_pids.consume_raw_n(RECORDS_PER_WAKE);
+        let _ = self.rings.consume_raw_n(RECORDS_PER_WAKE);
         self.seen.borrow_mut().drain(..).collect()
     }
 
@@ -240,9 +246,10 @@ impl<'obj> StackCounter<'obj> {
             return Ok(());
         };
         loop {
-            let taken = self.new_pids.consume_raw_n(RECORDS_PER_WAKE);
+            // Stopped at a new process's record: set it up, read on.
+            let taken = self.rings.consume_raw_n(RECORDS_PER_WAKE);
             samples.count(symbols);
-            if !drain || taken < RECORDS_PER_WAKE as i32 {
+            if taken != stack_samples::STOP && (!drain || taken < RECORDS_PER_WAKE as i32) {
                 break;
             }
         }
@@ -528,7 +535,7 @@ fn build_id_key(tgid: u32, user_stack_id: i32) -> types::build_id_key {
 
 /// The ring buffers, read through one epoll fd: every process the program
 /// announces (its `new_pids` map) goes to `seen`, and, where stacks are
-/// copied, every copy to the `samples` queue.
+/// copied, every copy to `samples` (unwound in the callback).
 fn ring_buffers(
     skel: &StackSkel<'_>,
     seen: Rc<RefCell<Vec<u32>>>,

@@ -35,6 +35,8 @@ pub struct SampleHead {
     pub kernel_stack_id: i32,
     pub comm: [i8; 16],
     pub regs: Regs,
+    /// Where the copied stack starts (the page of `regs.sp`).
+    pub stack_start: u64,
 }
 
 /// A `struct user_sample` as the ring buffer hands it: the header, and as
@@ -59,6 +61,7 @@ pub fn parse(data: &[u8]) -> Option<(SampleHead, &[u8])> {
             sp: u64_at(offset_of!(user_sample, sp))?,
             bp: u64_at(offset_of!(user_sample, bp))?,
         },
+        stack_start: u64_at(offset_of!(user_sample, stack_start))?,
     };
     Some((sample, data.get(head..head.checked_add(size)?)?))
 }
@@ -80,6 +83,10 @@ impl SampledKey {
     }
 }
 
+/// What the callback returns to stop the ring buffer's reading (libbpf
+/// stops at a negative value, the record taken).
+pub const STOP: i32 = -libc::EAGAIN;
+
 /// What the ring buffer's callback and the loader share.
 struct Shared {
     unwinder: Unwinder,
@@ -92,22 +99,30 @@ struct Shared {
 
 impl Shared {
     /// One record from the ring buffer: unwound where it lies if its
-    /// process is set up, else kept for [`Samples::count`].
-    fn take(&mut self, data: &[u8]) {
+    /// process is set up, else kept for [`Samples::count`], and the
+    /// reading stopped (STOP) so that its process is set up before more of
+    /// its records would have to be copied.
+    fn take(&mut self, data: &[u8]) -> i32 {
         let Some((head, stack)) = parse(data) else {
-            return;
+            return 0;
         };
         if self.unwinder.knows(head.tgid) {
             self.count(head, stack);
+            0
         } else {
             self.pending.push((head, stack.to_vec()));
+            STOP
         }
     }
 
     fn count(&mut self, head: SampleHead, stack: &[u8]) {
-        let user = self
-            .unwinder
-            .unwind(head.tgid, head.regs, stack, self.max_depth);
+        let user = self.unwinder.unwind(
+            head.tgid,
+            head.regs,
+            head.stack_start,
+            stack,
+            self.max_depth,
+        );
         let key = SampledKey {
             slot: head.slot,
             tgid: head.tgid,
@@ -151,10 +166,7 @@ impl Samples {
     /// The ring buffer's callback.
     pub fn callback(&self) -> impl FnMut(&[u8]) -> i32 + 'static {
         let shared = Rc::clone(&self.shared);
-        move |data| {
-            shared.borrow_mut().take(data);
-            0
-        }
+        move |data| shared.borrow_mut().take(data)
     }
 
     /// Sets up the processes seen for the first time (from the mappings
@@ -175,13 +187,16 @@ impl Samples {
     pub fn counts(&self) -> std::cell::Ref<'_, HashMap<SampledKey, u64>> {
         std::cell::Ref::map(self.shared.borrow(), |s| &s.counts)
     }
+
     /// Sets up `pid` for unwinding from the mappings `symbols` captures
     /// (under auto, noting it among the frame-pointer processes if every
     /// file it maps keeps them).
     pub fn set_up(&mut self, pid: u32, symbols: &mut Symbols) {
         symbols.remember(pid);
         let Some(maps) = symbols.maps(pid) else {
-            return; // gone: its stacks end in PROCESS_GONE
+            // Gone: its stacks end in PROCESS_GONE.
+            self.shared.borrow_mut().unwinder.add_gone(pid);
+            return;
         };
         let mapped: Vec<Mapped<'_>> = maps
             .mappings
@@ -281,6 +296,11 @@ mod tests {
             offset_of!(user_sample, bp),
             &0x3333u64.to_ne_bytes(),
         );
+        put(
+            &mut raw,
+            offset_of!(user_sample, stack_start),
+            &0x2000u64.to_ne_bytes(),
+        );
         put(&mut raw, offset_of!(user_sample, comm), b"worker\0");
         raw.extend_from_slice(stack);
         raw
@@ -308,6 +328,7 @@ mod tests {
                     sp: 0x2222,
                     bp: 0x3333
                 },
+                stack_start: 0x2000,
             }
         );
         assert_eq!(stack, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -327,7 +348,7 @@ mod tests {
         let samples = Samples::new(UserUnwind::Dwarf, 127);
         let mut take = samples.callback();
         for _ in 0..3 {
-            take(&record(&[0; 16], 16));
+            assert_eq!(take(&record(&[0; 16], 16)), STOP);
         }
         assert_eq!(samples.shared.borrow().pending.len(), 3);
         let mut samples = samples;
@@ -341,5 +362,10 @@ mod tests {
         assert_eq!(key.user.frames, [0x1111]);
         assert_eq!(key.comm(), "worker");
         assert_eq!((key.slot, key.tgid, key.kernel_stack_id), (3, 4242, -14));
+        drop(counts);
+        // Known now (as gone): taken where they lie, the reading goes on.
+        assert_eq!(take(&record(&[0; 16], 16)), 0);
+        assert_eq!(samples.counts().values().sum::<u64>(), 4);
+        assert!(samples.shared.borrow().pending.is_empty());
     }
 }

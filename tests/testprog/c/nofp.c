@@ -4,6 +4,9 @@
  * nofp calls N   main -> path_a -> path_b -> path_c -> target, N times
  * nofp fopen N   main -> open_many -> fopen, N times (each closed again)
  * nofp spin MS   main -> path_a -> ... -> target over and over, for MS ms
+ * nofp deep N    main -> descend x 100 -> target, N times: about 22 KiB of
+ *                stack (200 bytes of locals a frame), more than the
+ *                default copy, less than the largest
  *
  * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
  * and exits when stdin closes. */
@@ -60,6 +63,21 @@ __attribute__((noinline)) long open_many(long n)
 	return opened;
 }
 
+#define DEPTH 100
+
+__attribute__((noinline)) long descend(long depth, long x)
+{
+	volatile char pad[200];
+	long r;
+
+	pad[0] = (char)x;
+	if (depth == 0)
+		return target(x);
+	r = descend(depth - 1, x + 1);
+	__asm__ volatile("" ::: "memory");
+	return r + pad[0];
+}
+
 static long now_ms(void)
 {
 	struct timespec t;
@@ -85,6 +103,9 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "fopen") == 0) {
 		if (open_many(n) != n)
 			return 1;
+	} else if (strcmp(argv[1], "deep") == 0) {
+		for (long i = 0; i < n; i++)
+			sum += descend(DEPTH, i);
 	} else if (strcmp(argv[1], "spin") == 0) {
 		for (long end = now_ms() + n; now_ms() < end;)
 			for (long i = 0; i < 100000; i++)

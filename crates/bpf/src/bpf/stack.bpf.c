@@ -27,7 +27,7 @@
 const volatile bool kernel_stacks = true;
 const volatile bool user_stacks = true;
 const volatile enum user_unwind unwind_mode = UNWIND_FP;
-const volatile __u32 stack_copy_size = 16384; /* <= STACK_COPY_MAX */
+const volatile __u32 stack_copy_size = 16384; /* pages, <= STACK_COPY_MAX */
 const volatile __u64 samples_wake_bytes = 1 << 20;
 /* Never read: puts `enum stack_copy` in the BTF, so in the skeleton. */
 const volatile enum stack_copy stack_copy_in_btf = STACK_COPY_MAX;
@@ -175,59 +175,49 @@ static __always_inline bool copies_user_stack(__u32 tgid)
  * to user_samples (or counts it lost there). False if no user stack could
  * be read (a kernel thread): the caller counts the kernel stack alone.
  * The record is filled in place (no copy through a scratch buffer): its
- * size is a constant to the verifier, stack_copy_size being read-only,
- * with a page of room for the last read to run into. */
+ * size is a constant to the verifier, stack_copy_size (whole pages) being
+ * read-only, and so are the offsets of the page reads. */
 static __always_inline bool sample_user_stack(struct stack_key *key)
 {
 	struct pt_regs *user = bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct user_sample *s;
 	struct pt_regs regs;
-	__u64 off = 0, word, size = stack_copy_size;
+	__u64 start, size = stack_copy_size, word;
 	__u64 sp, *top;
+	__u32 read = 0;
 
 	if (bpf_probe_read_kernel(&regs, sizeof(regs), user))
 		return false;
 	sp = PT_REGS_SP(&regs);
+	/* No record for a task without a readable user stack. */
 	if (bpf_probe_read_user(&word, sizeof(word), (void *)sp))
 		return false;
+	start = sp & ~(__u64)(PAGE - 1);
 	top = bpf_map_lookup_elem(&stack_tops, &key->tgid);
-	if (top && *top > sp && *top - sp < size)
-		size = *top - sp;
-	s = bpf_ringbuf_reserve(&user_samples,
-				offsetof(struct user_sample, stack) + stack_copy_size + PAGE, 0);
+	if (top && *top > start && *top - start < size)
+		size = *top - start;
+	s = bpf_ringbuf_reserve(&user_samples, offsetof(struct user_sample, stack) + stack_copy_size, 0);
 	if (!s) {
 		lose(LOST_SAMPLES_FULL);
 		return true;
 	}
 	/* A page at a time: the stack's top page is followed by unmapped
 	 * memory, and a read that crosses into it fails whole. */
-	for (int i = 0; i < STACK_COPY_MAX / PAGE + 1; i++) {
-		__u64 len;
-
-		barrier_var(off);
-		if (off >= size)
+	for (__u32 i = 0; i < STACK_COPY_MAX / PAGE; i++) {
+		if (i * PAGE >= size || i * PAGE >= stack_copy_size)
 			break;
-		len = PAGE - ((sp + off) & (PAGE - 1));
-		if (len > size - off)
-			len = size - off;
-		/* Bounds the verifier can follow (it loses len <= PAGE above). */
-		barrier_var(len);
-		len &= 2 * PAGE - 1;
-		if (len == 0 || len > PAGE)
+		if (bpf_probe_read_user(&s->stack[i * PAGE], PAGE, (void *)(start + i * PAGE)))
 			break;
-		if (bpf_probe_read_user(&s->stack[off], len, (void *)(sp + off)))
-			break;
-		off += len;
+		read += PAGE;
 	}
-	if (off > size)
-		off = size;
 	s->slot = key->slot;
 	s->tgid = key->tgid;
 	s->kernel_stack_id = key->kernel_stack_id;
-	s->stack_size = off;
+	s->stack_size = read;
 	s->ip = PT_REGS_IP(&regs);
 	s->sp = sp;
 	s->bp = PT_REGS_FP(&regs);
+	s->stack_start = start;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	/* Waking the loader for every record would cost each event a
 	 * wakeup: it is woken when the buffer fills to samples_wake_bytes,

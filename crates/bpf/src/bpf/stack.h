@@ -57,8 +57,9 @@ enum stack_copy {
 
 /* One event whose user stack is unwound in user space: what the counts
  * key holds but the user stack id, the user registers the unwinder starts
- * from, and the stack's top `stack_size` bytes from `sp` up (the record
- * holds stack_copy_size bytes and a page more). */
+ * from, and `stack_size` bytes of the stack from `stack_start`, the start
+ * of the page `sp` is on (whole pages are read: offsets the verifier
+ * knows, so the record needs no room beyond the copy size). */
 struct user_sample {
 	__u32 slot;
 	__u32 tgid;
@@ -67,6 +68,7 @@ struct user_sample {
 	__u64 ip;
 	__u64 sp;
 	__u64 bp;
+	__u64 stack_start;
 	char comm[COMM_LEN];
 	__u8 stack[];
 };

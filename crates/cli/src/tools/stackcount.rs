@@ -120,11 +120,12 @@ pub struct StackcountArgs {
     #[arg(long = "user-stacks", value_name = "HOW", value_enum, default_value_t = UnwindArg::Fp)]
     pub user_stacks: UnwindArg,
     /// Bytes of user stack copied per event with --user-stacks dwarf or
-    /// auto, 8 to 32768 (+)
+    /// auto, 8 to 32768, in whole pages from the stack pointer's (+)
     #[arg(long = "stack-copy-size", value_name = "BYTES", default_value_t = DEFAULT_STACK_COPY, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub stack_copy_size: u32,
     /// Bytes of the ring buffer that copied stacks go through, a power of
-    /// two from 4096; copies it has no room for are counted lost (+)
+    /// two holding at least two copies; copies it has no room for are
+    /// counted lost (+)
     #[arg(long = "copy-buffer-size", value_name = "BYTES", default_value_t = DEFAULT_COPY_BUFFER, value_parser = numbers::unsigned::<u32>, value_hint = ValueHint::Other)]
     pub copy_buffer_size: u32,
     #[command(flatten)]

@@ -97,6 +97,7 @@ impl ElfCfi {
     }
 
     /// Whether the file has CFI framehop can read.
+    #[cfg(test)]
     pub fn has_cfi(&self) -> bool {
         self.sections
             .iter()
@@ -172,10 +173,10 @@ fn keeps_frame_pointers<'data, R: ReadRef<'data>>(
     }
     let step = starts.len().div_ceil(PROLOGUES_SAMPLED);
     let file_offset = |addr: u64| {
-        segments
-            .iter()
-            .find(|&&(_, vaddr, size)| (vaddr..vaddr + size).contains(&addr))
-            .map(|&(off, vaddr, _)| addr - vaddr + off)
+        segments.iter().find_map(|&(off, vaddr, size)| {
+            let into = addr.checked_sub(vaddr).filter(|&d| d < size)?;
+            Some(off + into)
+        })
     };
     let (mut looked, mut framed) = (0usize, 0usize);
     for &addr in starts.iter().step_by(step) {
@@ -187,7 +188,10 @@ fn keeps_frame_pointers<'data, R: ReadRef<'data>>(
         looked += 1;
         framed += usize::from(sets_up_frame(bytes));
     }
-    looked > 0 && framed * 2 >= looked
+    if looked == 0 {
+        return false;
+    }
+    framed * 2 >= looked
 }
 
 /// `push %rbp` first (after an optional `endbr64`) and `mov %rsp,%rbp`
@@ -242,6 +246,27 @@ mod tests {
             .is_some());
     }
 
+    fn fixture(name: &str) -> ElfCfi {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/elf")
+            .join(name);
+        ElfCfi::read(&path).unwrap()
+    }
+
+    #[test]
+    fn frame_pointers_where_at_least_half_the_functions_keep_them() {
+        // tests/fixtures/frames.c: four functions, the same code.
+        assert!(fixture("libframes-fp.so").frame_pointers);
+        assert!(!fixture("libframes-nofp.so").frame_pointers);
+        assert!(fixture("libframes-half.so").frame_pointers);
+        // Its text lies at the same offset and address: placed at once.
+        let cfi = fixture("libframes-fp.so");
+        assert_eq!(
+            cfi.base_address(0x7f00_0000_1000, 0x1000),
+            Some(0x7f00_0000_0000)
+        );
+    }
+
     #[test]
     fn placed_by_the_segment_that_holds_the_offset() {
         let cfi = ElfCfi {
@@ -258,6 +283,8 @@ mod tests {
         );
         assert_eq!(cfi.base_address(0x409000, 0x8000), Some(0));
         assert_eq!(cfi.base_address(0x1000, 0x20000), None);
+        // Below the page the segment starts on.
+        assert_eq!(cfi.base_address(0x1000, 0x800), None);
     }
 
     #[test]

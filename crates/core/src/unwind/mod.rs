@@ -70,16 +70,23 @@ pub struct Unwinder {
     files: HashMap<(u64, u64), Option<Arc<ElfCfi>>>,
     /// The vDSO's, read once (None inside: there is none to read).
     vdso: Option<Option<Arc<ElfCfi>>>,
-    processes: HashMap<u32, ProcessUnwinder>,
+    /// None for a process that was gone before it could be set up.
+    processes: HashMap<u32, Option<ProcessUnwinder>>,
     /// framehop's cache of rules by address, shared by all processes.
     cache: CacheX86_64<MayAllocateDuringUnwind>,
     notes: Vec<String>,
 }
 
 impl Unwinder {
-    /// Whether `pid`'s modules are set up.
+    /// Whether `pid` is set up (or known to be gone).
     pub fn knows(&self, pid: u32) -> bool {
         self.processes.contains_key(&pid)
+    }
+
+    /// Notes that `pid` exited before its mappings were read: its stacks
+    /// are its instruction pointer and the PROCESS_GONE marker.
+    pub fn add_gone(&mut self, pid: u32) {
+        self.processes.entry(pid).or_insert(None);
     }
 
     /// Sets up `pid` from its executable mappings and where its vDSO is
@@ -128,7 +135,7 @@ impl Unwinder {
             let name = m.name.display().to_string();
             unwinder.add_module(Module::new(name, m.start..m.end, base, Sections(cfi)));
         }
-        self.processes.entry(pid).or_insert(unwinder);
+        self.processes.entry(pid).or_insert(Some(unwinder));
         frame_pointers
     }
 
@@ -143,17 +150,25 @@ impl Unwinder {
     }
 
     /// Unwinds one copied stack of `pid`: `stack` holds the bytes from
-    /// `regs.sp` up. At most `max_depth` frames.
-    pub fn unwind(&mut self, pid: u32, regs: Regs, stack: &[u8], max_depth: usize) -> Unwound {
-        let Some(unwinder) = self.processes.get(&pid) else {
+    /// address `start` (at or below `regs.sp`) up. At most `max_depth`
+    /// frames.
+    pub fn unwind(
+        &mut self,
+        pid: u32,
+        regs: Regs,
+        start: u64,
+        stack: &[u8],
+        max_depth: usize,
+    ) -> Unwound {
+        let Some(Some(unwinder)) = self.processes.get(&pid) else {
             return Unwound {
                 frames: vec![regs.ip],
                 end: Some(PROCESS_GONE),
             };
         };
-        let copy_end = regs.sp.saturating_add(stack.len() as u64);
+        let copy_end = start.saturating_add(stack.len() as u64);
         let mut read = |addr: u64| -> Result<u64, ()> {
-            let at = usize::try_from(addr.checked_sub(regs.sp).ok_or(())?).map_err(|_| ())?;
+            let at = usize::try_from(addr.checked_sub(start).ok_or(())?).map_err(|_| ())?;
             let word = stack.get(at..at.checked_add(8).ok_or(())?).ok_or(())?;
             Ok(u64::from_le_bytes(word.try_into().map_err(|_| ())?))
         };
@@ -191,6 +206,15 @@ impl Unwinder {
 /// pointers): every process of this kernel maps the same image, so rtools
 /// reads its own.
 fn own_vdso() -> Option<ElfCfi> {
+    let range = own_vdso_range()?;
+    // SAFETY: the kernel maps the vDSO readable, at this range, for the
+    // life of the process; it is only read (and copied) here.
+    let image = unsafe { std::slice::from_raw_parts(range.start as *const u8, range.len()) };
+    ElfCfi::from_bytes(image).ok()
+}
+
+/// Where this process's vDSO is mapped.
+fn own_vdso_range() -> Option<Range<usize>> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
     let range = maps
         .lines()
@@ -198,12 +222,7 @@ fn own_vdso() -> Option<ElfCfi> {
         .split(' ')
         .next()?;
     let (start, end) = range.split_once('-')?;
-    let start = usize::from_str_radix(start, 16).ok()?;
-    let end = usize::from_str_radix(end, 16).ok()?;
-    // SAFETY: the kernel maps the vDSO readable, at this range, for the
-    // life of the process; it is only read (and copied) here.
-    let image = unsafe { std::slice::from_raw_parts(start as *const u8, end - start) };
-    ElfCfi::from_bytes(image).ok()
+    Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
 }
 
 #[cfg(test)]

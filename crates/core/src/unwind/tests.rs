@@ -126,7 +126,7 @@ fn unwinds_its_own_stack_to_its_end() {
     // This binary keeps frame pointers, so its CFI says "the frame is at
     // rbp + 16" and rbp is needed; libc's thread start has none, and
     // only its CFI gets the walk to the stack's end without a marker.
-    let unwound = unwinder.unwind(std::process::id(), regs, &stack, 127);
+    let unwound = unwinder.unwind(std::process::id(), regs, regs.sp, &stack, 127);
     let names = names(&unwound.frames);
     let (c, m, o) = (
         position(&names, "capture"),
@@ -151,7 +151,7 @@ fn a_short_copy_ends_in_its_marker() {
     let mut unwinder = unwinder_of_this_process();
     // Enough for capture's frame and a little more.
     let short = &stack[..64.min(stack.len())];
-    let unwound = unwinder.unwind(std::process::id(), regs, short, 127);
+    let unwound = unwinder.unwind(std::process::id(), regs, regs.sp, short, 127);
     assert_eq!(unwound.end, Some(COPY_ENDED), "{unwound:?}");
     assert!(!unwound.frames.is_empty());
     assert!(unwound.frames.len() < 4, "{unwound:?}");
@@ -161,7 +161,7 @@ fn a_short_copy_ends_in_its_marker() {
 fn max_depth_cuts_the_stack_without_a_marker() {
     let (regs, stack) = outer(64 << 10);
     let mut unwinder = unwinder_of_this_process();
-    let unwound = unwinder.unwind(std::process::id(), regs, &stack, 2);
+    let unwound = unwinder.unwind(std::process::id(), regs, regs.sp, &stack, 2);
     assert_eq!(unwound.frames.len(), 2);
     assert_eq!(unwound.end, None);
 }
@@ -173,7 +173,13 @@ fn garbage_on_the_stack_truncates_with_a_marker_not_wrong_frames() {
     // The whole stack above the registers overwritten: capture's return
     // address is 0.
     stack.iter_mut().for_each(|b| *b = 0);
-    let unwound = unwinder.unwind(std::process::id(), Regs { bp: 0, ..regs }, &stack, 127);
+    let unwound = unwinder.unwind(
+        std::process::id(),
+        Regs { bp: 0, ..regs },
+        regs.sp,
+        &stack,
+        127,
+    );
     assert_eq!(unwound.frames, vec![regs.ip], "{unwound:?}");
     assert!(unwound.end.is_some() || unwound.frames.len() == 1);
 }
@@ -186,10 +192,13 @@ fn a_process_never_set_up_gives_its_instruction_pointer_and_a_marker() {
         sp: 0x7000,
         bp: 0,
     };
-    let unwound = unwinder.unwind(1, regs, &[0; 64], 127);
+    let unwound = unwinder.unwind(1, regs, regs.sp, &[0; 64], 127);
     assert_eq!(unwound.frames, vec![0x1234]);
     assert_eq!(unwound.end, Some(PROCESS_GONE));
     assert!(!unwinder.knows(1));
+    unwinder.add_gone(1);
+    assert!(unwinder.knows(1));
+    assert_eq!(unwinder.unwind(1, regs, regs.sp, &[0; 64], 127), unwound);
 }
 
 #[test]
@@ -228,6 +237,116 @@ fn files_are_read_once_for_every_process_that_maps_them() {
 
 #[test]
 fn the_vdso_is_read_from_this_process() {
-    let cfi = own_vdso().expect("this kernel maps a vDSO");
+    let range = own_vdso_range().expect("this kernel maps a vDSO");
+    assert!(range.start > 0 && range.start % 4096 == 0, "{range:x?}");
+    assert!((4096..=1 << 20).contains(&range.len()), "{range:x?}");
+    let cfi = own_vdso().unwrap();
     assert!(cfi.has_cfi());
+}
+
+/// The fixture library (tests/fixtures/frames.c) mapped at 0x1000_0000,
+/// as process 7: functions with CFI, and `_fini` (at 0x11c4) without.
+fn fixture_process() -> Unwinder {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/libframes-fp.so");
+    let mapped = [Mapped {
+        start: 0x1000_1000,
+        end: 0x1000_2000,
+        offset: 0x1000,
+        path: &path,
+        name: &path,
+        file: (9, 9),
+    }];
+    let mut unwinder = Unwinder::default();
+    unwinder.add_process(7, &mapped, None).unwrap();
+    unwinder
+}
+
+const FRAMES_ONE: u64 = 0x1000_110e;
+const IN_FINI: u64 = 0x1000_11c8;
+
+/// At frames_one's first instruction, returning into `_fini`, which has
+/// no CFI: its frame is walked by the frame pointer.
+fn returning_into_fini(bp: u64) -> Unwound {
+    let regs = Regs {
+        ip: FRAMES_ONE,
+        sp: 0x7000,
+        bp,
+    };
+    let mut stack = vec![0u8; 64];
+    stack[..8].copy_from_slice(&IN_FINI.to_le_bytes());
+    fixture_process().unwind(7, regs, regs.sp, &stack, 127)
+}
+
+#[test]
+fn a_zero_frame_pointer_ends_the_stack() {
+    // Entry points start the frame chain with rbp 0.
+    let unwound = returning_into_fini(0);
+    assert_eq!(unwound.frames, [FRAMES_ONE, IN_FINI]);
+    assert_eq!(unwound.end, None);
+    // A frame pointer below the stack pointer is a broken chain.
+    let broken = returning_into_fini(0x6000);
+    assert_eq!(broken.frames, [FRAMES_ONE, IN_FINI]);
+    assert_eq!(broken.end, Some(UNWIND_FAILED));
+}
+
+#[test]
+fn a_read_below_the_copy_is_a_failure_not_the_copys_end() {
+    let regs = Regs {
+        ip: FRAMES_ONE,
+        sp: 0x7000,
+        bp: 0,
+    };
+    // The copy starts above the stack pointer: [sp] was not copied.
+    let unwound = fixture_process().unwind(7, regs, regs.sp + 64, &[0; 64], 127);
+    assert_eq!(unwound.frames, [FRAMES_ONE]);
+    assert_eq!(unwound.end, Some(UNWIND_FAILED));
+    // Nothing copied, from the word above sp: still below the copy.
+    let none = fixture_process().unwind(7, regs, regs.sp + 8, &[], 127);
+    assert_eq!(none.end, Some(UNWIND_FAILED));
+    // Copied, but only the word at sp: the next read is past the copy.
+    let word = IN_FINI.to_le_bytes();
+    let cut = fixture_process().unwind(7, Regs { bp: 0x7008, ..regs }, regs.sp, &word, 127);
+    assert_eq!(cut.end, Some(COPY_ENDED), "{cut:?}");
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_noted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not-elf");
+    std::fs::write(&path, "text").unwrap();
+    let mapped = [Mapped {
+        start: 0x1000,
+        end: 0x2000,
+        offset: 0,
+        path: &path,
+        name: &path,
+        file: (1, 2),
+    }];
+    let mut unwinder = Unwinder::default();
+    assert!(unwinder.add_process(1, &mapped, None).is_err());
+    let notes = unwinder.take_notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("not-elf"), "{notes:?}");
+    assert!(unwinder.take_notes().is_empty());
+}
+
+/// At a function's first instruction (a `push`, one byte) the CFI rule is
+/// the entry's: the return address at the stack pointer. The rule one
+/// byte on (after the push) would take the next word instead.
+#[test]
+fn at_a_functions_first_instruction_the_entry_rule_applies() {
+    let mut unwinder = unwinder_of_this_process();
+    let entry = middle as usize as u64;
+    let ret = outer as usize as u64 + 8;
+    let mut stack = vec![0u8; 64];
+    stack[..8].copy_from_slice(&ret.to_le_bytes());
+    stack[8..16].copy_from_slice(&0xdead_beefu64.to_le_bytes());
+    let regs = Regs {
+        ip: entry,
+        sp: 0x7000,
+        bp: 0,
+    };
+    let unwound = unwinder.unwind(std::process::id(), regs, regs.sp, &stack, 2);
+    assert_eq!(unwound.frames, [entry, ret]);
 }
