@@ -72,8 +72,9 @@ __attribute__((noinline)) long descend(long depth, long x)
 
 	pad[0] = (char)x;
 	if (depth == 0)
-		return target(x);
-	r = descend(depth - 1, x + 1);
+		r = target(x);
+	else
+		r = descend(depth - 1, x + 1);
 	__asm__ volatile("" ::: "memory");
 	return r + pad[0];
 }

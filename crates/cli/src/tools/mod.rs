@@ -4,5 +4,6 @@
 pub mod common;
 pub mod funccount;
 pub mod funclatency;
+pub mod stack_output;
 pub mod stackcount;
 pub mod trace;

@@ -5,7 +5,6 @@ use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{CommandFactory, Parser, ValueEnum, ValueHint};
 use rtools_bpf::attach::Attached;
 use rtools_bpf::stack::{
@@ -17,16 +16,15 @@ use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::task_filters::TaskFilters;
 use rtools_bpf::OpenObject;
 use rtools_core::deltas::Deltas;
-use rtools_core::render::{flamegraph, stack_folded, stack_json, stack_text};
 use rtools_core::stacks::{self, Frame, StackRow};
 
 use crate::error::usage;
 use crate::flags::{self, CommonArgs, IntervalArgs};
 use crate::numbers;
-use crate::output;
 use crate::output::say;
 use crate::pipeline::{Flags, Flow, Session, Setup, Tool};
 use crate::tools::common;
+use crate::tools::stack_output::{check_writable, print_interval, report_lost, write_flamegraph};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -408,87 +406,4 @@ fn user_frames(
         }
     }
     frames
-}
-
-fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
-    let (time, timestamp) = output::now();
-    if args.common.json {
-        output::stdout(&(stack_json::render(rows, &args.pattern, &time, timestamp, lost) + "\n"));
-    } else if args.folded {
-        output::stdout(&stack_folded::render(rows, args.delimited));
-    } else {
-        let opts = stack_text::TextOptions {
-            delimiter: args.delimited,
-            both_stacks: !args.user_stacks_only && !args.kernel_stacks_only,
-            offsets: args.offset,
-            addresses: args.common.verbose,
-        };
-        output::stdout(&stack_text::render(
-            rows,
-            args.intervals.timestamp.then_some(time.as_str()),
-            opts,
-        ));
-    }
-}
-
-/// Fails before tracing, not after, when the flame graph can't be written.
-fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
-    let existed = path.exists();
-    match std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-    {
-        Ok(_) => {
-            if !existed {
-                let _ = std::fs::remove_file(path);
-            }
-            Ok(())
-        }
-        Err(e) => usage(format!(
-            "cannot write the flame graph to {}: {e}: give a writable --flamegraph path",
-            path.display()
-        )),
-    }
-}
-
-fn write_flamegraph(
-    path: &std::path::Path,
-    rows: &[StackRow],
-    args: &StackcountArgs,
-) -> anyhow::Result<()> {
-    let lines: Vec<String> = rows
-        .iter()
-        .map(|r| stack_folded::line(r, args.delimited))
-        .collect();
-    let title = format!("stackcount {}", args.pattern);
-    let svg = flamegraph::svg(&lines, &title).map_err(anyhow::Error::msg)?;
-    std::fs::write(path, svg)
-        .with_context(|| format!("writing the flame graph to {}", path.display()))?;
-    say!(
-        "stackcount: wrote {} ({} stacks)",
-        path.display(),
-        rows.len()
-    );
-    Ok(())
-}
-
-/// One line on stderr if any stack could not be recorded.
-fn report_lost(counter: &StackCounter<'_>) -> anyhow::Result<()> {
-    let lost = counter.lost()?;
-    if lost.total() > 0 {
-        say!(
-            "stackcount: warning: {} stacks lost: {} hash collisions and {} with the stack map full \
-             (counted under [lost stack: ...]; raise --stack-storage-size), {} unreadable, \
-             {} with the count table full, {} copied stacks with the ring buffer full \
-             (raise --copy-buffer-size)",
-            lost.total(),
-            lost.collisions,
-            lost.map_full,
-            lost.unreadable,
-            lost.table_full,
-            lost.samples_full
-        );
-    }
-    Ok(())
 }
