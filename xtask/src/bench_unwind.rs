@@ -77,7 +77,7 @@ pub(crate) fn run(rtools: &Path, testprog: &Path, rounds: usize) -> Result<()> {
     // that started it (not a child of perf's: perf ends when a child
     // does), which passes Ctrl-C on as SIGTERM (a background job ignores
     // SIGINT). Its samples go to a file (perf writes nothing to /dev/null)
-    // through an 8 MiB buffer, the size of rtools'.
+    // through an 8 MiB buffer (rtools' is 16 MiB).
     let perf_data = std::env::temp_dir().join("rtools-bench-perf.data");
     let perf = format!(
         "trap 'kill -TERM $p' INT; perf record -o {} -m 2048 -a -e {TRACEPOINT} \
