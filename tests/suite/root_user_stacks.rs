@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::root_stackcount::{stacks, Printed};
-use super::support::{c_program_with, require_root, Finished, Tracer, Workload};
+use super::support::{c_program_with, require_root, trace_command, Finished};
 
 /// Calls of target through main -> path_a -> path_b -> path_c.
 const CALLS: u64 = 1009;
@@ -43,25 +43,10 @@ fn fpstatic() -> PathBuf {
 
 /// Runs `command` (a workload) under `stackcount ARGS` (`{pid}` replaced);
 /// with `exit_first` the workload exits before rtools stops.
-fn trace(mut command: Command, args: &[&str], exit_first: bool) -> Finished {
-    command.env("LC_ALL", "C");
-    let mut w = Workload::start_command(command);
-    let pid = w.pid_str();
-    let mut all = vec!["stackcount".to_string()];
-    all.extend(args.iter().map(|a| a.replace("{pid}", &pid)));
-    let all: Vec<&str> = all.iter().map(String::as_str).collect();
-    let tracer = Tracer::start(&all);
-    w.run();
-    let done = if exit_first {
-        w.exit();
-        tracer.stop()
-    } else {
-        let done = tracer.stop();
-        w.exit();
-        done
-    };
-    assert_eq!(done.code, Some(0), "{done:#?}");
-    done
+fn trace(command: Command, args: &[&str], exit_first: bool) -> Finished {
+    let mut all = vec!["stackcount"];
+    all.extend_from_slice(args);
+    trace_command(command, &all, exit_first)
 }
 
 fn nofp_calls() -> Command {

@@ -374,7 +374,15 @@ impl Workload {
 /// Starts the workload, traces it with `rtools ARGS` (`{pid}` in an
 /// argument is replaced by its pid), runs it, stops rtools with Ctrl-C.
 pub fn trace_workload(workload_args: &[&str], rtools_args: &[&str]) -> Finished {
-    let mut workload = Workload::start(workload_args);
+    let mut command = Command::new(testprog_bin());
+    command.args(workload_args);
+    trace_command(command, rtools_args, false)
+}
+
+/// The same with another workload that speaks the protocol; with
+/// `exit_first` the workload exits before rtools is stopped.
+pub fn trace_command(command: Command, rtools_args: &[&str], exit_first: bool) -> Finished {
+    let mut workload = Workload::start_command(command);
     let pid = workload.pid_str();
     let args: Vec<String> = rtools_args
         .iter()
@@ -383,8 +391,14 @@ pub fn trace_workload(workload_args: &[&str], rtools_args: &[&str]) -> Finished 
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let tracer = Tracer::start(&args);
     workload.run();
-    let done = tracer.stop();
-    workload.exit();
+    let done = if exit_first {
+        workload.exit();
+        tracer.stop()
+    } else {
+        let done = tracer.stop();
+        workload.exit();
+        done
+    };
     assert_eq!(done.code, Some(0), "rtools failed:\n{done:#?}");
     done
 }

@@ -16,7 +16,7 @@ const HZ: f64 = 99.0;
 const SECONDS: u64 = 5;
 
 /// The user and system CPU time of a process so far, in milliseconds.
-fn cpu_ms(pid: u32) -> Result<f64> {
+pub(crate) fn cpu_ms(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // After the command's closing parenthesis: state is field 3, utime
     // and stime fields 14 and 15.

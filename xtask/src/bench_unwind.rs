@@ -9,20 +9,10 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::bench::{median, peak_rss_kb, s, start_tracer, start_workload, sum_trailing_numbers};
+use crate::bench_profile::cpu_ms;
 
 const EVENTS: u64 = 100_000;
 const TRACEPOINT: &str = "syscalls:sys_enter_getcpu";
-
-/// The CPU time, in milliseconds, of a process so far (/proc/PID/stat).
-fn cpu_ms(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let rest = stat.rsplit_once(')').context("stat")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Ok(ticks * 1000.0 / hz)
-}
 
 /// Waits for `pid` and returns its whole CPU time in milliseconds.
 fn reap_cpu_ms(pid: u32) -> f64 {

@@ -18,6 +18,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 
+pub use rtools_core::unwind::named_range;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     pub start: u64,
@@ -195,21 +197,6 @@ pub fn parse_maps(text: &str) -> Vec<RawMapping> {
             })
         })
         .collect()
-}
-
-/// The range of the line of /proc/PID/maps text that names `name`
-/// (`[vdso]`, `[stack]`).
-pub fn named_range(text: &str, name: &str) -> Option<(u64, u64)> {
-    let range = text
-        .lines()
-        .find(|l| l.strip_suffix(name).is_some_and(|l| l.ends_with(' ')))?
-        .split(' ')
-        .next()?;
-    let (start, end) = range.split_once('-')?;
-    Some((
-        u64::from_str_radix(start, 16).ok()?,
-        u64::from_str_radix(end, 16).ok()?,
-    ))
 }
 
 /// The most of a perf map rtools reads.

@@ -347,15 +347,9 @@ impl<'obj> StackCounter<'obj> {
             *self.retired.entry(stack).or_insert(0) += count;
         }
         if let Some(samples) = &mut self.samples {
-            // Their samples are counted (the caller counts the queue
+            // Their samples are counted (the caller takes the ring buffer
             // first); the counts stay, the modules go.
-            let exited: Vec<u32> = samples
-                .counts()
-                .keys()
-                .map(|k| k.tgid)
-                .filter(|&pid| !exited::alive(pid))
-                .collect();
-            exited.into_iter().for_each(|pid| samples.forget(pid));
+            samples.forget_exited(|pid| !exited::alive(pid));
         }
         Ok(gone.len())
     }

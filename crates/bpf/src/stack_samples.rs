@@ -249,9 +249,10 @@ impl Samples {
         std::mem::take(&mut self.notes)
     }
 
-    /// Drops the modules of exited processes (their samples are counted).
-    pub fn forget(&mut self, pid: u32) {
-        self.shared.borrow_mut().unwinder.forget(pid);
+    /// Drops the modules of the processes that exited (their samples are
+    /// counted).
+    pub fn forget_exited(&mut self, gone: impl Fn(u32) -> bool) {
+        self.shared.borrow_mut().unwinder.forget_exited(gone);
     }
 }
 

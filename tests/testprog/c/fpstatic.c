@@ -6,8 +6,6 @@
  * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
  * and exits when stdin closes. */
 
-static volatile long sum;
-
 static long syscall3(long nr, long a, long b, long c)
 {
 	long ret;
@@ -40,32 +38,7 @@ static int read_line(void)
 	return 0;
 }
 
-__attribute__((noinline)) long target(long x)
-{
-	sum += x;
-	return sum & 7;
-}
-
-__attribute__((noinline)) long path_c(long x)
-{
-	long r = target(x * 3);
-	__asm__ volatile("" ::: "memory");
-	return r + 1;
-}
-
-__attribute__((noinline)) long path_b(long x)
-{
-	long r = path_c(x + 1);
-	__asm__ volatile("" ::: "memory");
-	return r + 2;
-}
-
-__attribute__((noinline)) long path_a(long x)
-{
-	long r = path_b(x ^ 5);
-	__asm__ volatile("" ::: "memory");
-	return r + 3;
-}
+#include "call_path.h"
 
 __attribute__((noinline)) long main(long argc, char **argv)
 {

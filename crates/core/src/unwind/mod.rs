@@ -139,9 +139,10 @@ impl Unwinder {
         frame_pointers
     }
 
-    /// Drops a process's modules (it exited and its stacks are unwound).
-    pub fn forget(&mut self, pid: u32) {
-        self.processes.remove(&pid);
+    /// Drops the modules of the processes `gone` says exited (their stacks
+    /// are unwound).
+    pub fn forget_exited(&mut self, gone: impl Fn(u32) -> bool) {
+        self.processes.retain(|&pid, _| !gone(pid));
     }
 
     /// Files that could not be read, since the last call (for -v).
@@ -216,13 +217,23 @@ fn own_vdso() -> Option<ElfCfi> {
 /// Where this process's vDSO is mapped.
 fn own_vdso_range() -> Option<Range<usize>> {
     let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
-    let range = maps
+    let (start, end) = named_range(&maps, "[vdso]")?;
+    Some(usize::try_from(start).ok()?..usize::try_from(end).ok()?)
+}
+
+/// The range of the line of /proc/PID/maps text that names `name`
+/// (`[vdso]`, `[stack]`).
+pub fn named_range(text: &str, name: &str) -> Option<(u64, u64)> {
+    let range = text
         .lines()
-        .find(|l| l.ends_with("[vdso]"))?
+        .find(|l| l.strip_suffix(name).is_some_and(|l| l.ends_with(' ')))?
         .split(' ')
         .next()?;
     let (start, end) = range.split_once('-')?;
-    Some(usize::from_str_radix(start, 16).ok()?..usize::from_str_radix(end, 16).ok()?)
+    Some((
+        u64::from_str_radix(start, 16).ok()?,
+        u64::from_str_radix(end, 16).ok()?,
+    ))
 }
 
 #[cfg(test)]

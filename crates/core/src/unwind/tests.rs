@@ -79,10 +79,9 @@ fn outer(size: u64) -> (Regs, Vec<u8>) {
     r
 }
 
-fn unwinder_of_this_process() -> Unwinder {
-    let maps = own_mappings();
-    let mapped: Vec<Mapped<'_>> = maps
-        .iter()
+/// [`own_mappings`] as the unwinder takes them.
+fn as_mapped(maps: &[(u64, u64, u64, PathBuf, (u64, u64))]) -> Vec<Mapped<'_>> {
+    maps.iter()
         .map(|(start, end, offset, path, file)| Mapped {
             start: *start,
             end: *end,
@@ -91,7 +90,12 @@ fn unwinder_of_this_process() -> Unwinder {
             name: path,
             file: *file,
         })
-        .collect();
+        .collect()
+}
+
+fn unwinder_of_this_process() -> Unwinder {
+    let maps = own_mappings();
+    let mapped = as_mapped(&maps);
     let mut unwinder = Unwinder::default();
     // Whether each file keeps frame pointers is the distribution's
     // choice (Debian's libc does not); unwinding does not depend on it.
@@ -211,17 +215,7 @@ fn a_process_that_maps_no_file_is_not_left_to_frame_pointers() {
 #[test]
 fn files_are_read_once_for_every_process_that_maps_them() {
     let maps = own_mappings();
-    let mapped: Vec<Mapped<'_>> = maps
-        .iter()
-        .map(|(start, end, offset, path, file)| Mapped {
-            start: *start,
-            end: *end,
-            offset: *offset,
-            path,
-            name: path,
-            file: *file,
-        })
-        .collect();
+    let mapped = as_mapped(&maps);
     let mut unwinder = Unwinder::default();
     let verdict = unwinder.add_process(1, &mapped, None);
     let first: Vec<_> = unwinder.files.values().flatten().map(Arc::as_ptr).collect();
@@ -231,8 +225,9 @@ fn files_are_read_once_for_every_process_that_maps_them() {
     let files: std::collections::HashSet<_> = mapped.iter().map(|m| m.file).collect();
     assert_eq!(first.len(), files.len(), "one per file: {mapped:?}");
     assert!(unwinder.knows(1) && unwinder.knows(2));
-    unwinder.forget(1);
+    unwinder.forget_exited(|pid| pid == 1);
     assert!(!unwinder.knows(1));
+    assert!(unwinder.knows(2));
 }
 
 #[test]
