@@ -345,3 +345,20 @@ fn at_a_functions_first_instruction_the_entry_rule_applies() {
     let unwound = unwinder.unwind(std::process::id(), regs, regs.sp, &stack, 2);
     assert_eq!(unwound.frames, [entry, ret]);
 }
+
+#[test]
+fn named_ranges_of_maps_text() {
+    let text = "\
+55d0f000-55d12000 r-xp 00001000 fe:00 123 /usr/bin/app
+7f00000-7f01000 r-xp 00000000 00:00 0 [vdso]
+7ffc000-7ffd000 rw-p 00000000 00:00 0    [stack]
+";
+    assert_eq!(named_range(text, "[vdso]"), Some((0x7f00000, 0x7f01000)));
+    assert_eq!(named_range(text, "[stack]"), Some((0x7ffc000, 0x7ffd000)));
+    assert_eq!(named_range(text, "[heap]"), None);
+    // A file whose name ends so is not the vDSO.
+    let file = "1000-2000 r-xp 00000000 fe:01 77 /bin/x[vdso]\n";
+    assert_eq!(named_range(file, "[vdso]"), None);
+    assert_eq!(named_range("zz-2000 r-xp 0 0:0 0 [vdso]\n", "[vdso]"), None);
+    assert_eq!(named_range("1000-yy r-xp 0 0:0 0 [vdso]\n", "[vdso]"), None);
+}
