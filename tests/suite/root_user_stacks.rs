@@ -3,18 +3,20 @@
 //! of their stacks with the files' CFI; auto, which lets the kernel walk
 //! the processes that keep frame pointers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
 use super::root_stackcount::{stacks, Printed};
-use super::support::{c_program_with, require_root, trace_command, Finished};
+use super::support::{c_program_as, c_program_with, require_root, trace_command, Finished};
 
 /// Calls of target through main -> path_a -> path_b -> path_c.
 const CALLS: u64 = 1009;
 const FOPENS: u64 = 1013;
 const COLLECTS: u64 = 211;
+/// Calls of target through the library late.c opens once traced.
+const LATE_CALLS: u64 = 307;
 
 /// The path to target, leaf first, as each mode should print it.
 const WHOLE_PATH: [&str; 5] = ["target", "path_c", "path_b", "path_a", "main"];
@@ -205,6 +207,112 @@ fn root_dwarf_unwinds_user_stacks_below_a_syscall() {
     );
     assert_eq!(user.last().map(String::as_str), Some("_start"));
     assert_eq!(stack.count, FOPENS, "{printed:#?}");
+}
+
+/// late.c and the library it opens once traced (late_lib.c), both built
+/// with frame pointers or both without.
+fn late(frame_pointers: bool) -> Command {
+    let (flag, tag) = if frame_pointers {
+        ("-fno-omit-frame-pointer", "fp")
+    } else {
+        ("-fomit-frame-pointer", "nofp")
+    };
+    let lib_flags = ["-O2", "-g", flag, "-shared", "-fPIC"];
+    let lib = c_program_as(&format!("late_lib_{tag}.so"), "late_lib", &lib_flags);
+    let exe = c_program_as(&format!("late_{tag}"), "late", &["-O2", "-g", flag]);
+    let mut c = Command::new(exe);
+    c.arg(lib).arg(LATE_CALLS.to_string());
+    c
+}
+
+/// The two stacks of late.c: target's one call before the library was
+/// opened (the whole path), and the stack through the library.
+fn late_stacks(done: &Finished) -> Printed {
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 2, "{printed:#?}\n{}", done.stderr);
+    let before = printed
+        .iter()
+        .find(|p| p.count == 1)
+        .expect("the first call");
+    assert_eq!(&before.frames[..5], WHOLE_PATH, "{printed:#?}");
+    let through = printed.iter().find(|p| p.count == LATE_CALLS);
+    let through = through.unwrap_or_else(|| panic!("no {LATE_CALLS}: {printed:#?}"));
+    let path = ["target", "late_inner", "late_outer", "main"];
+    assert_eq!(&through.frames[..4], path, "{printed:#?}");
+    through.clone()
+}
+
+/// A library opened after the process was set up from its mappings (at
+/// its first event): its stacks leave the files set up, so its mappings
+/// are read again and the stacks through the library are whole (and
+/// named after the process exits).
+#[test]
+fn root_dwarf_unwinds_through_a_library_opened_after_the_first_event() {
+    let _bpf = require_root!();
+    let command = late(false);
+    let spec = target_spec(Path::new(command.get_program()));
+    let args = ["-U", "-P", "--user-stacks", "dwarf", &spec];
+    let through = late_stacks(&trace(command, &args, true));
+    assert_eq!(through.frames.last().map(String::as_str), Some("_start"));
+    assert!(
+        !through.frames.iter().any(|f| f.starts_with('[')),
+        "unknown or marker frames: {through:#?}"
+    );
+}
+
+/// The same with frame pointers, walked by the kernel: the library's
+/// frames are named from the mappings read again at the summary.
+#[test]
+fn root_frame_pointer_stacks_name_a_library_opened_after_the_first_event() {
+    let _bpf = require_root!();
+    let command = late(true);
+    let spec = target_spec(Path::new(command.get_program()));
+    late_stacks(&trace(command, &["-U", "-p", "{pid}", &spec], false));
+}
+
+/// Calls of getppid after exec.c's exec.
+const EXEC_CALLS: u64 = 401;
+
+/// exec.c under `setarch -R` (libc where it was before the exec), its
+/// first image running its second, built alike (non-PIE, no frame
+/// pointers) with other code at the same addresses.
+fn exec_workload() -> Command {
+    let flags = ["-O2", "-g", "-fomit-frame-pointer", "-no-pie"];
+    let flags = [&flags[..], &["-fno-toplevel-reorder"]].concat();
+    let first = c_program_as("exec_first", "exec", &flags);
+    let second = c_program_as("exec_second", "exec", &[&flags[..], &["-DSECOND"]].concat());
+    let mut c = Command::new("setarch");
+    c.args(["-R"])
+        .arg(first)
+        .arg("first")
+        .arg(EXEC_CALLS.to_string());
+    c.arg(second);
+    c
+}
+
+/// A process first seen before it ran exec (a shell's child): its stacks
+/// after the exec are unwound and named with its new image, though the
+/// addresses fall where the old one's files were.
+#[test]
+fn root_dwarf_sets_a_process_up_again_after_it_runs_exec() {
+    let _bpf = require_root!();
+    let args = ["-U", "-p", "{pid}", "--user-stacks", "dwarf", "c:getppid"];
+    let done = trace(exec_workload(), &args, false);
+    let printed = stacks(&done.stdout);
+    assert_eq!(printed.len(), 2, "{printed:#?}\n{}", done.stderr);
+    let path = |p: &Printed| p.frames[1..4].to_vec();
+    let before = printed
+        .iter()
+        .find(|p| p.count == 1)
+        .expect("the first call");
+    assert_eq!(path(before), ["ask", "before_exec", "main"], "{printed:#?}");
+    let after = printed.iter().find(|p| p.count == EXEC_CALLS);
+    let after = after.unwrap_or_else(|| panic!("no {EXEC_CALLS}: {printed:#?}"));
+    assert_eq!(path(after), ["ask", "after_exec", "main"], "{printed:#?}");
+    for stack in [before, after] {
+        assert!(stack.frames[0].contains("getppid"), "{stack:#?}");
+        assert_eq!(stack.frames.last().map(String::as_str), Some("_start"));
+    }
 }
 
 /// A profile timer (NMI or timer interrupt in user code, anywhere in a

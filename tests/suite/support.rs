@@ -416,6 +416,11 @@ pub fn c_program(name: &str) -> PathBuf {
 /// A C test program from tests/testprog/c/NAME.c built once per test run
 /// with `flags` (the first program by that name decides them).
 pub fn c_program_with(name: &str, flags: &[&str]) -> PathBuf {
+    c_program_as(name, name, flags)
+}
+
+/// The same, from SOURCE.c, built as NAME: one source built two ways.
+pub fn c_program_as(name: &str, source: &str, flags: &[&str]) -> PathBuf {
     static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> =
         std::sync::Mutex::new(BTreeMap::new());
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
@@ -423,7 +428,7 @@ pub fn c_program_with(name: &str, flags: &[&str]) -> PathBuf {
         return path.clone();
     }
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let source = manifest.join(format!("tests/testprog/c/{name}.c"));
+    let source = manifest.join(format!("tests/testprog/c/{source}.c"));
     let exe = std::env::current_exe().unwrap();
     let out = exe.parent().unwrap().parent().unwrap().join(name);
     let status = Command::new("cc")

@@ -152,6 +152,23 @@ impl ProcMaps {
             .map(|m| (m, addr - m.start + m.offset))
     }
 
+    /// Keeps the mappings of `older` (an earlier read of the same
+    /// process) that none of these overlap: its stacks from before a
+    /// library was closed, or before an exec, still resolve.
+    pub fn keep_older(&mut self, older: ProcMaps) {
+        let overlaps = |o: &Mapping| {
+            self.mappings
+                .iter()
+                .any(|m| m.start < o.end && o.start < m.end)
+        };
+        let kept: Vec<Mapping> = older
+            .mappings
+            .into_iter()
+            .filter(|o| !overlaps(o))
+            .collect();
+        self.mappings.extend(kept);
+    }
+
     /// A JIT symbol from the perf map: (name, offset into it).
     pub fn jit_symbol(&self, addr: u64) -> Option<(&str, u64)> {
         self.perf_map
@@ -343,6 +360,46 @@ mod tests {
             inode: meta.ino(),
             path: path.to_path_buf(),
         }
+    }
+
+    #[test]
+    fn a_read_again_keeps_the_older_mappings_it_does_not_overlap() {
+        let mapping = |start: u64, end: u64, name: &str| Mapping {
+            start,
+            end,
+            offset: 0,
+            mapped: PathBuf::from(name),
+            path: PathBuf::from(name),
+            dev: 1,
+            inode: start,
+        };
+        let maps = |mappings: Vec<Mapping>| ProcMaps {
+            mappings,
+            ..ProcMaps::default()
+        };
+        let older = maps(vec![
+            mapping(0x1000, 0x3000, "/bin/old"),
+            mapping(0x8000, 0x9000, "/lib/kept.so"),
+            mapping(0x9000, 0xa000, "/lib/touching.so"),
+        ]);
+        let mut newer = maps(vec![
+            mapping(0x2000, 0x4000, "/bin/new"),
+            mapping(0xa000, 0xb000, "/lib/opened.so"),
+        ]);
+        newer.keep_older(older);
+        let names: Vec<_> = newer.mappings.iter().map(|m| m.mapped.clone()).collect();
+        let expected = [
+            "/bin/new",
+            "/lib/opened.so",
+            "/lib/kept.so",
+            "/lib/touching.so",
+        ];
+        assert_eq!(names, expected.map(PathBuf::from));
+        assert_eq!(
+            newer.file_offset(0x2800).unwrap().0.mapped,
+            PathBuf::from("/bin/new")
+        );
+        assert_eq!(newer.file_offset(0x1800), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use libbpf_rs::libbpf_sys::BPF_STACK_BUILD_ID_VALID;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
-use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 use rtools_core::stacks;
 use rtools_core::targets::Target;
 
@@ -95,6 +95,10 @@ pub struct RawStack {
     /// the kernel could tell them (None for a frame it could not): how a
     /// process that exited before its mappings were read is symbolized.
     pub user_files: Vec<Option<FileFrame>>,
+    /// How many times the process had run exec when a copied stack was
+    /// taken: which of its images it ran (None for the stack map's, which
+    /// do not say: the process's latest mappings name them).
+    pub execs: Option<u32>,
 }
 
 /// A frame as the file it ran from, named by build id, and the offset.
@@ -123,6 +127,8 @@ impl Lost {
 
 pub struct StackCounter<'obj> {
     skel: StackSkel<'obj>,
+    /// With copied stacks: rt_exec's link (execs counted while it lives).
+    _execs: Option<Link>,
     attached: Attached,
     /// Counts of the stacks of exited processes, moved out of the map.
     retired: HashMap<RawStack, u64>,
@@ -194,6 +200,7 @@ impl<'obj> StackCounter<'obj> {
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
         open.progs.rt_tracing.set_autoload(needs.kernel);
+        open.progs.rt_exec.set_autoload(sampling);
         let skel = open.load().map_err(load_err)?;
         config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
@@ -201,8 +208,18 @@ impl<'obj> StackCounter<'obj> {
         let samples = sampling
             .then(|| Samples::new(config.unwind, config.max_depth.clamp(1, MAX_DEPTH) as usize));
         let rings = ring_buffers(&skel, Rc::clone(&seen), samples.as_ref())?;
+        // Execs counted from before the first event: a process that runs
+        // one is set up again before its next stack is unwound.
+        let execs = sampling
+            .then(|| skel.progs.rt_exec.attach())
+            .transpose()
+            .map_err(|source| BpfError::AttachFor {
+                what: "sched:sched_process_exec".into(),
+                source,
+            })?;
         let mut counter = StackCounter {
             skel,
+            _execs: execs,
             attached: Attached::default(),
             retired: HashMap::new(),
             rings,
@@ -372,6 +389,7 @@ impl<'obj> StackCounter<'obj> {
             user_lost: None,
             user_end: key.user.end,
             user_files: Vec::new(),
+            execs: Some(key.execs),
         })
     }
 
@@ -477,6 +495,7 @@ impl<'obj> StackCounter<'obj> {
                 kernel_lost: stacks::lost_marker(key.kernel_stack_id),
                 user_lost: stacks::lost_marker(key.user_stack_id),
                 user_end: None,
+                execs: None,
                 user_files: {
                     let tgid = key.tgid;
                     if *gone.entry(tgid).or_insert_with(|| !exited::alive(tgid)) {

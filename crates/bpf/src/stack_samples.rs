@@ -12,7 +12,7 @@ use rtools_core::unwind::{Mapped, Regs, Unwinder, Unwound};
 
 use crate::map_types;
 use crate::skel::stack::types::user_sample;
-use crate::symbolize::Symbols;
+use crate::symbolize::{Rereads, Symbols};
 
 /// How user stacks are walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,6 +37,8 @@ pub struct SampleHead {
     pub regs: Regs,
     /// Where the copied stack starts (the page of `regs.sp`).
     pub stack_start: u64,
+    /// How many times the process ran exec since rtools started.
+    pub execs: u32,
 }
 
 /// A `struct user_sample` as the ring buffer hands it: the header, and as
@@ -62,6 +64,7 @@ pub fn parse(data: &[u8]) -> Option<(SampleHead, &[u8])> {
             bp: u64_at(offset_of!(user_sample, bp))?,
         },
         stack_start: u64_at(offset_of!(user_sample, stack_start))?,
+        execs: u32_at(offset_of!(user_sample, execs))?,
     };
     Some((sample, data.get(head..head.checked_add(size)?)?))
 }
@@ -75,6 +78,8 @@ pub struct SampledKey {
     pub comm: [i8; 16],
     pub kernel_stack_id: i32,
     pub user: Unwound,
+    /// The process's execs when it was taken: the image it ran.
+    pub execs: u32,
 }
 
 impl SampledKey {
@@ -87,48 +92,90 @@ impl SampledKey {
 /// stops at a negative value, the record taken).
 pub const STOP: i32 = -libc::EAGAIN;
 
+/// A sample left for [`Samples::count`], its stack copied.
+struct Pending {
+    head: SampleHead,
+    stack: Vec<u8>,
+    /// Its process is set up, but the stack left the files it was set up
+    /// with: its mappings are to be read again first.
+    reread: bool,
+}
+
+/// Why a process is set up again.
+fn set_up_again_why(exec: bool) -> &'static str {
+    if exec {
+        "it ran exec"
+    } else {
+        "a stack left the files first mapped"
+    }
+}
+
 /// What the ring buffer's callback and the loader share.
 struct Shared {
     unwinder: Unwinder,
     counts: HashMap<SampledKey, u64>,
-    /// Samples of processes not set up yet (their mappings are read
-    /// outside the callback), with their stacks copied.
-    pending: Vec<(SampleHead, Vec<u8>)>,
+    /// Samples whose process is to be set up (its mappings are read
+    /// outside the callback).
+    pending: Vec<Pending>,
+    /// When processes' mappings were last read again.
+    rereads: Rereads,
+    /// How many execs each process had run when it was set up.
+    execs: HashMap<u32, u32>,
     max_depth: usize,
 }
 
 impl Shared {
     /// One record from the ring buffer: unwound where it lies if its
-    /// process is set up, else kept for [`Samples::count`], and the
-    /// reading stopped (STOP) so that its process is set up before more of
-    /// its records would have to be copied.
+    /// process is set up and the stack stays in the files it was set up
+    /// with; else kept for [`Samples::count`], and the reading stopped
+    /// (STOP) so that its process is set up (again) before more of its
+    /// records would have to be copied. Records read before that (the
+    /// ring buffers are read in more than one place) are kept too: their
+    /// process may be the one to set up.
     fn take(&mut self, data: &[u8]) -> i32 {
         let Some((head, stack)) = parse(data) else {
             return 0;
         };
-        if self.unwinder.knows(head.tgid) {
-            self.count(head, stack);
-            0
-        } else {
-            self.pending.push((head, stack.to_vec()));
-            STOP
+        let mut reread = false;
+        if self.unwinder.knows(head.tgid) && !self.ran_exec(&head) {
+            let user = self.unwind(&head, stack);
+            reread = self.unwinder.strays(head.tgid, &user) && self.rereads.due(head.tgid);
+            if !reread && self.pending.is_empty() {
+                self.count(head, user);
+                return 0;
+            }
         }
+        self.pending.push(Pending {
+            head,
+            stack: stack.to_vec(),
+            reread,
+        });
+        STOP
     }
 
-    fn count(&mut self, head: SampleHead, stack: &[u8]) {
-        let user = self.unwinder.unwind(
+    /// Whether `head`'s process ran exec since it was set up.
+    fn ran_exec(&self, head: &SampleHead) -> bool {
+        self.execs.get(&head.tgid).copied().unwrap_or(0) != head.execs
+    }
+
+    fn unwind(&mut self, head: &SampleHead, stack: &[u8]) -> Unwound {
+        self.unwinder.unwind(
             head.tgid,
             head.regs,
             head.stack_start,
             stack,
             self.max_depth,
-        );
+        )
+    }
+
+    fn count(&mut self, head: SampleHead, user: Unwound) {
         let key = SampledKey {
             slot: head.slot,
             tgid: head.tgid,
             comm: head.comm,
             kernel_stack_id: head.kernel_stack_id,
             user,
+            execs: head.execs,
         };
         *self.counts.entry(key).or_insert(0) += 1;
     }
@@ -154,6 +201,8 @@ impl Samples {
                 unwinder: Unwinder::default(),
                 counts: HashMap::new(),
                 pending: Vec::new(),
+                rereads: Rereads::default(),
+                execs: HashMap::new(),
                 max_depth,
             })),
             mode,
@@ -170,14 +219,37 @@ impl Samples {
     }
 
     /// Sets up the processes seen for the first time (from the mappings
-    /// `symbols` captures, now if not before) and counts their samples.
+    /// `symbols` captures, now if not before), and again those that ran
+    /// exec or whose stacks left them (their mappings read again), and
+    /// counts their samples.
     pub fn count(&mut self, symbols: &mut Symbols) {
         let pending = std::mem::take(&mut self.shared.borrow_mut().pending);
-        for (head, stack) in pending {
-            if !self.shared.borrow().unwinder.knows(head.tgid) {
-                self.set_up(head.tgid, symbols);
+        for Pending {
+            head,
+            stack,
+            reread,
+        } in pending
+        {
+            let pid = head.tgid;
+            let (known, exec) = {
+                let shared = self.shared.borrow();
+                (shared.unwinder.knows(pid), shared.ran_exec(&head))
+            };
+            let image = self.shared.borrow().execs.get(&pid).copied();
+            if !known {
+                self.set_up(pid, symbols);
+            } else if exec && symbols.reread_after_exec(pid, image.unwrap_or(0))
+                || reread && symbols.reread(pid)
+            {
+                let why = set_up_again_why(exec);
+                self.notes
+                    .push(format!("pid {pid}: mappings read again ({why})"));
+                self.set_up(pid, symbols);
             }
-            self.shared.borrow_mut().count(head, &stack);
+            let mut shared = self.shared.borrow_mut();
+            shared.execs.insert(pid, head.execs);
+            let user = shared.unwind(&head, &stack);
+            shared.count(head, user);
         }
         let notes = self.shared.borrow_mut().unwinder.take_notes();
         self.notes.extend(notes);
@@ -252,7 +324,10 @@ impl Samples {
     /// Drops the modules of the processes that exited (their samples are
     /// counted).
     pub fn forget_exited(&mut self, gone: impl Fn(u32) -> bool) {
-        self.shared.borrow_mut().unwinder.forget_exited(gone);
+        let mut shared = self.shared.borrow_mut();
+        shared.unwinder.forget_exited(&gone);
+        shared.execs.retain(|&pid, _| !gone(pid));
+        shared.rereads.forget_exited(gone);
     }
 }
 
@@ -261,17 +336,21 @@ mod tests {
     use super::*;
 
     fn record(stack: &[u8], claimed: u32) -> Vec<u8> {
+        record_of(4242, stack, claimed)
+    }
+
+    fn record_of(tgid: u32, stack: &[u8], claimed: u32) -> Vec<u8> {
+        exec_record(tgid, 0, stack, claimed)
+    }
+
+    fn exec_record(tgid: u32, execs: u32, stack: &[u8], claimed: u32) -> Vec<u8> {
         let head = offset_of!(user_sample, stack);
         let mut raw = vec![0u8; head];
         let put = |raw: &mut Vec<u8>, at: usize, bytes: &[u8]| {
             raw[at..at + bytes.len()].copy_from_slice(bytes)
         };
         put(&mut raw, offset_of!(user_sample, slot), &3u32.to_ne_bytes());
-        put(
-            &mut raw,
-            offset_of!(user_sample, tgid),
-            &4242u32.to_ne_bytes(),
-        );
+        put(&mut raw, offset_of!(user_sample, tgid), &tgid.to_ne_bytes());
         put(
             &mut raw,
             offset_of!(user_sample, kernel_stack_id),
@@ -302,6 +381,11 @@ mod tests {
             offset_of!(user_sample, stack_start),
             &0x2000u64.to_ne_bytes(),
         );
+        put(
+            &mut raw,
+            offset_of!(user_sample, execs),
+            &execs.to_ne_bytes(),
+        );
         put(&mut raw, offset_of!(user_sample, comm), b"worker\0");
         raw.extend_from_slice(stack);
         raw
@@ -330,6 +414,7 @@ mod tests {
                     bp: 0x3333
                 },
                 stack_start: 0x2000,
+                execs: 0,
             }
         );
         assert_eq!(stack, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
@@ -368,5 +453,71 @@ mod tests {
         assert_eq!(take(&record(&[0; 16], 16)), 0);
         assert_eq!(samples.counts().values().sum::<u64>(), 4);
         assert!(samples.shared.borrow().pending.is_empty());
+    }
+
+    #[test]
+    fn a_stack_outside_the_files_set_up_has_them_read_again_once_a_second() {
+        // This test process, sampled at 0x1111: an address in none of its
+        // files, as if in a library it opened after it was set up.
+        let me = std::process::id();
+        let sample = record_of(me, &[0; 16], 16);
+        let mut samples = Samples::new(UserUnwind::Dwarf, 127);
+        let mut take = samples.callback();
+        let mut symbols = Symbols::default();
+        let read_again = format!("pid {me}: mappings read again (a stack left");
+        let rereads = |samples: &mut Samples| {
+            let notes = samples.take_notes();
+            notes.iter().filter(|n| n.starts_with(&read_again)).count()
+        };
+        assert_eq!(take(&sample), STOP, "not set up");
+        samples.count(&mut symbols);
+        assert_eq!(rereads(&mut samples), 0);
+        assert_eq!(take(&sample), STOP, "set up, but outside its files");
+        assert_eq!(take(&sample), STOP, "behind one left for count");
+        let reread: Vec<bool> = samples
+            .shared
+            .borrow()
+            .pending
+            .iter()
+            .map(|p| p.reread)
+            .collect();
+        assert_eq!(reread, [true, false]);
+        samples.count(&mut symbols);
+        assert_eq!(rereads(&mut samples), 1);
+        // Within the second: counted where it lies, as it is.
+        assert_eq!(take(&sample), 0);
+        samples.count(&mut symbols);
+        assert_eq!(rereads(&mut samples), 0);
+        let counts = samples.counts();
+        assert_eq!(counts.values().sum::<u64>(), 4, "{counts:?}");
+        assert!(counts.keys().all(|k| k.user.frames[0] == 0x1111));
+    }
+
+    #[test]
+    fn a_process_that_ran_exec_is_set_up_again_first() {
+        let me = std::process::id();
+        let before = exec_record(me, 0, &[0; 16], 16);
+        let after = exec_record(me, 1, &[0; 16], 16);
+        let samples = Samples::new(UserUnwind::Dwarf, 127);
+        let mut take = samples.callback();
+        let mut samples = samples;
+        let mut symbols = Symbols::default();
+        assert_eq!(take(&before), STOP);
+        samples.count(&mut symbols);
+        let ran_exec = format!("pid {me}: mappings read again (it ran exec)");
+        let execs = |samples: &mut Samples| {
+            let notes = samples.take_notes();
+            notes.iter().filter(|n| **n == ran_exec).count()
+        };
+        assert_eq!(execs(&mut samples), 0);
+        // Not set up since its exec: its records wait, even when the stray
+        // reading allows none this second.
+        assert!(samples.shared.borrow_mut().rereads.due(me));
+        assert_eq!(take(&after), STOP);
+        assert_eq!(take(&after), STOP);
+        samples.count(&mut symbols);
+        assert_eq!(execs(&mut samples), 1, "once for both");
+        assert_eq!(take(&after), 0);
+        assert_eq!(samples.counts().values().sum::<u64>(), 4);
     }
 }

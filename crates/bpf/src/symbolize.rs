@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -16,6 +17,9 @@ use crate::stack::FileFrame;
 pub struct Symbols {
     symbolizer: Symbolizer,
     processes: HashMap<u32, Option<ProcMaps>>,
+    /// The mappings of images processes ran before an exec, by (pid, how
+    /// many execs it had run then).
+    images: HashMap<(u32, u32), ProcMaps>,
     kernel: HashMap<u64, Frame>,
     files: HashMap<(PathBuf, u64), (String, Option<u64>)>,
     /// Build id -> a file that has it, from every mapping seen.
@@ -24,6 +28,38 @@ pub struct Symbols {
     open_files: OpenFiles,
     /// Files skipped and why, for -v.
     notes: Vec<String>,
+    /// When each process's maps were last read again for an address
+    /// outside them.
+    rereads: Rereads,
+}
+
+/// How often at most a process's mappings are read again because its
+/// addresses fell outside them: a process running code in no file (a JIT
+/// without a perf map) would otherwise have them read for each stack.
+pub const REREAD_EVERY: Duration = Duration::from_secs(1);
+
+/// When each process's maps were read again, to keep it to one read in
+/// [`REREAD_EVERY`].
+#[derive(Debug, Default)]
+pub struct Rereads(HashMap<u32, Instant>);
+
+impl Rereads {
+    /// Whether `pid`'s maps may be read again now; if so, noted as read.
+    pub fn due(&mut self, pid: u32) -> bool {
+        let now = Instant::now();
+        match self.0.get(&pid) {
+            Some(at) if now.duration_since(*at) < REREAD_EVERY => false,
+            _ => {
+                self.0.insert(pid, now);
+                true
+            }
+        }
+    }
+
+    /// Forgets the processes `gone` says exited.
+    pub fn forget_exited(&mut self, gone: impl Fn(u32) -> bool) {
+        self.0.retain(|&pid, _| !gone(pid));
+    }
 }
 
 impl Default for Symbols {
@@ -31,11 +67,13 @@ impl Default for Symbols {
         Symbols {
             symbolizer: Symbolizer::new(),
             processes: HashMap::new(),
+            images: HashMap::new(),
             kernel: HashMap::new(),
             files: HashMap::new(),
             build_ids: BuildIds::default(),
             open_files: OpenFiles::default(),
             notes: Vec::new(),
+            rereads: Rereads::default(),
         }
     }
 }
@@ -108,6 +146,52 @@ impl Symbols {
         self.processes.insert(pid, maps);
     }
 
+    /// Reads `pid`'s mappings again (it opened a library since they were
+    /// captured, or ran exec), keeping the older ones the new do not
+    /// overlap; false if it is gone (the older are kept).
+    pub fn reread(&mut self, pid: u32) -> bool {
+        let Some(mut maps) = ProcMaps::read(pid, &mut self.open_files) else {
+            return false;
+        };
+        self.build_ids.index_maps(&maps);
+        let older = self.processes.remove(&pid).flatten();
+        let known = older.as_ref().map_or(&[][..], |o| &o.notes[..]);
+        let fresh = maps.notes.iter().filter(|n| !known.contains(n));
+        self.notes.extend(fresh.cloned());
+        if let Some(older) = older {
+            maps.keep_older(older);
+        }
+        self.processes.insert(pid, Some(maps));
+        true
+    }
+
+    /// Reads `pid`'s mappings anew after it ran exec, keeping those of its
+    /// image before (its `execs`-th) for the stacks it took; false if it
+    /// is gone (the older are kept as its current).
+    pub fn reread_after_exec(&mut self, pid: u32, execs: u32) -> bool {
+        let Some(maps) = ProcMaps::read(pid, &mut self.open_files) else {
+            return false;
+        };
+        self.build_ids.index_maps(&maps);
+        self.notes.extend(maps.notes.iter().cloned());
+        if let Some(Some(older)) = self.processes.insert(pid, Some(maps)) {
+            self.images.insert((pid, execs), older);
+        }
+        true
+    }
+
+    /// Whether an address of `addrs` lies in no file, JIT symbol or vDSO
+    /// of `pid`'s captured mappings.
+    fn strays(&self, pid: u32, addrs: &[u64]) -> bool {
+        let Some(Some(maps)) = self.processes.get(&pid) else {
+            return false;
+        };
+        let vdso = |a: u64| maps.vdso.is_some_and(|(s, e)| (s..e).contains(&a));
+        addrs
+            .iter()
+            .any(|&a| maps.file_offset(a).is_none() && maps.jit_symbol(a).is_none() && !vdso(a))
+    }
+
     /// The mappings captured for `pid`, if it lived when first seen.
     pub fn maps(&self, pid: u32) -> Option<&ProcMaps> {
         self.processes.get(&pid)?.as_ref()
@@ -170,18 +254,34 @@ impl Symbols {
         addrs.iter().map(|a| self.kernel[a].clone()).collect()
     }
 
-    /// User frames of process `pid` for `addrs`.
+    /// User frames of process `pid` for `addrs` (its mappings read again
+    /// first if some lie outside them and it still runs).
     pub fn user(&mut self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
+        self.user_in_image(pid, None, addrs)
+    }
+
+    /// The same for a stack `pid` took after its `execs`-th exec: with the
+    /// mappings of that image, if it has run another since.
+    pub fn user_in_image(&mut self, pid: u32, execs: Option<u32>, addrs: &[u64]) -> Vec<Frame> {
         self.remember(pid);
+        let earlier = execs.is_some_and(|e| self.images.contains_key(&(pid, e)));
+        if !earlier && self.strays(pid, addrs) && self.rereads.due(pid) {
+            self.reread(pid);
+        }
         // Disjoint borrows: the maps are read while the cache is filled.
         let Symbols {
             symbolizer,
             processes,
+            images,
             files,
             ..
         } = self;
-        let Some(Some(maps)) = processes.get(&pid) else {
-            return addrs.iter().map(|&a| Frame::unknown(a)).collect();
+        let maps = match execs.and_then(|e| images.get(&(pid, e))) {
+            Some(image) => image,
+            None => match processes.get(&pid) {
+                Some(Some(maps)) => maps,
+                _ => return addrs.iter().map(|&a| Frame::unknown(a)).collect(),
+            },
         };
         addrs
             .iter()

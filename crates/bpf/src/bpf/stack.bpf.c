@@ -71,6 +71,18 @@ struct {
 	__uint(max_entries, 1); /* set by the loader */
 } build_ids SEC(".maps");
 
+/* --user-stacks dwarf|auto: how many times each process ran exec since
+ * rtools started (sched_process_exec). Copied stacks carry it, and the
+ * loader sets a process up again from its new mappings when it changes:
+ * a process first seen before its exec (a shell's child) is not unwound
+ * with the files it mapped before. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 65536);
+} execs SEC(".maps");
+
 /* Room to take a build_id_stack (4 KB: more than the BPF stack holds). */
 PERCPU_ARRAY(build_id_scratch, __u32, struct build_id_stack);
 
@@ -182,6 +194,7 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	struct pt_regs *user = bpf_task_pt_regs(bpf_get_current_task_btf());
 	struct user_sample *s;
 	struct pt_regs regs;
+	__u32 *execs_seen;
 	__u64 start, size = stack_copy_size, word;
 	__u64 sp, *top;
 	__u32 read = 0;
@@ -218,6 +231,8 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	s->sp = sp;
 	s->bp = PT_REGS_FP(&regs);
 	s->stack_start = start;
+	execs_seen = bpf_map_lookup_elem(&execs, &key->tgid);
+	s->execs = execs_seen ? *execs_seen : 0;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 	/* Waking the loader for every record would cost each event a
 	 * wakeup: it is woken when the buffer fills to samples_wake_bytes,
@@ -284,6 +299,24 @@ static __always_inline int stack_syscall(void *ctx, long nr, __u32 table)
 	__s64 slot = syscall_slot(nr, table);
 
 	return slot < 0 ? 0 : count_stack(ctx, slot, 0);
+}
+
+/* Counts each exec of a process into `execs` (loaded with copied stacks
+ * only). What the loader learnt of its old image goes: its stacks are
+ * copied (whole) until it is set up again. */
+SEC("tracepoint/sched/sched_process_exec")
+int rt_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, first = 1;
+	__u32 *seen = bpf_map_lookup_elem(&execs, &tgid);
+
+	if (seen)
+		__sync_fetch_and_add(seen, 1);
+	else
+		bpf_map_update_elem(&execs, &tgid, &first, BPF_NOEXIST);
+	bpf_map_delete_elem(&fp_pids, &tgid);
+	bpf_map_delete_elem(&stack_tops, &tgid);
+	return 0;
 }
 
 SEC("tp")

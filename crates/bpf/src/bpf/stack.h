@@ -69,6 +69,9 @@ struct user_sample {
 	__u64 sp;
 	__u64 bp;
 	__u64 stack_start;
+	/* How many times the process ran exec since rtools started: its
+	 * mappings changed whole when this did. */
+	__u32 execs;
 	char comm[COMM_LEN];
 	__u8 stack[];
 };

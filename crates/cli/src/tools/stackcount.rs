@@ -391,7 +391,7 @@ fn user_frames(
     user: &[u64],
     inserted: bool,
 ) -> Vec<Frame> {
-    let mut frames = symbols.user(stack.tgid, user);
+    let mut frames = symbols.user_in_image(stack.tgid, stack.execs, user);
     if stack.user_files.is_empty() || !frames.iter().any(|f| f.name == "[unknown]") {
         return frames;
     }

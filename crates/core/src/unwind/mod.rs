@@ -5,8 +5,10 @@
 //! CFI for an address, framehop follows the frame pointer.
 //!
 //! Files are read once (by device and inode) and shared by every process
-//! that maps them; a process's modules are set up once, from its mappings
-//! captured while it lived, so it is unwound after it exits too.
+//! that maps them; a process's modules are set up from its mappings
+//! captured while it lived, so it is unwound after it exits too, and set
+//! up again when its stacks leave them (a library it opened since, an
+//! exec).
 
 mod elf_cfi;
 
@@ -64,6 +66,27 @@ pub struct Unwound {
 
 type ProcessUnwinder = UnwinderX86_64<Data, MayAllocateDuringUnwind>;
 
+/// Above every user address (x86-64's 57-bit space with 5-level paging):
+/// a "return address" up there is data a frame-pointer walk took, not a
+/// frame.
+const USER_SPACE_END: u64 = 1 << 56;
+
+/// One process set up: its modules, where they lie, and framehop's cache
+/// of rules by address. The cache is the process's own: framehop tells
+/// module sets apart by a 16-bit generation that wraps, so two processes
+/// sharing one could one day take each other's rules for one address.
+struct Process {
+    unwinder: ProcessUnwinder,
+    ranges: Vec<Range<u64>>,
+    cache: CacheX86_64<MayAllocateDuringUnwind>,
+}
+
+impl Process {
+    fn covers(&self, addr: u64) -> bool {
+        self.ranges.iter().any(|r| r.contains(&addr))
+    }
+}
+
 #[derive(Default)]
 pub struct Unwinder {
     /// By (device, inode); None for a file that could not be read.
@@ -71,9 +94,7 @@ pub struct Unwinder {
     /// The vDSO's, read once (None inside: there is none to read).
     vdso: Option<Option<Arc<ElfCfi>>>,
     /// None for a process that was gone before it could be set up.
-    processes: HashMap<u32, Option<ProcessUnwinder>>,
-    /// framehop's cache of rules by address, shared by all processes.
-    cache: CacheX86_64<MayAllocateDuringUnwind>,
+    processes: HashMap<u32, Option<Process>>,
     notes: Vec<String>,
 }
 
@@ -90,9 +111,10 @@ impl Unwinder {
     }
 
     /// Sets up `pid` from its executable mappings and where its vDSO is
-    /// (once: later calls keep the first). Returns Ok if every file mapped
-    /// keeps frame pointers, so that the kernel's frame-pointer walk sees
-    /// its whole stacks, else the first that does not.
+    /// (again: a later call replaces the earlier set-up). Returns Ok if
+    /// every file mapped keeps frame pointers, so that the kernel's
+    /// frame-pointer walk sees its whole stacks, else the first that does
+    /// not.
     pub fn add_process(
         &mut self,
         pid: u32,
@@ -100,9 +122,11 @@ impl Unwinder {
         vdso: Option<Range<u64>>,
     ) -> Result<(), String> {
         let mut unwinder = ProcessUnwinder::new();
+        let mut ranges = Vec::new();
         let own_vdso = self.vdso.get_or_insert_with(|| own_vdso().map(Arc::new));
         if let (Some(range), Some(cfi)) = (vdso, own_vdso.clone()) {
             let base = cfi.base_address(range.start, 0).unwrap_or(range.start);
+            ranges.push(range.clone());
             unwinder.add_module(Module::new("[vdso]".into(), range, base, Sections(cfi)));
         }
         let mut frame_pointers = match mappings {
@@ -133,9 +157,15 @@ impl Unwinder {
                 continue;
             };
             let name = m.name.display().to_string();
+            ranges.push(m.start..m.end);
             unwinder.add_module(Module::new(name, m.start..m.end, base, Sections(cfi)));
         }
-        self.processes.entry(pid).or_insert(Some(unwinder));
+        let process = Process {
+            unwinder,
+            ranges,
+            cache: CacheX86_64::new(),
+        };
+        self.processes.insert(pid, Some(process));
         frame_pointers
     }
 
@@ -150,6 +180,20 @@ impl Unwinder {
         std::mem::take(&mut self.notes)
     }
 
+    /// Whether a frame of `stack`, a stack of `pid`, lies outside every
+    /// file `pid` was set up with (so it may have mapped more since); never
+    /// for a process that was gone before it was set up.
+    pub fn strays(&self, pid: u32, stack: &Unwound) -> bool {
+        let Some(Some(process)) = self.processes.get(&pid) else {
+            return false;
+        };
+        // A return address may be the end of its function's file: the
+        // call is the byte before it.
+        let ip = stack.frames.iter().take(1).copied();
+        let returns = stack.frames.iter().skip(1).map(|a| a.saturating_sub(1));
+        ip.chain(returns).any(|addr| !process.covers(addr))
+    }
+
     /// Unwinds one copied stack of `pid`: `stack` holds the bytes from
     /// address `start` (at or below `regs.sp`) up. At most `max_depth`
     /// frames.
@@ -161,7 +205,7 @@ impl Unwinder {
         stack: &[u8],
         max_depth: usize,
     ) -> Unwound {
-        let Some(Some(unwinder)) = self.processes.get(&pid) else {
+        let Some(Some(process)) = self.processes.get_mut(&pid) else {
             return Unwound {
                 frames: vec![regs.ip],
                 end: Some(PROCESS_GONE),
@@ -180,7 +224,12 @@ impl Unwinder {
             if out.len() >= max_depth {
                 break None;
             }
-            match unwinder.unwind_frame(address, &mut walked, &mut self.cache, &mut read) {
+            let cache = &mut process.cache;
+            match process
+                .unwinder
+                .unwind_frame(address, &mut walked, cache, &mut read)
+            {
+                Ok(Some(ret)) if ret >= USER_SPACE_END => break Some(UNWIND_FAILED),
                 Ok(Some(ret)) => match FrameAddress::from_return_address(ret) {
                     Some(next) => {
                         out.push(ret);

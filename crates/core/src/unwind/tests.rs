@@ -239,38 +239,77 @@ fn the_vdso_is_read_from_this_process() {
     assert!(cfi.has_cfi());
 }
 
-/// The fixture library (tests/fixtures/frames.c) mapped at 0x1000_0000,
-/// as process 7: functions with CFI, and `_fini` (at 0x11c4) without.
-fn fixture_process() -> Unwinder {
+/// The fixture library (tests/fixtures/frames.c) mapped at `base`
+/// (0x1000_0000 in most tests) in process 7's `unwinder`: functions with
+/// CFI, and `_fini` (at 0x11c4) without.
+fn map_fixture_at(unwinder: &mut Unwinder, base: u64) {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/libframes-fp.so");
     let mapped = [Mapped {
-        start: 0x1000_1000,
-        end: 0x1000_2000,
+        start: base + 0x1000,
+        end: base + 0x2000,
         offset: 0x1000,
         path: &path,
         name: &path,
         file: (9, 9),
     }];
-    let mut unwinder = Unwinder::default();
     unwinder.add_process(7, &mapped, None).unwrap();
+}
+
+fn fixture_process() -> Unwinder {
+    let mut unwinder = Unwinder::default();
+    map_fixture_at(&mut unwinder, 0x1000_0000);
     unwinder
 }
 
 const FRAMES_ONE: u64 = 0x1000_110e;
 const IN_FINI: u64 = 0x1000_11c8;
 
-/// At frames_one's first instruction, returning into `_fini`, which has
-/// no CFI: its frame is walked by the frame pointer.
-fn returning_into_fini(bp: u64) -> Unwound {
+/// At frames_one's first instruction (the library mapped `shift` above
+/// 0x1000_0000), returning into `_fini`, which has no CFI: its frame is
+/// walked by the frame pointer.
+fn returning_into_fini_in(unwinder: &mut Unwinder, shift: u64, bp: u64) -> Unwound {
     let regs = Regs {
-        ip: FRAMES_ONE,
+        ip: FRAMES_ONE + shift,
         sp: 0x7000,
         bp,
     };
     let mut stack = vec![0u8; 64];
-    stack[..8].copy_from_slice(&IN_FINI.to_le_bytes());
-    fixture_process().unwind(7, regs, regs.sp, &stack, 127)
+    stack[..8].copy_from_slice(&(IN_FINI + shift).to_le_bytes());
+    unwinder.unwind(7, regs, regs.sp, &stack, 127)
+}
+
+fn returning_into_fini(bp: u64) -> Unwound {
+    returning_into_fini_in(&mut fixture_process(), 0, bp)
+}
+
+#[test]
+fn stacks_that_leave_the_files_set_up_stray_until_set_up_again() {
+    let mut unwinder = fixture_process();
+    let here = returning_into_fini_in(&mut unwinder, 0, 0);
+    assert!(!unwinder.strays(7, &here), "{here:x?}");
+    // The process has mapped the library again 0x1000_0000 higher (as if
+    // opened since): framehop would walk those frames by frame pointer.
+    let moved = returning_into_fini_in(&mut unwinder, 0x1000_0000, 0);
+    assert!(unwinder.strays(7, &moved), "{moved:x?}");
+    map_fixture_at(&mut unwinder, 0x2000_0000);
+    let again = returning_into_fini_in(&mut unwinder, 0x1000_0000, 0);
+    assert_eq!(
+        again.frames,
+        [FRAMES_ONE + 0x1000_0000, IN_FINI + 0x1000_0000]
+    );
+    assert!(!unwinder.strays(7, &again), "{again:x?}");
+    // Set up again, the old mapping is gone from it.
+    assert!(unwinder.strays(7, &here));
+    // A return address just past the file's end is a call inside it; an
+    // instruction pointer there is not.
+    let at_end = |frames: Vec<u64>| Unwound { frames, end: None };
+    assert!(!unwinder.strays(7, &at_end(vec![0x2000_1100, 0x2000_2000])));
+    assert!(unwinder.strays(7, &at_end(vec![0x2000_2000])));
+    // Processes never set up, or gone before, never stray.
+    unwinder.add_gone(8);
+    assert!(!unwinder.strays(8, &moved));
+    assert!(!unwinder.strays(9, &moved));
 }
 
 #[test]
@@ -283,6 +322,26 @@ fn a_zero_frame_pointer_ends_the_stack() {
     let broken = returning_into_fini(0x6000);
     assert_eq!(broken.frames, [FRAMES_ONE, IN_FINI]);
     assert_eq!(broken.end, Some(UNWIND_FAILED));
+}
+
+#[test]
+fn a_return_address_above_user_space_is_a_failure_not_a_frame() {
+    let regs = Regs {
+        ip: FRAMES_ONE,
+        sp: 0x7000,
+        bp: 0,
+    };
+    // Text where a return address should be (what a frame pointer walk
+    // through code without frame pointers can take).
+    let mut stack = vec![0u8; 64];
+    stack[..8].copy_from_slice(b"ER_NAME=");
+    let unwound = fixture_process().unwind(7, regs, regs.sp, &stack, 127);
+    assert_eq!(unwound.frames, [FRAMES_ONE]);
+    assert_eq!(unwound.end, Some(UNWIND_FAILED));
+    // The highest user address is still one.
+    stack[..8].copy_from_slice(&(USER_SPACE_END - 1).to_le_bytes());
+    let top = fixture_process().unwind(7, regs, regs.sp, &stack, 2);
+    assert_eq!(top.frames, [FRAMES_ONE, USER_SPACE_END - 1]);
 }
 
 #[test]
