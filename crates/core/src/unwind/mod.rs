@@ -77,13 +77,15 @@ const USER_SPACE_END: u64 = 1 << 56;
 /// sharing one could one day take each other's rules for one address.
 struct Process {
     unwinder: ProcessUnwinder,
+    /// Sorted by start (mappings do not overlap).
     ranges: Vec<Range<u64>>,
     cache: CacheX86_64<MayAllocateDuringUnwind>,
 }
 
 impl Process {
     fn covers(&self, addr: u64) -> bool {
-        self.ranges.iter().any(|r| r.contains(&addr))
+        let after = self.ranges.partition_point(|r| r.start <= addr);
+        after > 0 && self.ranges[after - 1].contains(&addr)
     }
 }
 
@@ -160,6 +162,7 @@ impl Unwinder {
             ranges.push(m.start..m.end);
             unwinder.add_module(Module::new(name, m.start..m.end, base, Sections(cfi)));
         }
+        ranges.sort_by_key(|r| r.start);
         let process = Process {
             unwinder,
             ranges,

@@ -325,6 +325,34 @@ fn a_zero_frame_pointer_ends_the_stack() {
 }
 
 #[test]
+fn strays_finds_the_mapping_of_each_address_among_several() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/elf/libframes-fp.so");
+    let at = |start: u64| Mapped {
+        start,
+        end: start + 0x1000,
+        offset: 0x1000,
+        path: &path,
+        name: &path,
+        file: (9, 9),
+    };
+    // Out of order, as no caller promises.
+    let mapped = [at(0x5000), at(0x1000), at(0x3000)];
+    let mut unwinder = Unwinder::default();
+    unwinder.add_process(7, &mapped, None).unwrap();
+    let ip = |addr: u64| Unwound {
+        frames: vec![addr],
+        end: None,
+    };
+    for inside in [0x1000, 0x1fff, 0x3000, 0x3800, 0x5fff] {
+        assert!(!unwinder.strays(7, &ip(inside)), "{inside:#x}");
+    }
+    for outside in [0, 0xfff, 0x2000, 0x2fff, 0x4000, 0x6000, u64::MAX] {
+        assert!(unwinder.strays(7, &ip(outside)), "{outside:#x}");
+    }
+}
+
+#[test]
 fn a_return_address_above_user_space_is_a_failure_not_a_frame() {
     let regs = Regs {
         ip: FRAMES_ONE,
