@@ -344,6 +344,11 @@ mod tests {
         let again = ProcMaps::read(std::process::id(), &mut files).unwrap();
         let second = again.mappings.iter().find(|m| m.mapped == exe).unwrap();
         assert_eq!(second.path, mine.path);
+        // Where the vDSO and the main thread's stack are.
+        let text = std::fs::read_to_string("/proc/self/maps").unwrap();
+        assert_eq!(maps.vdso, named_range(&text, "[vdso]"));
+        assert_eq!(maps.stack, named_range(&text, "[stack]"));
+        assert!(maps.vdso.is_some() && maps.stack.is_some(), "{text}");
     }
 
     use std::os::unix::fs::MetadataExt;
@@ -381,6 +386,7 @@ mod tests {
             mapping(0x1000, 0x3000, "/bin/old"),
             mapping(0x8000, 0x9000, "/lib/kept.so"),
             mapping(0x9000, 0xa000, "/lib/touching.so"),
+            mapping(0x4000, 0x5000, "/lib/after.so"),
         ]);
         let mut newer = maps(vec![
             mapping(0x2000, 0x4000, "/bin/new"),
@@ -393,6 +399,7 @@ mod tests {
             "/lib/opened.so",
             "/lib/kept.so",
             "/lib/touching.so",
+            "/lib/after.so",
         ];
         assert_eq!(names, expected.map(PathBuf::from));
         assert_eq!(
