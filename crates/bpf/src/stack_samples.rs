@@ -129,9 +129,10 @@ impl Shared {
     /// process is set up and the stack stays in the files it was set up
     /// with; else kept for [`Samples::count`], and the reading stopped
     /// (STOP) so that its process is set up (again) before more of its
-    /// records would have to be copied. Records read before that (the
-    /// ring buffers are read in more than one place) are kept too: their
-    /// process may be the one to set up.
+    /// records would have to be copied. Records read after one is kept,
+    /// before [`Samples::count`] runs (the ring buffers are read in more
+    /// than one place), are kept too: their process may be the one to set
+    /// up.
     fn take(&mut self, data: &[u8]) -> i32 {
         let Some((head, stack)) = parse(data) else {
             return 0;
@@ -231,15 +232,15 @@ impl Samples {
         } in pending
         {
             let pid = head.tgid;
-            let (known, exec) = {
+            let (known, exec, image) = {
                 let shared = self.shared.borrow();
-                (shared.unwinder.knows(pid), shared.ran_exec(&head))
+                let image = shared.execs.get(&pid).copied().unwrap_or(0);
+                (shared.unwinder.knows(pid), shared.ran_exec(&head), image)
             };
-            let image = self.shared.borrow().execs.get(&pid).copied();
             if !known {
                 self.set_up(pid, symbols);
-            } else if exec && symbols.reread_after_exec(pid, image.unwrap_or(0))
-                || reread && symbols.reread(pid)
+            } else if (exec && symbols.reread_after_exec(pid, image))
+                || (reread && symbols.reread(pid))
             {
                 let why = set_up_again_why(exec);
                 self.notes

@@ -147,8 +147,8 @@ impl Symbols {
     }
 
     /// Reads `pid`'s mappings again (it opened a library since they were
-    /// captured, or ran exec), keeping the older ones the new do not
-    /// overlap; false if it is gone (the older are kept).
+    /// captured), keeping the older ones the new do not overlap; false if
+    /// it is gone (the older are kept).
     pub fn reread(&mut self, pid: u32) -> bool {
         let Some(mut maps) = ProcMaps::read(pid, &mut self.open_files) else {
             return false;
