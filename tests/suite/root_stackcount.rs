@@ -19,6 +19,16 @@ pub(super) struct Printed {
     pub count: u64,
 }
 
+/// The counts of stackcount --json's stacks, in its order.
+pub(super) fn json_counts(v: &Value) -> Vec<u64> {
+    v["stacks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stacks: {v}"))
+        .iter()
+        .map(|s| s["count"].as_u64().unwrap())
+        .collect()
+}
+
 /// Parses BCC's multi-line stack output.
 pub(super) fn stacks(stdout: &str) -> Vec<Printed> {
     let mut out = Vec::new();
@@ -233,12 +243,7 @@ fn root_lost_stacks_are_counted_under_a_marker() {
     let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
     let lost = v["lost"].as_u64().unwrap_or_else(|| panic!("{v}"));
     assert!(lost == VIA_BETA || lost == VIA_DELTA, "{v}");
-    let counted: u64 = v["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_u64().unwrap())
-        .sum();
+    let counted: u64 = json_counts(&v).iter().sum();
     assert_eq!(counted, VIA_BETA + VIA_DELTA, "{v}");
 }
 
@@ -288,13 +293,7 @@ fn root_one_stack_of_two_programs_prints_once_with_the_sum() {
     assert!(lines[1].starts_with("rt-getcpu-b;") && lines[1].ends_with(" 503"));
     let done = run(Some("--json"));
     let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
-    let counts: Vec<u64> = v["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_u64().unwrap())
-        .collect();
-    assert_eq!(counts, [503, 1009], "{v}");
+    assert_eq!(json_counts(&v), [503, 1009], "{v}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::root_stackcount::{stacks, Printed};
+use super::root_stackcount::{json_counts, stacks, Printed};
 use super::support::{c_program_as, c_program_with, require_root, trace_command, Finished};
 
 /// Calls of target through main -> path_a -> path_b -> path_c.
@@ -519,12 +519,7 @@ fn root_copies_the_ring_buffer_cannot_take_are_counted() {
     ];
     let done = trace(w, &args, false);
     let v: Value = serde_json::from_str(done.stdout.trim()).unwrap();
-    let counted: u64 = v["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["count"].as_u64().unwrap())
-        .sum();
+    let counted: u64 = json_counts(&v).iter().sum();
     let lost = v["lost"].as_u64().unwrap();
     assert_eq!(counted + lost, FLOOD, "{v}");
     assert!(lost > 0 && counted > 0, "{v}");

@@ -101,15 +101,6 @@ struct Pending {
     reread: bool,
 }
 
-/// Why a process is set up again.
-fn set_up_again_why(exec: bool) -> &'static str {
-    if exec {
-        "it ran exec"
-    } else {
-        "a stack left the files first mapped"
-    }
-}
-
 /// What the ring buffer's callback and the loader share.
 struct Shared {
     unwinder: Unwinder,
@@ -242,7 +233,11 @@ impl Samples {
             } else if (exec && symbols.reread_after_exec(pid, image))
                 || (reread && symbols.reread(pid))
             {
-                let why = set_up_again_why(exec);
+                let why = if exec {
+                    "it ran exec"
+                } else {
+                    "a stack left the files first mapped"
+                };
                 self.notes
                     .push(format!("pid {pid}: mappings read again ({why})"));
                 self.set_up(pid, symbols);

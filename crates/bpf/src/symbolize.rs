@@ -150,14 +150,9 @@ impl Symbols {
     /// captured), keeping the older ones the new do not overlap; false if
     /// it is gone (the older are kept).
     pub fn reread(&mut self, pid: u32) -> bool {
-        let Some(mut maps) = ProcMaps::read(pid, &mut self.open_files) else {
+        let Some((mut maps, older)) = self.read_again(pid) else {
             return false;
         };
-        self.build_ids.index_maps(&maps);
-        let older = self.processes.remove(&pid).flatten();
-        let known = older.as_ref().map_or(&[][..], |o| &o.notes[..]);
-        let fresh = maps.notes.iter().filter(|n| !known.contains(n));
-        self.notes.extend(fresh.cloned());
         if let Some(older) = older {
             maps.keep_older(older);
         }
@@ -169,15 +164,27 @@ impl Symbols {
     /// image before (its `execs`-th) for the stacks it took; false if it
     /// is gone (the older are kept as its current).
     pub fn reread_after_exec(&mut self, pid: u32, execs: u32) -> bool {
-        let Some(maps) = ProcMaps::read(pid, &mut self.open_files) else {
+        let Some((maps, older)) = self.read_again(pid) else {
             return false;
         };
-        self.build_ids.index_maps(&maps);
-        self.notes.extend(maps.notes.iter().cloned());
-        if let Some(Some(older)) = self.processes.insert(pid, Some(maps)) {
+        if let Some(older) = older {
             self.images.insert((pid, execs), older);
         }
+        self.processes.insert(pid, Some(maps));
         true
+    }
+
+    /// `pid`'s mappings read now, and those captured before (taken out);
+    /// None, the older left in place, if it is gone. Notes only what the
+    /// older did not.
+    fn read_again(&mut self, pid: u32) -> Option<(ProcMaps, Option<ProcMaps>)> {
+        let maps = ProcMaps::read(pid, &mut self.open_files)?;
+        self.build_ids.index_maps(&maps);
+        let older = self.processes.remove(&pid).flatten();
+        let known = older.as_ref().map_or(&[][..], |o| &o.notes[..]);
+        let fresh = maps.notes.iter().filter(|n| !known.contains(n));
+        self.notes.extend(fresh.cloned());
+        Some((maps, older))
     }
 
     /// Whether an address of `addrs` lies in no file, JIT symbol or vDSO

@@ -8,12 +8,14 @@
  *                     meanwhile); exec PATH second N
  * exec second N       main -> after_exec -> ask -> getppid, N times
  *
- * The first prints `ready PID` and waits for a line on stdin; the second
- * works, prints `done`, and exits when stdin closes. */
+ * protocol.h's protocol: the first says it is ready and waits to start, the
+ * second says when it is done. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "protocol.h"
 
 #ifdef SECOND
 /* The second image's code lies elsewhere at the same addresses. */
@@ -50,7 +52,6 @@ __attribute__((noinline)) long after_exec(long x)
 
 int main(int argc, char **argv)
 {
-	char line[64];
 	long n;
 
 	if (argc < 3) {
@@ -59,10 +60,7 @@ int main(int argc, char **argv)
 	}
 	n = atol(argv[2]);
 	if (strcmp(argv[1], "first") == 0 && argc > 3) {
-		printf("ready %d\n", getpid());
-		fflush(stdout);
-		if (!fgets(line, sizeof(line), stdin))
-			return 2;
+		wait_to_start();
 		sum += before_exec(0);
 		sleep(1);
 		execl(argv[3], argv[3], "second", argv[2], (char *)NULL);
@@ -74,9 +72,6 @@ int main(int argc, char **argv)
 #endif
 	for (long i = 0; i < n; i++)
 		sum += after_exec(i);
-	printf("done\n");
-	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin))
-		;
+	finish();
 	return 0;
 }

@@ -8,20 +8,19 @@
  *              dlopen(LIB); main -> late_outer -> late_inner -> target
  *              (late_lib.c, through a function pointer), N times
  *
- * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
- * and exits when stdin closes. */
+ * It speaks protocol.h's protocol. */
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "call_path.h"
+#include "protocol.h"
 
 typedef long (*late_outer_fn)(long (*)(long), long);
 
 int main(int argc, char **argv)
 {
-	char line[64];
 	late_outer_fn outer;
 	void *lib;
 	long n;
@@ -31,10 +30,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = atol(argv[2]);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 2;
+	wait_to_start();
 	sum += path_a(0);
 	sleep(1);
 	lib = dlopen(argv[1], RTLD_NOW);
@@ -47,9 +43,6 @@ int main(int argc, char **argv)
 		return 1;
 	for (long i = 0; i < n; i++)
 		sum += outer(target, i);
-	printf("done\n");
-	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin))
-		;
+	finish();
 	return 0;
 }

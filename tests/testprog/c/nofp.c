@@ -8,8 +8,7 @@
  *                stack (200 bytes of locals a frame), more than the
  *                default copy, less than the largest
  *
- * It prints `ready PID`, waits for a line on stdin, works, prints `done`,
- * and exits when stdin closes. */
+ * It speaks protocol.h's protocol. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "call_path.h"
+#include "protocol.h"
 
 __attribute__((noinline)) long open_many(long n)
 {
@@ -60,7 +60,6 @@ static long now_ms(void)
 
 int main(int argc, char **argv)
 {
-	char line[64];
 	long n;
 
 	if (argc < 3) {
@@ -68,10 +67,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	n = atol(argv[2]);
-	printf("ready %d\n", getpid());
-	fflush(stdout);
-	if (!fgets(line, sizeof(line), stdin))
-		return 2;
+	wait_to_start();
 	if (strcmp(argv[1], "fopen") == 0) {
 		if (open_many(n) != n)
 			return 1;
@@ -86,9 +82,6 @@ int main(int argc, char **argv)
 		for (long i = 0; i < n; i++)
 			sum += path_a(i);
 	}
-	printf("done\n");
-	fflush(stdout);
-	while (fgets(line, sizeof(line), stdin))
-		;
+	finish();
 	return 0;
 }
