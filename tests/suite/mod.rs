@@ -5,6 +5,7 @@ mod cli;
 mod exporter_files;
 mod root_attach_interrupt;
 mod root_bad_input;
+mod root_c_semantics;
 mod root_cgroups;
 mod root_check;
 mod root_exited_keys;

@@ -505,7 +505,7 @@ fn root_usage_errors_come_before_privilege_errors() {
                 "--clear-groups",
                 "--inh-caps=-all",
             ])
-            .arg(rtools_bin())
+            .arg(super::support::rtools_bin_for_anyone())
             .args(args)
             .output()
             .expect("run setpriv (util-linux)");

@@ -524,4 +524,17 @@ fn root_every_tool_ends_when_the_traced_process_exits() {
         };
         assert!(counted, "{tool}: {done:#?}");
     }
+    // trace prints events as they come: no summary follows the notice
+    // (issue 25: "final summary:" and nothing under it).
+    let mut workload = Workload::start(&["funcs", "211", "0", "0"]);
+    let pid = workload.pid_str();
+    let tracer = Tracer::start(&["trace", "-p", &pid, &funcs]);
+    workload.run();
+    workload.exit();
+    let done = tracer.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let notice = format!("trace: process {pid} exited");
+    assert!(done.stderr.lines().any(|l| l == notice), "{done:#?}");
+    assert!(!done.stderr.contains("final summary"), "{done:#?}");
+    assert_eq!(done.stdout.lines().count(), 1 + 211, "{done:#?}");
 }

@@ -177,6 +177,40 @@ fn root_folded_stacks() {
     assert_eq!(count(";delta;gamma"), VIA_DELTA);
 }
 
+/// Issue 25: on a busy machine a short process exited before rtools read
+/// its mappings, and its own frames printed as [unknown]. rtools is
+/// stopped while the workload runs and exits, so it never sees it alive:
+/// the frames are named from the traced binary's build id.
+#[test]
+fn root_frames_of_a_process_gone_before_rtools_saw_it_are_named() {
+    let _bpf = require_root!();
+    let mut w = Workload::start(&["stacks", "3001", "1009"]);
+    let spec = gamma_spec();
+    let tracer = Tracer::start(&["stackcount", "-f", &spec]);
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(tracer.pid() as i32, libc::SIGSTOP) };
+    w.run();
+    w.exit();
+    // SAFETY: as above.
+    unsafe { libc::kill(tracer.pid() as i32, libc::SIGCONT) };
+    let done = tracer.stop();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", done.stdout);
+    for line in &lines {
+        assert!(
+            line.contains(";rtools_testprog::main;rtools_testprog::work;"),
+            "{line}"
+        );
+        assert!(!line.contains("[unknown]"), "{line}");
+    }
+    let total: u64 = lines
+        .iter()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, VIA_BETA + VIA_DELTA);
+}
+
 #[test]
 fn root_flamegraph_svg_names_gamma() {
     let _bpf = require_root!();
@@ -496,7 +530,11 @@ fn root_processes_in_other_mount_namespaces_use_their_own_files() {
         .unwrap();
     let app = host.path().join("app");
     std::fs::copy("/bin/true", &app).unwrap();
-    let testprog = super::support::testprog_path();
+    // A copy beside it: the build's own may lie under /tmp (a clone
+    // there), which the namespace's tmpfs hides (issue 25).
+    let testprog = host.path().join("testprog");
+    std::fs::copy(super::support::testprog_path(), &testprog).unwrap();
+    let testprog = testprog.display();
     let mut command = std::process::Command::new("unshare");
     command
         .args(["--mount", "--pid", "--fork", "sh", "-c"])
@@ -506,7 +544,7 @@ fn root_processes_in_other_mount_namespaces_use_their_own_files() {
         ));
     let mut w = Workload::start_command(command);
     assert_eq!(w.pid, 1, "the workload is pid 1 of its namespace");
-    let spec = gamma_spec();
+    let spec = format!("{testprog}:gamma");
     let tracer = Tracer::start(&["stackcount", "-v", &spec]);
     w.run();
     let done = tracer.stop();

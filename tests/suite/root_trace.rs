@@ -292,6 +292,39 @@ fn root_filters_on_name_message_and_aggregate() {
     assert_eq!(counts, ["-->COUNT 8", "-->COUNT 7"], "{}", done.stdout);
 }
 
+/// Issue 25: `trace -p PID -U` printed [unknown] frames when the process
+/// exited before its records were read (its mappings read too late), and
+/// `-A` put a blank line between a line's stack and its `-->COUNT`.
+/// trace is stopped while the workload runs and exits.
+#[test]
+fn root_stacks_of_a_process_gone_before_its_records_are_read_are_named() {
+    let _bpf = require_root!();
+    let mut w = Workload::start(&["trace", "5"]);
+    let pid = w.pid_str();
+    let probe = format!("{} \"x\"", target("trace_target"));
+    let tracer = Tracer::start(&["trace", "-p", &pid, "-U", "-A", "-M", "3", &probe]);
+    // SAFETY: kill on our own child's pid.
+    unsafe { libc::kill(tracer.pid() as i32, libc::SIGSTOP) };
+    w.run();
+    w.exit();
+    // SAFETY: as above.
+    unsafe { libc::kill(tracer.pid() as i32, libc::SIGCONT) };
+    let done = tracer.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    let count = lines.iter().position(|l| *l == "-->COUNT 3");
+    let count = count.unwrap_or_else(|| panic!("no -->COUNT 3:\n{}", done.stdout));
+    assert!(lines[count - 1].contains("[libc.so.6]"), "{}", done.stdout);
+    assert!(
+        lines[2]
+            .trim()
+            .starts_with("trace_target+0x0 [rtools-testprog]"),
+        "{}",
+        done.stdout
+    );
+    assert!(!done.stdout.contains("[unknown]"), "{}", done.stdout);
+}
+
 #[test]
 fn root_verbose_shows_the_compiled_program() {
     let _bpf = require_root!();

@@ -13,6 +13,35 @@ pub fn rtools_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rtools"))
 }
 
+/// A copy of rtools that any user may run: the build's own lies wherever
+/// the clone is, which another user may not reach (under /root, issue
+/// 25). Made once per test run, in a world-readable directory named after
+/// the test process; those of test runs that have ended are removed.
+pub fn rtools_bin_for_anyone() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        const PREFIX: &str = "rtools-anyone-";
+        let tmp = std::env::temp_dir();
+        for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ended = name
+                .strip_prefix(PREFIX)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if ended {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = tmp.join(format!("{PREFIX}{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("rtools");
+        std::fs::copy(rtools_bin(), &bin).unwrap();
+        bin
+    })
+}
+
 /// The test workload, built once per test run (it is a workspace member,
 /// not a binary of this package).
 pub fn testprog_bin() -> &'static Path {

@@ -18,6 +18,18 @@ const OPENS: &str = "open 13";
 /// alive for 2 s, so rtools reads its mappings while it lives (under
 /// software emulation the process could be gone first: [unknown] frames).
 const USER_STACKS: &str = "--linger 2000 stacks 13 7";
+/// 1009 raw getcpu system calls, which nothing else in the guest makes.
+const GETCPU: &str = "getcpu 1009";
+/// The USDT probe rtools:tick, 211 times.
+const USDT: &str = "usdt 211";
+/// trace_target(i, "s<i>") for i in 0..13.
+const TRACE13: &str = "trace 13";
+/// 1009 pages touched: at least as many page faults.
+const PAGES: &str = "pages 1009";
+/// rtools_spin for 1.5 s.
+const SPIN: &str = "spin 1500";
+/// x86-64's getcpu system call number.
+const NR_GETCPU: u64 = 309;
 /// About a thousand kernel functions (1196 on the development kernel).
 const WIDE: &str = "^(tcp|udp|inet|ip|sock|sk)_";
 
@@ -137,6 +149,166 @@ fn common_cases() -> Vec<Case> {
             "funclatency --backend kprobe -p {pid} vfs_read",
         ),
     ]
+}
+
+/// Every other probe type, through every tool: tracepoints (one, the
+/// syscall wildcard the README shows, a category), raw tracepoints,
+/// uprobes, USDT, software events, profile timers; stacks, trace's
+/// predicates and formats, latencies at a uprobe.
+fn probe_type_cases() -> Vec<Case> {
+    let trace_raw =
+        format!("trace -p {{pid}} 'rawtracepoint:sys_enter (arg2 == {NR_GETCPU}) \"g\"'");
+    vec![
+        case(
+            "tp_one",
+            Some(GETCPU),
+            "funccount -v -p {pid} t:syscalls:sys_enter_getcpu",
+        ),
+        case(
+            "tp_syscalls",
+            Some(RW),
+            "funccount -p {pid} 't:syscalls:sys_enter_*'",
+        ),
+        case("tp_sched", None, "funccount -v -d 2 't:sched:*'"),
+        case(
+            "raw_tp",
+            Some(GETCPU),
+            "funccount -v -p {pid} -r 'rawtracepoint:sys_(enter|exit)$'",
+        ),
+        case(
+            "stack_tp",
+            Some(GETCPU),
+            "stackcount -p {pid} t:syscalls:sys_enter_getcpu",
+        ),
+        case("stack_tp_all", None, "stackcount -D 2 t:sched:sched_switch"),
+        case(
+            "uprobe",
+            Some(USER_STACKS),
+            "funccount -v -p {pid} /testprog:gamma",
+        ),
+        case("usdt", Some(USDT), "funccount -p {pid} u:/testprog:tick"),
+        case(
+            "software",
+            Some(PAGES),
+            "funccount -p {pid} s:page-faults:1",
+        ),
+        case("profile", Some(SPIN), "stackcount -p {pid} profile:hz:99"),
+        case(
+            "trace_tp",
+            Some(GETCPU),
+            "trace -p {pid} 't:syscalls:sys_enter_getcpu (args->cpup == 0) \"z\"'",
+        ),
+        case("trace_raw_tp", Some(GETCPU), trace_raw),
+        case(
+            "trace_uprobe",
+            Some(TRACE13),
+            "trace -p {pid} '/testprog:trace_target (arg1 == 3) \"%s\", arg2'",
+        ),
+        case(
+            "trace_usdt",
+            Some(USDT),
+            "trace -p {pid} 'u:/testprog:tick (arg1 == 3) \"t\"'",
+        ),
+        case(
+            "latency_uprobe",
+            Some(USER_STACKS),
+            "funclatency -p {pid} /testprog:gamma",
+        ),
+    ]
+}
+
+/// The probe types' exact counts; `raw_cookies`: whether this kernel's raw
+/// tracepoints carry cookies (else each raw tracepoint, and each
+/// tracepoint attached raw, gets a program of its own).
+fn assert_probe_types(results: &BTreeMap<String, CaseResult>, raw_cookies: bool) {
+    let one = |name: &str, key: &str, count: u64| {
+        assert_eq!(
+            assert_ok(results, name),
+            BTreeMap::from([(key.to_string(), count)]),
+            "{name}"
+        );
+    };
+    one("tp_one", "syscalls:sys_enter_getcpu", 1009);
+    // A syscall's tracepoint is no raw tracepoint: a perf tracepoint link.
+    assert_plan(results, "tp_one", ": tracepoint link\n");
+    let raw_link = if raw_cookies {
+        ": raw tracepoint link\n"
+    } else {
+        ": raw tracepoint link (a program per link)\n"
+    };
+    assert_plan(results, "tp_sched", raw_link);
+    let syscalls = assert_ok(results, "tp_syscalls");
+    assert_eq!(
+        syscalls.get("syscalls:sys_enter_read"),
+        Some(&READS),
+        "{syscalls:?}"
+    );
+    assert_eq!(
+        syscalls.get("syscalls:sys_enter_write"),
+        Some(&WRITES),
+        "{syscalls:?}"
+    );
+    let sched = assert_ok(results, "tp_sched");
+    assert!(
+        sched.get("sched:sched_switch").is_some_and(|&n| n > 0),
+        "{sched:?}"
+    );
+    // Every system call of the workload's: its getcpu calls and a few more.
+    let raw = assert_ok(results, "raw_tp");
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    assert!(raw.values().all(|&n| (1009..1100).contains(&n)), "{raw:?}");
+    assert_plan(results, "raw_tp", raw_link);
+    let stacks = printed_stacks(&results["stack_tp"].stdout);
+    assert_eq!(
+        stacks.iter().map(|s| s.2).sum::<u64>(),
+        1009,
+        "{:#?}",
+        results["stack_tp"]
+    );
+    for (frames, _, _) in &stacks {
+        // 6.1's perf tracepoint at a syscall hands BPF the syscall's user
+        // registers, so that kernel gives no kernel stack there.
+        let kernel = frames.iter().any(|f| f == "do_syscall_64");
+        assert_eq!(kernel, raw_cookies, "{frames:?}");
+        assert!(
+            frames.iter().any(|f| f == "rtools_testprog::work"),
+            "{frames:?}"
+        );
+    }
+    let all = &results["stack_tp_all"];
+    assert_eq!(all.code, 0, "{all:#?}");
+    assert!(all.stdout.contains("__schedule"), "{all:#?}");
+    one("uprobe", "gamma", 20);
+    one("usdt", "tick", 211);
+    let faults = assert_ok(results, "software");
+    assert!(faults["software:page-faults:1"] >= 1009, "{faults:?}");
+    let profile = &results["profile"];
+    assert_eq!(profile.code, 0, "{profile:#?}");
+    let samples = printed_stacks(&profile.stdout);
+    assert!(
+        samples
+            .iter()
+            .any(|(frames, _, _)| frames.iter().any(|f| f == "rtools_spin")),
+        "{profile:#?}"
+    );
+    assert_trace(
+        results,
+        &[
+            ("trace_tp", "z", 1009),
+            ("trace_raw_tp", "g", 1009),
+            ("trace_uprobe", "s3", 1),
+            ("trace_usdt", "t", 1),
+        ],
+    );
+    let latency = &results["latency_uprobe"];
+    assert_eq!(latency.code, 0, "{latency:#?}");
+    assert!(
+        latency
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("avg = ") && l.ends_with(" nsecs, count: 20")),
+        "{latency:#?}"
+    );
 }
 
 /// Frames of each printed stack (leaf first) with the `comm [pid]` line
@@ -418,6 +590,7 @@ fn report_wide(kernel: &str, results: &BTreeMap<String, CaseResult>) {
 fn vm_linux_6_1_kernel_functions() {
     let kernel = guest::kernel("6.1");
     let mut cases = common_cases();
+    cases.extend(probe_type_cases());
     // fentry refuses these two (ENOTSUPP) on 6.1; auto uses fentry there.
     cases.push(case(
         "skips",
@@ -450,6 +623,8 @@ fn vm_linux_6_1_kernel_functions() {
         "kernel backends that failed first: kprobe-multi:",
     );
     assert_skips(&results, "skips", 2);
+    // Raw tracepoints carry no cookie before 6.10.
+    assert_probe_types(&results, false);
     report_wide(&kernel.release, &results);
 }
 
@@ -457,6 +632,7 @@ fn vm_linux_6_1_kernel_functions() {
 fn vm_linux_6_12_kernel_functions() {
     let kernel = guest::kernel("6.12");
     let mut cases = common_cases();
+    cases.extend(probe_type_cases());
     // fentry refuses these two (EINVAL) on 6.12.
     cases.push(case(
         "skips",
@@ -496,5 +672,6 @@ fn vm_linux_6_12_kernel_functions() {
         "(kernel function return): kretprobe-multi",
     );
     assert_skips(&results, "skips", 2);
+    assert_probe_types(&results, true);
     report_wide(&kernel.release, &results);
 }

@@ -81,10 +81,10 @@ impl<'obj> Counter<'obj> {
 
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
-        // rt_uprobe is also the fentry template.
+        // rt_uprobe is also the fentry and raw tracepoint template.
         open.progs
             .rt_uprobe
-            .set_autoload(needs.uprobe || needs.kernel);
+            .set_autoload(needs.uprobe || needs.kernel || needs.raw_tracepoint_template);
         let skel = open.load().map_err(load_err)?;
         config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 

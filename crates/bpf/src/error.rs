@@ -12,7 +12,10 @@ use crate::attach::Skipped;
 
 #[derive(Debug, Error)]
 pub enum BpfError {
-    #[error("rtools needs root, or the CAP_BPF and CAP_PERFMON capabilities: run it with sudo")]
+    #[error(
+        "rtools needs root, or the CAP_BPF and CAP_PERFMON capabilities (and CAP_SYS_ADMIN to \
+         read other processes' files): run it with sudo"
+    )]
     NotPrivileged,
     #[error("loading the BPF programs failed")]
     Load(#[source] libbpf_rs::Error),

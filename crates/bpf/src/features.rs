@@ -1,13 +1,24 @@
 //! What this kernel offers tracing, found without attaching anything:
-//! files the kernel publishes, its version where a feature arrived with
-//! one, and libbpf's probes of program and map types (which load a
-//! trivial program, so they need the privileges a tool needs).
+//! files the kernel publishes, and probes of program and map types,
+//! helpers and link types (`kernel_probes.rs`; they load a trivial
+//! program, so they need the privileges a tool needs). Never the kernel's
+//! version: distributions backport features and configure them away.
 
 use std::path::Path;
 
 use libbpf_rs::libbpf_sys;
 
-use crate::system;
+use crate::{kernel_probes, system};
+
+impl Feature {
+    /// The reason, with what was probed.
+    fn why_also(mut self, what: &str) -> Feature {
+        if self.state != State::Unknown {
+            self.why = format!("{}: {what}", self.why);
+        }
+        self
+    }
+}
 
 /// A kernel feature and whether it is there, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,19 +60,6 @@ fn file(name: &'static str, path: &str, missing: &str) -> Feature {
     }
 }
 
-fn since(name: &'static str, version: (u32, u32), what: &str) -> Feature {
-    let (major, minor) = system::kernel_version();
-    let there = (major, minor) >= version;
-    Feature {
-        name,
-        state: if there { State::Yes } else { State::No },
-        why: format!(
-            "kernel {major}.{minor}; {what} came with {}.{}",
-            version.0, version.1
-        ),
-    }
-}
-
 /// libbpf's answer to whether programs or maps of a type load here.
 fn probe(name: &'static str, privileged: bool, answer: impl FnOnce() -> i32) -> Feature {
     if !privileged {
@@ -75,12 +73,12 @@ fn probe(name: &'static str, privileged: bool, answer: impl FnOnce() -> i32) -> 
         1 => Feature {
             name,
             state: State::Yes,
-            why: "libbpf's probe loaded it".into(),
+            why: "the kernel took the probe".into(),
         },
         0 => Feature {
             name,
             state: State::No,
-            why: "libbpf's probe could not load one".into(),
+            why: "the kernel refused the probe".into(),
         },
         err => Feature {
             name,
@@ -93,16 +91,24 @@ fn probe(name: &'static str, privileged: bool, answer: impl FnOnce() -> i32) -> 
     }
 }
 
-/// kprobe.multi links came with 5.18, but work only with CONFIG_FPROBE,
-/// which no file shows: only an attach tells (`rtools --check`).
+/// kprobe.multi links work only with CONFIG_FPROBE, which no file shows:
+/// only an attach tells (`rtools --check`).
 fn kprobe_multi() -> Feature {
-    let mut f = since("kprobe-multi", (5, 18), "kprobe.multi links");
-    if f.state == State::Yes {
-        f.state = State::Unknown;
-        f.why
-            .push_str(", if CONFIG_FPROBE is on: rtools --check tries one");
+    Feature {
+        name: "kprobe-multi",
+        state: State::Unknown,
+        why: "only an attach tells (it needs CONFIG_FPROBE): rtools --check tries one".into(),
     }
-    f
+}
+
+/// A yes or no from one of `kernel_probes`' questions.
+fn asked(
+    name: &'static str,
+    privileged: bool,
+    what: &str,
+    answer: impl FnOnce() -> bool,
+) -> Feature {
+    probe(name, privileged, || i32::from(answer())).why_also(what)
 }
 
 /// The features `rtools --version` reports.
@@ -134,11 +140,17 @@ pub fn detect() -> Vec<Feature> {
             "/sys/bus/event_source/devices/uprobe",
             "CONFIG_UPROBE_EVENTS is off",
         ),
-        since("uprobe-multi", (6, 6), "uprobe.multi links"),
-        since(
+        asked(
+            "uprobe-multi",
+            privileged,
+            "a uprobe.multi link attempted",
+            kernel_probes::uprobe_multi,
+        ),
+        asked(
             "raw tracepoint cookies",
-            (6, 10),
-            "cookies on raw tracepoint links (tracepoints attach raw)",
+            privileged,
+            "a raw tracepoint program reading its cookie loaded (tracepoints attach raw)",
+            kernel_probes::raw_tracepoint_cookies,
         ),
         probe("ring buffer", privileged, || {
             // SAFETY: libbpf's probe takes a map type and no options.
@@ -190,14 +202,13 @@ mod tests {
             (f.state, f.why.as_str()),
             (State::No, "no /nonexistent/rtools: it is not there")
         );
-        let old = since("y", (99, 0), "the future");
-        assert_eq!(old.state, State::No);
-        assert!(
-            old.why.ends_with("the future came with 99.0"),
-            "{}",
-            old.why
+        let refused = asked("y", true, "a thing tried", || false);
+        assert_eq!(
+            (refused.state, refused.why.as_str()),
+            (State::No, "the kernel refused the probe: a thing tried")
         );
-        assert_eq!(since("z", (0, 1), "z").state, State::Yes);
+        assert_eq!(asked("z", true, "z", || true).state, State::Yes);
+        assert_eq!(asked("z", false, "z", || true).state, State::Unknown);
         let multi = kprobe_multi();
         assert_ne!(multi.state, State::Yes, "only an attach can tell");
         assert_eq!(probe("p", false, || 1).state, State::Unknown);

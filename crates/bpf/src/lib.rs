@@ -8,6 +8,7 @@ pub mod error;
 pub mod exited;
 pub mod features;
 pub mod keeper;
+pub mod kernel_probes;
 pub mod latency;
 pub mod links;
 mod map_types;

@@ -12,7 +12,7 @@ use libbpf_rs::libbpf_sys::BPF_STACK_BUILD_ID_VALID;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 use rtools_core::stacks;
-use rtools_core::targets::Target;
+use rtools_core::targets::{Attach, Target};
 
 use crate::attach::{self, event_programs, set_autoload, AttachOptions, Attached, Needs};
 use crate::error::{map_error, BpfError};
@@ -151,6 +151,10 @@ impl<'obj> StackCounter<'obj> {
         config: &StackConfig,
         symbols: &mut Symbols,
     ) -> Result<StackCounter<'obj>, BpfError> {
+        symbols.know_files(targets.iter().filter_map(|t| match &t.attach {
+            Attach::Uprobe { binary, .. } | Attach::Usdt { binary, .. } => Some(binary.as_path()),
+            _ => None,
+        }));
         let load_err = BpfError::Load;
         let mut open = open_filtered!(StackSkelBuilder, storage, &config.filters, |rodata| {
             rodata.kernel_stacks = config.kernel;
@@ -199,7 +203,9 @@ impl<'obj> StackCounter<'obj> {
 
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
-        open.progs.rt_tracing.set_autoload(needs.kernel);
+        open.progs
+            .rt_tracing
+            .set_autoload(needs.kernel || needs.raw_tracepoint_template);
         open.progs.rt_exec.set_autoload(sampling);
         let skel = open.load().map_err(load_err)?;
         config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;

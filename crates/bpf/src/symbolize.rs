@@ -94,9 +94,13 @@ struct BuildIds {
 impl BuildIds {
     fn index_maps(&mut self, maps: &ProcMaps) {
         for m in &maps.mappings {
-            if self.seen.insert(m.path.clone()) {
-                self.unread.push(m.path.clone());
-            }
+            self.note(&m.path);
+        }
+    }
+
+    fn note(&mut self, path: &Path) {
+        if self.seen.insert(path.to_path_buf()) {
+            self.unread.push(path.to_path_buf());
         }
     }
 
@@ -132,6 +136,16 @@ impl BuildIds {
 }
 
 impl Symbols {
+    /// Notes files the traced code lies in (the binaries of uprobes and
+    /// USDT probes), so their frames are named from their build ids even
+    /// in a process that exited before its mappings could be read (a
+    /// short one on a busy machine, issue 25).
+    pub fn know_files<'a>(&mut self, paths: impl IntoIterator<Item = &'a Path>) {
+        for path in paths {
+            self.build_ids.note(path);
+        }
+    }
+
     /// Captures `pid`'s mappings now, if not done yet; call it as soon as
     /// a process is seen, so that it still resolves after it exits.
     pub fn remember(&mut self, pid: u32) {

@@ -65,21 +65,6 @@ pub fn has_btf() -> bool {
     Path::new("/sys/kernel/btf/vmlinux").exists()
 }
 
-/// The running kernel's (major, minor) version.
-pub fn kernel_version() -> (u32, u32) {
-    let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut parts = release
-        .trim()
-        .split(['.', '-'])
-        .map(|p| p.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-}
-
-/// uprobe.multi links arrived in Linux 6.6.
-pub fn has_uprobe_multi() -> bool {
-    kernel_version() >= (6, 6)
-}
-
 /// Raises the open-file limit to its hard maximum: every kprobe or fentry
 /// link is a file descriptor or two, and a thousand functions would
 /// exceed the usual soft limit of 1024.

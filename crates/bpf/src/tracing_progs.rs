@@ -1,8 +1,9 @@
-//! fentry/fexit programs, loaded by hand. A BPF trampoline program names
-//! its one target function when it is loaded, so attaching to N functions
-//! needs N programs. Each is loaded from the relocated instructions of a
-//! program libbpf already loaded (so it shares that object's maps), retyped
-//! as BPF_PROG_TYPE_TRACING for its target.
+//! Programs cloned by hand from one libbpf loaded, so they share its maps:
+//! fentry/fexit programs (a BPF trampoline program names its one target
+//! function when it is loaded, so attaching to N functions needs N
+//! programs: the relocated instructions retyped as BPF_PROG_TYPE_TRACING),
+//! and raw tracepoint programs with their slot built in, where the kernel
+//! gives raw tracepoints no cookie.
 
 use std::collections::HashMap;
 use std::ffi::CStr;
@@ -73,7 +74,83 @@ pub fn attach(
     let btf_id = btf
         .func_id(func)
         .ok_or(Reason::from("not described in the kernel's BTF"))?;
-    let insns = template.insns();
+    let prog = load_clone(
+        template.insns(),
+        sys::BPF_PROG_TYPE_TRACING,
+        attach_type,
+        btf_id,
+        func,
+    )
+    .map_err(|(e, mut reason)| {
+        if e.raw_os_error() == Some(libc::EPERM) {
+            // What EPERM means for a trampoline, where root loads others.
+            reason.text += ": BPF trampolines are forbidden here, even to root";
+        }
+        reason
+    })?;
+    let mut link_opts = sys::bpf_link_create_opts {
+        sz: size_of::<sys::bpf_link_create_opts>() as _,
+        ..Default::default()
+    };
+    link_opts.__bindgen_anon_1.tracing.cookie = cookie;
+    // SAFETY: prog is a valid program fd; link_opts is initialized.
+    let fd = unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, &link_opts) };
+    owned(fd).map_err(|e| Reason::os("attaching", &e))
+}
+
+/// Loads `template`'s code as a raw tracepoint program on `event`, its
+/// cookie read replaced by `slot`, and attaches it: where raw tracepoint
+/// programs may not read a cookie (kernels before 6.10), one program per
+/// raw tracepoint says which it is. The template reads nothing from its
+/// context but the cookie (and what helpers take the context for), so its
+/// code is valid for a raw tracepoint too.
+pub fn attach_raw_tracepoint(
+    template: &ProgramMut<'_>,
+    event: &str,
+    slot: u32,
+) -> Result<OwnedFd, Reason> {
+    let insns = with_cookie(template.insns(), slot);
+    let prog = load_clone(&insns, sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, event)
+        .map_err(|(_, reason)| reason)?;
+    let name = std::ffi::CString::new(event).map_err(|_| Reason::from("a NUL in its name"))?;
+    // SAFETY: prog is a valid program fd and name a NUL-terminated string.
+    let fd = unsafe { sys::bpf_raw_tracepoint_open(name.as_ptr(), prog.as_raw_fd()) };
+    owned(fd).map_err(|e| Reason::os("attaching", &e))
+}
+
+/// `insns` with every `call bpf_get_attach_cookie` made `r0 = slot`: the
+/// value the call would have returned, in the register it returns it in
+/// (the call's clobbering of r1-r5 is not needed: compiled code never
+/// reads them after a call without writing them first).
+fn with_cookie(insns: &[sys::bpf_insn], slot: u32) -> Vec<sys::bpf_insn> {
+    const CALL: u8 = 0x85; // BPF_JMP | BPF_CALL
+    const MOV64_IMM: u8 = 0xb7; // BPF_ALU64 | BPF_MOV | BPF_K
+    let cookie = sys::BPF_FUNC_get_attach_cookie as i32;
+    insns
+        .iter()
+        .map(|insn| {
+            let mut insn = *insn;
+            if insn.code == CALL && insn.src_reg() == 0 && insn.imm == cookie {
+                insn.code = MOV64_IMM;
+                insn.set_dst_reg(0);
+                insn.off = 0;
+                insn.imm = slot as i32;
+            }
+            insn
+        })
+        .collect()
+}
+
+/// Loads `insns` as a program of `prog_type`; on failure, with `-v`, loads
+/// them again to print the verifier's log (naming `what`), and returns the
+/// error with its reason.
+fn load_clone(
+    insns: &[sys::bpf_insn],
+    prog_type: sys::bpf_prog_type,
+    attach_type: sys::bpf_attach_type,
+    btf_id: u32,
+    what: &str,
+) -> Result<OwnedFd, (io::Error, Reason)> {
     let load = |log: Option<&mut [u8]>| {
         let mut opts = sys::bpf_prog_load_opts {
             sz: size_of::<sys::bpf_prog_load_opts>() as _,
@@ -92,8 +169,8 @@ pub fn attach(
         // true size), and its log buffer outlives the call.
         let fd = unsafe {
             sys::bpf_prog_load(
-                sys::BPF_PROG_TYPE_TRACING,
-                c"rtools_tracing".as_ptr(),
+                prog_type,
+                c"rtools_clone".as_ptr(),
                 c"Dual BSD/GPL".as_ptr(),
                 insns.as_ptr(),
                 insns.len() as _,
@@ -102,28 +179,15 @@ pub fn attach(
         };
         owned(fd)
     };
-    let prog = load(None).map_err(|e| {
+    load(None).map_err(|e| {
         if system::verbose() {
-            // Load again with the verifier's log, for -v.
             let mut log = vec![0u8; 1 << 20];
             let _ = load(Some(&mut log));
-            show_verifier_log(func, &log);
+            show_verifier_log(what, &log);
         }
-        let mut reason = Reason::os("loading", &e);
-        if e.raw_os_error() == Some(libc::EPERM) {
-            // What EPERM means for a trampoline, where root loads others.
-            reason.text += ": BPF trampolines are forbidden here, even to root";
-        }
-        reason
-    })?;
-    let mut link_opts = sys::bpf_link_create_opts {
-        sz: size_of::<sys::bpf_link_create_opts>() as _,
-        ..Default::default()
-    };
-    link_opts.__bindgen_anon_1.tracing.cookie = cookie;
-    // SAFETY: prog is a valid program fd; link_opts is initialized.
-    let fd = unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, attach_type, &link_opts) };
-    owned(fd).map_err(|e| Reason::os("attaching", &e))
+        let reason = Reason::os("loading", &e);
+        (e, reason)
+    })
 }
 
 /// Prints the verifier's log of a refused program on stderr (`-v`).

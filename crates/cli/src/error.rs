@@ -68,6 +68,17 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         .find_map(|cause| cause.downcast_ref::<BpfError>())?;
     match bpf {
         BpfError::NoKernelBackend { .. } => Some(KERNEL_FUNCTIONS),
+        BpfError::Load(_) | BpfError::LoadFor { .. } if bpf.errno() == Some(libc::E2BIG) => Some(
+            "(the program is past the verifier's limits: 8,192 branches pending at once, \
+             1,000,000 instructions examined; use fewer STRCMPs or conditions in one probe)",
+        ),
+        // The verifier refuses some programs with EPERM too: never blame
+        // a security policy alone for a load.
+        BpfError::Load(_) | BpfError::LoadFor { .. } if bpf.errno() == Some(libc::EPERM) => Some(
+            "(the kernel refused the program with EPERM: run with -v for the verifier's log, \
+             which tells whether the program or a policy (lockdown, seccomp, a security module) \
+             is at fault)",
+        ),
         _ if bpf.errno() == Some(libc::EPERM) => Some(
             "(the kernel refused even root: lockdown, seccomp or a security module forbids \
              this kind of BPF program here; run with -v for libbpf's messages)",
@@ -159,7 +170,21 @@ mod tests {
         );
         // A parenthesised hint follows the message, not a sentence of its own.
         assert!(!line.contains(". (run with"), "{line}");
-        let denied = anyhow::Error::from(BpfError::Load(errno(libc::EPERM)));
+        // Issue 25: 65 long STRCMPs joined by && said "Argument list too
+        // long".
+        let big = anyhow::Error::from(BpfError::Load(errno(libc::E2BIG)));
+        assert!(message("t", &big).1.contains("8,192 branches"));
+        // Issue 25: a verifier's EPERM was blamed on a security policy.
+        let refused = anyhow::Error::from(BpfError::Load(errno(libc::EPERM)));
+        let (_, line) = message("t", &refused);
+        assert!(
+            line.contains("verifier's log") && line.contains("the program or a policy"),
+            "{line}"
+        );
+        let denied = anyhow::Error::from(BpfError::AttachFor {
+            what: "x".into(),
+            source: errno(libc::EPERM),
+        });
         assert!(message("t", &denied)
             .1
             .contains("the kernel refused even root"));

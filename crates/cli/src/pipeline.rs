@@ -51,6 +51,12 @@ pub trait Tool {
         false
     }
 
+    /// Whether the tool prints a summary when it stops (trace prints its
+    /// events as they come, and a summary only with -A).
+    fn summarizes(&self) -> bool {
+        true
+    }
+
     /// Whether the attach plan prints without -v (`-D`/`--debug`).
     fn show_plan(&self) -> bool {
         false
@@ -229,7 +235,8 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
 
     // Before loading anything: a busy port is a quick error.
     let exporter = flags.listen.map(exporter::bind).transpose()?;
-    let stop = StopSignal::install_for(common.pid).context("installing signal handlers")?;
+    let stop = StopSignal::install_for(common.pid, tool.summarizes())
+        .context("installing signal handlers")?;
     let setup = Setup {
         probes,
         cgroup,

@@ -24,15 +24,19 @@ pub struct StopSignal {
     /// The `-p` process has exited. Kept apart from `requested`, which arms
     /// the exit with 130: a Ctrl-C after this is still the first one.
     target_exited: AtomicBool,
+    /// Whether a summary follows the target's exit.
+    summary: bool,
 }
 
 impl StopSignal {
     /// Like [`StopSignal::install`], and also stops when process `pid`
-    /// exits (`-p`): there is nothing left to trace. A stop signal also
+    /// exits (`-p`): there is nothing left to trace; `summary`: the tool
+    /// prints one then, which the notice announces. A stop signal also
     /// interrupts attaching, between probes.
-    pub fn install_for(pid: Option<u32>) -> io::Result<StopSignal> {
+    pub fn install_for(pid: Option<u32>, summary: bool) -> io::Result<StopSignal> {
         let mut stop = StopSignal::install()?;
         stop.target = pid.and_then(|pid| Some((pid, pidfd_open(pid)?)));
+        stop.summary = summary;
         rtools_bpf::attach::interrupt_on(Arc::clone(&stop.requested));
         Ok(stop)
     }
@@ -53,6 +57,7 @@ impl StopSignal {
             wake,
             target: None,
             target_exited: AtomicBool::new(false),
+            summary: true,
         })
     }
 
@@ -100,7 +105,8 @@ impl StopSignal {
             }
             if readable(1) && !self.requested() {
                 if let Some((pid, _)) = &self.target {
-                    say!("{}: process {pid} exited; final summary:", output::tool());
+                    let then = if self.summary { "; final summary:" } else { "" };
+                    say!("{}: process {pid} exited{then}", output::tool());
                 }
                 self.target_exited.store(true, Ordering::SeqCst);
                 return Wake::Stop;

@@ -69,14 +69,21 @@ pub fn insert_entry_caller(user: &mut Vec<u64>, entry_return: u64) -> bool {
     true
 }
 
-/// Drops the frames of rtools' own BPF program and its trampoline from the
-/// top of a kernel stack taken in an fentry/fexit program, so the stack
-/// starts at the probed function, as with kprobes.
+/// Drops the frames of rtools' own BPF program and what runs it from the
+/// top of a kernel stack: the trampoline of an fentry/fexit program, and
+/// `bpf_trace_runN` (and `__bpf_trace_*`) of a raw tracepoint's, so the
+/// stack starts at the probed function or the tracepoint's caller, as
+/// with kprobes and BCC's perf tracepoints.
 pub fn trim_bpf_frames(kernel: &mut Vec<Frame>) {
-    let own = kernel
-        .iter()
-        .take_while(|f| f.name.starts_with("bpf_prog_") || f.name.starts_with("bpf_trampoline_"))
-        .count();
+    let runs_bpf = |name: &str| {
+        name.starts_with("bpf_prog_")
+            || name.starts_with("bpf_trampoline_")
+            || name.starts_with("__bpf_trace_")
+            || name
+                .strip_prefix("bpf_trace_run")
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let own = kernel.iter().take_while(|f| runs_bpf(&f.name)).count();
     kernel.drain(..own);
 }
 
@@ -179,6 +186,21 @@ mod tests {
         trim_bpf_frames(&mut stack);
         let names: Vec<&str> = stack.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["vfs_read", "bpf_prog_other"]);
+    }
+
+    /// Issue 25: stacks at a tracepoint (attached raw) began with
+    /// bpf_trace_run4 above BCC's first frame.
+    #[test]
+    fn raw_tracepoint_runners_are_trimmed_from_the_top() {
+        let mut stack = vec![
+            frame("bpf_trace_run4", 1),
+            frame("__bpf_trace_sched_switch", 2),
+            frame("__schedule", 3),
+            frame("bpf_trace_runner", 4),
+        ];
+        trim_bpf_frames(&mut stack);
+        let names: Vec<&str> = stack.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["__schedule", "bpf_trace_runner"]);
     }
 
     #[test]

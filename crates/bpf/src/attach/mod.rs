@@ -45,6 +45,7 @@ use rtools_core::targets::{Attach, Target};
 
 use crate::error::BpfError;
 use crate::links::{Attachment, Links};
+use crate::tracing_progs;
 pub use plan::{Reason, Skipped, Step};
 pub(crate) use programs::{event_programs, set_autoload};
 pub use programs::{Needs, Programs, SyscallPrograms};
@@ -168,6 +169,32 @@ impl Attached {
     }
 }
 
+/// A raw tracepoint link for `slot` on `event`, and how it was made: with
+/// the tool's raw tracepoint program (which reads its slot from the
+/// cookie), or where raw tracepoints carry no cookie, with a program of
+/// its own cloned from the template. None when the tool has neither.
+fn raw_tracepoint(
+    progs: &Programs<'_, '_>,
+    slot: usize,
+    event: &str,
+) -> Option<Result<(Attachment, &'static str), Reason>> {
+    if let Some(prog) = progs.raw_tracepoint {
+        let link = events::raw_tracepoint(prog, slot, event);
+        return Some(
+            link.map(|l| (Attachment::Libbpf(l), "raw tracepoint link"))
+                .map_err(|e| Reason::from(&e)),
+        );
+    }
+    let template = progs.raw_tracepoint_template?;
+    let link = tracing_progs::attach_raw_tracepoint(template, event, slot as u32);
+    Some(link.map(|fd| {
+        (
+            Attachment::Fd(fd),
+            "raw tracepoint link (a program per link)",
+        )
+    }))
+}
+
 /// Attaches every target; fails only if none attaches.
 pub fn attach_all(
     progs: &Programs<'_, '_>,
@@ -187,24 +214,28 @@ pub fn attach_all(
         match &target.attach {
             Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
             Attach::Tracepoint { category, event } => {
-                let raw = progs.raw_tracepoint.filter(|_| progs.tracepoints_as_raw);
-                match raw.map(|p| events::raw_tracepoint(p, slot, event)) {
-                    Some(Ok(link)) => {
-                        out.link(Attachment::Libbpf(link));
-                        out.planned(slot, target, "raw tracepoint link");
+                let raw = progs
+                    .tracepoints_as_raw
+                    .then(|| raw_tracepoint(progs, slot, event))
+                    .flatten();
+                match raw {
+                    Some(Ok((link, how))) => {
+                        out.link(link);
+                        out.planned(slot, target, how);
                     }
                     _ => out.one_link(progs.tracepoint, slot, target, "tracepoint link", |p| {
                         events::tracepoint(p, slot, category, event)
                     }),
                 }
             }
-            Attach::RawTracepoint { event } => out.one_link(
-                progs.raw_tracepoint,
-                slot,
-                target,
-                "raw tracepoint link",
-                |p| events::raw_tracepoint(p, slot, event),
-            ),
+            Attach::RawTracepoint { event } => match raw_tracepoint(progs, slot, event) {
+                Some(Ok((link, how))) => {
+                    out.link(link);
+                    out.planned(slot, target, how);
+                }
+                Some(Err(reason)) => out.skipped(target, reason),
+                None => out.skipped(target, NOT_FOR_THIS_TOOL),
+            },
             Attach::Kernel { ret, flavor, .. } => {
                 kernel.entry((*ret, *flavor)).or_default().push(slot);
             }

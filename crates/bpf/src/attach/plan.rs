@@ -65,18 +65,39 @@ impl Reason {
     /// What the kernel answered a system call made at `step` ("loading",
     /// "attaching").
     pub fn os(step: &str, e: &std::io::Error) -> Reason {
+        let errno = e.raw_os_error();
         Reason {
-            text: format!("{step}: {e}"),
-            errno: e.raw_os_error(),
+            text: format!("{step}: {e}{}", explain(errno)),
+            errno,
         }
+    }
+}
+
+/// ENOTSUPP, the kernel's internal "not supported", which reaches user
+/// space as a bare 524 ("Unknown error 524").
+const ENOTSUPP: i32 = 524;
+
+/// What an attach errno means where the kernel's own words do not say.
+fn explain(errno: Option<i32>) -> &'static str {
+    match errno {
+        Some(libc::E2BIG) => {
+            " (the kernel runs at most 64 BPF programs on one tracepoint or probe: use fewer \
+             probes on it)"
+        }
+        Some(ENOTSUPP) => {
+            " (ENOTSUPP: the kernel cannot probe there: an offset inside an instruction, or \
+             code it does not let probes into)"
+        }
+        _ => "",
     }
 }
 
 impl From<&libbpf_rs::Error> for Reason {
     fn from(e: &libbpf_rs::Error) -> Reason {
+        let errno = crate::error::libbpf_errno(e);
         Reason {
-            text: format!("{e:#}"),
-            errno: crate::error::libbpf_errno(e),
+            text: format!("{e:#}{}", explain(errno)),
+            errno,
         }
     }
 }
@@ -155,6 +176,27 @@ mod tests {
         assert_eq!(
             skipped.to_string(),
             "skipped tcp_collapse (kernel function): ENOTSUPP"
+        );
+    }
+
+    /// Issue 25: the 65th probe on a tracepoint said "Argument list too
+    /// long", and a uprobe in mid-instruction "Unknown error 524".
+    #[test]
+    fn bare_errnos_of_attaching_are_explained() {
+        let too_many = Reason::os("attaching", &std::io::Error::from_raw_os_error(libc::E2BIG));
+        assert!(
+            too_many.text.contains("at most 64 BPF programs"),
+            "{too_many}"
+        );
+        let mid = Reason::os("attaching", &std::io::Error::from_raw_os_error(ENOTSUPP));
+        assert!(mid.text.contains("inside an instruction"), "{mid}");
+        let plain = Reason::os(
+            "attaching",
+            &std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(
+            plain.text,
+            "attaching: No such file or directory (os error 2)"
         );
     }
 }

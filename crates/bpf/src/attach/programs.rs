@@ -5,7 +5,7 @@ use libbpf_rs::{MapMut, ProgramMut};
 use rtools_core::targets::{Attach, Target};
 
 use super::syscall_table::{syscall_table_entries, SYSCALL_TABLE_MIN};
-use crate::system;
+use crate::kernel_probes;
 
 /// The programs a tool brings, one per attach kind; each reads its slot
 /// from the attach cookie. `tracing_template` is loaded code that fentry
@@ -17,6 +17,10 @@ use crate::system;
 pub struct Programs<'a, 'obj> {
     pub tracepoint: Option<&'a ProgramMut<'obj>>,
     pub raw_tracepoint: Option<&'a ProgramMut<'obj>>,
+    /// Where raw tracepoints carry no cookie (kernels before 6.10) and the
+    /// tool's raw tracepoint program reads one: loaded code cloned per
+    /// raw tracepoint with its slot built in (see tracing_progs.rs).
+    pub raw_tracepoint_template: Option<&'a ProgramMut<'obj>>,
     pub syscalls: Option<SyscallPrograms<'a, 'obj>>,
     pub kprobe: Option<&'a ProgramMut<'obj>>,
     pub kprobe_multi: Option<&'a ProgramMut<'obj>>,
@@ -29,7 +33,9 @@ pub struct Programs<'a, 'obj> {
     /// that reads no tracepoint field): no copy of the event per hit, and
     /// a link that detaches in microseconds instead of a perf event's
     /// tens of milliseconds. Where the kernel refuses (no such raw
-    /// tracepoint, no cookies before 6.10), the tracepoint link is used.
+    /// tracepoint), the tracepoint link is used. Where raw tracepoints
+    /// carry no cookie (a probe of the kernel says), each gets a program
+    /// of its own (`raw_tracepoint_template`).
     pub tracepoints_as_raw: bool,
 }
 
@@ -62,13 +68,16 @@ macro_rules! set_autoload {
 pub(crate) use set_autoload;
 
 /// The [`Programs`] of a loaded skeleton with the shared naming, with
-/// `$template` as the fentry/fexit template.
+/// `$template` as the fentry/fexit template (and, where raw tracepoints
+/// carry no cookie, the raw tracepoint one).
 macro_rules! event_programs {
     ($skel:expr, $template:ident) => {{
         let (p, maps) = (&$skel.progs, &$skel.maps);
+        let cookies = $crate::kernel_probes::raw_tracepoint_cookies();
         $crate::attach::Programs {
             tracepoint: Some(&p.rt_tracepoint),
-            raw_tracepoint: Some(&p.rt_raw_tp),
+            raw_tracepoint: cookies.then_some(&p.rt_raw_tp),
+            raw_tracepoint_template: (!cookies).then_some(&p.$template),
             syscalls: Some($crate::attach::SyscallPrograms {
                 sys_enter: &p.rt_sys_enter,
                 sys_exit: &p.rt_sys_exit,
@@ -92,6 +101,9 @@ pub(crate) use event_programs;
 pub struct Needs {
     pub tracepoint: bool,
     pub raw_tracepoint: bool,
+    /// The fentry template, cloned per raw tracepoint (and per tracepoint
+    /// attached raw) where they carry no cookie.
+    pub raw_tracepoint_template: bool,
     pub syscall_table: bool,
     pub kernel: bool,
     pub uprobe: bool,
@@ -106,21 +118,28 @@ impl Needs {
             syscall_table: syscall_table_entries(targets).len() >= SYSCALL_TABLE_MIN,
             ..Needs::default()
         };
+        // A program that reads its cookie does not load as a raw
+        // tracepoint where raw tracepoints carry none.
+        let cookies = kernel_probes::raw_tracepoint_cookies();
         for target in targets {
             match &target.attach {
                 // Loaded also where raw tracepoints serve: the fallback.
                 Attach::Tracepoint { .. } => {
                     needs.tracepoint = true;
-                    needs.raw_tracepoint = true;
+                    needs.raw_tracepoint = cookies;
+                    needs.raw_tracepoint_template = !cookies;
                 }
-                Attach::RawTracepoint { .. } => needs.raw_tracepoint = true,
+                Attach::RawTracepoint { .. } => {
+                    needs.raw_tracepoint = cookies;
+                    needs.raw_tracepoint_template = !cookies;
+                }
                 Attach::Kernel { .. } => needs.kernel = true,
                 Attach::Uprobe { .. } => needs.uprobe = true,
                 Attach::Usdt { .. } => needs.usdt = true,
                 Attach::Perf(_) => needs.perf_event = true,
             }
         }
-        needs.uprobe_multi = needs.uprobe && system::has_uprobe_multi();
+        needs.uprobe_multi = needs.uprobe && kernel_probes::uprobe_multi();
         needs
     }
 }

@@ -11,8 +11,8 @@ use super::multi::{attach_split, SplitError};
 use super::{check_interrupt, Attached, Programs, Step};
 use crate::error::BpfError;
 use crate::keeper;
+use crate::kernel_probes;
 use crate::links::Attachment;
-use crate::system;
 
 /// Uprobes per uprobe.multi link: one link's attach is one system call
 /// that cannot be interrupted, so thousands go in batches.
@@ -45,9 +45,11 @@ pub(super) fn attach_uprobes(
     let how = if ret { "uretprobe" } else { "uprobe" };
     let mut single = slots.to_vec();
     let semaphores = slots.iter().any(|&s| uprobe_offsets(&targets[s]).1 != 0);
-    if let (true, false, Some(uprobe_multi)) =
-        (system::has_uprobe_multi(), semaphores, progs.uprobe_multi)
-    {
+    if let (true, false, Some(uprobe_multi)) = (
+        kernel_probes::uprobe_multi(),
+        semaphores,
+        progs.uprobe_multi,
+    ) {
         single.clear();
         for (i, batch) in slots.chunks(UPROBE_BATCH).enumerate() {
             let split = attach_split(batch, |batch| {

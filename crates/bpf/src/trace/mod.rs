@@ -29,6 +29,7 @@ use rtools_core::trace::{usdt_args, ProbeError};
 
 use crate::attach::{self, AttachOptions, Attached, Programs};
 use crate::error::{map_error, BpfError};
+use crate::kernel_probes;
 use compile::{Env, Kind, Place};
 use kernel_params::KernelParams;
 use maps::Maps;
@@ -138,12 +139,19 @@ impl Tracer {
                 ProbeSpec::Kernel { ret: true, .. } | ProbeSpec::User { ret: true, .. }
             );
             let places = places(probe, parsed).map_err(err)?;
-            // Targets whose programs come out the same share them.
-            let mut by_code: BTreeMap<Vec<(Kind, Vec<u8>)>, Vec<usize>> = BTreeMap::new();
+            // Targets whose programs come out the same share them; but a
+            // shared raw tracepoint program reads its cookie, which raw
+            // tracepoints carry only on some kernels: elsewhere each has
+            // its own program.
+            let share_raw = kernel_probes::raw_tracepoint_cookies();
+            let mut by_code: BTreeMap<_, Vec<usize>> = BTreeMap::new();
             for (i, place) in places.iter().enumerate() {
                 let code = compile::variants(parsed, ret, place, &layout, 0, false, &env)
                     .map_err(|m| err(at_target(&m, &place.target, places.len())))?;
-                by_code.entry(fingerprint(&code)).or_default().push(i);
+                let alone =
+                    !share_raw && matches!(place.target.attach, Attach::RawTracepoint { .. });
+                let key = (fingerprint(&code), alone.then_some(i));
+                by_code.entry(key).or_default().push(i);
             }
             for members in by_code.into_values() {
                 let id = groups.len() as u32;

@@ -197,7 +197,10 @@ impl Session for Funclatency<'_> {
 
     fn metrics(&mut self, out: &mut Exposition) -> anyhow::Result<()> {
         let hists = self.counter.histograms()?;
-        let series: Vec<(String, Histogram)> = if self.args.function {
+        // The probe label names what was probed, as funccount's does: the
+        // function (-F, or one match); the pattern only for several
+        // functions summed into one histogram.
+        let series: Vec<(String, Histogram)> = if self.args.function || self.names.len() == 1 {
             self.names.iter().cloned().zip(hists).collect()
         } else {
             let mut all = Histogram::default();

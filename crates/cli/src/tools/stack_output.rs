@@ -16,7 +16,7 @@ pub fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
     if args.common.json {
         output::stdout(&(stack_json::render(rows, &args.pattern, &time, timestamp, lost) + "\n"));
     } else if args.folded {
-        output::stdout(&stack_folded::render(rows, args.delimited));
+        output::stdout(&stack_folded::render(rows, folded_delimiter(args)));
     } else {
         let opts = stack_text::TextOptions {
             delimiter: args.delimited,
@@ -30,6 +30,12 @@ pub fn print_interval(args: &StackcountArgs, rows: &[StackRow], lost: u64) {
             opts,
         ));
     }
+}
+
+/// Whether folded lines carry BCC's `-` between user and kernel frames:
+/// with -d where both kinds are taken, whether or not one is empty.
+fn folded_delimiter(args: &StackcountArgs) -> bool {
+    args.delimited && !args.user_stacks_only && !args.kernel_stacks_only
 }
 
 /// Fails before tracing, not after, when the flame graph can't be written.
@@ -60,7 +66,7 @@ pub fn write_flamegraph(
 ) -> anyhow::Result<()> {
     let lines: Vec<String> = rows
         .iter()
-        .map(|r| stack_folded::line(r, args.delimited))
+        .map(|r| stack_folded::line(r, folded_delimiter(args)))
         .collect();
     let title = format!("stackcount {}", args.pattern);
     let svg = flamegraph::svg(&lines, &title).map_err(anyhow::Error::msg)?;

@@ -64,10 +64,29 @@ Examples:
 /// tracepoint's fields as args->NAME (__data_loc strings too, from its
 /// tracefs format file); a USDT probe's arguments as arg1..; a kernel
 /// function's parameters by name, from BTF (+); casts (int), (u8)..(u64),
-/// (s8)..(s64), (char *); C's operators. Strings compare with
-/// STRCMP("lit", e) or str(e) == "lit". Formats take %d %i %u %x %X %o %c
-/// %s %p with h, hh, l, ll, widths and flags, and %K and %U for kernel
-/// and user symbols.
+/// (s8)..(s64), (bool), (char *), (int *) and other integer pointers; C's
+/// operators, `?:` included. Strings compare with STRCMP("lit", e) or
+/// str(e) == "lit". Formats take %d %i %u %x %X %o %c %s %p with h, hh, l,
+/// ll, widths, precisions and flags, rendered as glibc's printf renders
+/// them, and %K and %U for kernel and user symbols.
+///
+/// Expressions compute what C computes (trace's tests compare them with
+/// gcc's): argN and retval are unsigned long, as in BCC; narrower types
+/// are promoted to int and operands brought to a common type by C's usual
+/// arithmetic conversions; int and unsigned int arithmetic wraps at 32
+/// bits; literals take C's types (0xffffffff is an unsigned int, 1 << 31
+/// an int; U, L, UL, LL suffixes); signed division truncates toward zero;
+/// *(T *)p reads a T. Where C leaves a result undefined, trace says what
+/// it does: signed overflow wraps, as with gcc -fwrapv; x / 0 is 0 and
+/// x % 0 is x (BPF's rules); a constant shift count at or past the width
+/// of the left side's type is refused, and a computed one is taken modulo
+/// 64. A bare *p of an argument that is no typed pointer reads 8 bytes.
+///
+/// Differences from BCC's trace, on purpose: STRCMP("ab", s) is exact
+/// equality (BCC's compares only the literal's length, a prefix match);
+/// e == "lit" compares strings where BCC would compare pointers; a pointer
+/// that cannot be read reads as the empty string, so it equals "". %c of a
+/// byte above 0x7f prints the character of that code point in UTF-8.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "trace",
@@ -158,6 +177,10 @@ pub fn command() -> clap::Command {
 impl Tool for TraceArgs {
     type Session<'obj> = Trace;
     const NAME: &'static str = "trace";
+
+    fn summarizes(&self) -> bool {
+        self.aggregate
+    }
 
     fn flags(&self) -> Flags<'_> {
         Flags {
@@ -403,7 +426,7 @@ impl Printer {
             printed: 0,
             done: false,
             aggregate: args.aggregate.then(HashMap::new),
-            symbols: Symbols::default(),
+            symbols: symbols_of(args.common.pid.filter(|_| args.user_stack)),
             start_ns: monotonic_ns(),
             start_unix: output::now().1,
             pages: args.pages,
@@ -522,7 +545,12 @@ impl Printer {
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut out = String::new();
         for (line, n) in counts {
-            out.push_str(&format!("{line}-->COUNT {n}\n\n"));
+            // BCC's layout: the line (and its stacks), then the count; no
+            // blank line between.
+            out.push_str(&format!(
+                "{}\n-->COUNT {n}\n\n",
+                line.trim_end_matches('\n')
+            ));
         }
         output::stdout(&out);
     }
@@ -619,6 +647,17 @@ fn kernel_frames(symbols: &mut Symbols, addrs: &[u64]) -> Vec<(u64, String)> {
 }
 
 /// User frames of process `pid`, BCC's `name+0xoff [file]`.
+/// The symbolizer; with `-p` and user stacks, the process's mappings
+/// read now, while it surely lives: it may exit before its first record
+/// is read, and its frames would print as [unknown].
+fn symbols_of(pid: Option<u32>) -> Symbols {
+    let mut symbols = Symbols::default();
+    if let Some(pid) = pid {
+        symbols.remember(pid);
+    }
+    symbols
+}
+
 fn user_frames(symbols: &mut Symbols, pid: u32, addrs: &[u64]) -> Vec<(u64, String)> {
     addrs
         .iter()

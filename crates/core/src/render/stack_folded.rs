@@ -1,13 +1,14 @@
 //! Folded stacks, one line per stack, as flamegraph.pl and inferno read
 //! them: `comm;user_outer;...;user_leaf;-;kernel_outer;...;kernel_leaf N`
-//! (the `-` only with -d, and only between two non-empty parts).
+//! (the `-` with -d where both kinds of stack are taken: there even when
+//! one of them is empty, as BCC prints it).
 
 use crate::stacks::StackRow;
 
 pub fn line(row: &StackRow, delimiter: bool) -> String {
     let mut parts: Vec<&str> = vec![row.comm.as_str()];
     parts.extend(row.user.iter().rev().map(|f| f.name.as_str()));
-    if delimiter && !row.user.is_empty() && !row.kernel.is_empty() {
+    if delimiter {
         parts.push("-");
     }
     parts.extend(row.kernel.iter().rev().map(|f| f.name.as_str()));

@@ -27,6 +27,37 @@ impl Int {
         bytes: 8,
         signed: true,
     };
+    /// C's `int`.
+    pub const S32: Int = Int {
+        bytes: 4,
+        signed: true,
+    };
+
+    /// C's integer promotions: a type narrower than `int` becomes `int`
+    /// (which holds every value of theirs).
+    pub fn promoted(self) -> Int {
+        if self.bytes < 4 {
+            Int::S32
+        } else {
+            self
+        }
+    }
+
+    /// C's usual arithmetic conversions (LP64): the type two operands
+    /// are brought to. Of two signs, the unsigned type wins unless the
+    /// signed one is wider (and so holds all its values).
+    pub fn common(a: Int, b: Int) -> Int {
+        let (a, b) = (a.promoted(), b.promoted());
+        if a.signed == b.signed {
+            return if a.bytes >= b.bytes { a } else { b };
+        }
+        let (signed, unsigned) = if a.signed { (a, b) } else { (b, a) };
+        if unsigned.bytes >= signed.bytes {
+            unsigned
+        } else {
+            signed
+        }
+    }
 }
 
 /// Which memory a pointer points into.
@@ -90,6 +121,12 @@ pub enum TExpr {
     Convert {
         e: Box<TExpr>,
         ty: Int,
+    },
+    /// `c ? yes : no`.
+    Cond {
+        c: Box<TExpr>,
+        yes: Box<TExpr>,
+        no: Box<TExpr>,
     },
     /// 1 if the string equals `lit`, else 0.
     StrEq {
@@ -164,16 +201,21 @@ pub enum ParamType {
 /// calling convention).
 pub const MAX_ARGS: u8 = 6;
 
-/// What an expression is before it is used: a number (signed or not:
-/// how comparisons, division and right shifts treat it), a pointer (a
-/// number that `%s` and `str()` read a string at) or a string.
+/// What an expression is before it is used: a number of a C type, a
+/// pointer (a number that `%s` and `str()` read a string at, and `*`
+/// reads a `to` at) or a string.
+///
+/// Numbers are kept in 64-bit registers as their type's value extended
+/// by its sign, so that 64-bit comparisons, divisions and right shifts
+/// give the type's answer; what can leave a narrower type's range (a sum,
+/// a product, a left shift, a negation) is truncated back to it.
 #[derive(Debug, Clone)]
 enum Typed {
-    Int(TExpr, bool),
-    /// A pointer: `chars` for `char *`.
+    Int(TExpr, Int),
     Ptr {
         e: TExpr,
         mem: Mem,
+        to: Int,
     },
     Str(Str),
     /// A string literal.
@@ -246,7 +288,7 @@ impl Checker<'_, '_> {
     fn string(&self, typed: Typed, text: &str) -> Result<Str, String> {
         match typed {
             Typed::Str(s) => Ok(s),
-            Typed::Ptr { e, mem } => Ok(Str::At(Box::new(e), mem)),
+            Typed::Ptr { e, mem, .. } => Ok(Str::At(Box::new(e), mem)),
             Typed::Int(e, _) => Ok(Str::At(Box::new(e), self.default_mem())),
             Typed::Lit(_) => Err(format!(
                 "'{}' is a literal: put it in the format itself",
@@ -257,61 +299,109 @@ impl Checker<'_, '_> {
 
     fn check(&self, e: &Expr) -> Result<Typed, String> {
         match e {
-            // A literal is signed unless only an unsigned one holds it.
-            Expr::Num(n) => Ok(Typed::Int(TExpr::Const(*n), *n <= i64::MAX as u64)),
+            Expr::Num(n) => Ok(Typed::Int(TExpr::Const(*n), decimal_type(*n))),
+            Expr::TypedNum(n, ty) => Ok(Typed::Int(TExpr::Const(*n), *ty)),
             Expr::Str(s) => Ok(Typed::Lit(s.as_bytes().to_vec())),
             Expr::Name(name) => self.name(name),
             Expr::Member(base, field) => self.member(base, field),
             Expr::User(inner) => match self.check(inner)? {
-                Typed::Int(e, _) | Typed::Ptr { e, .. } => Ok(Typed::Ptr { e, mem: Mem::User }),
+                Typed::Int(e, _) => Ok(Typed::Ptr {
+                    e,
+                    mem: Mem::User,
+                    to: Int::U64,
+                }),
+                Typed::Ptr { e, to, .. } => Ok(Typed::Ptr {
+                    e,
+                    mem: Mem::User,
+                    to,
+                }),
                 _ => Err("@user goes after a pointer, e.g. arg2@user".into()),
             },
-            Expr::Cast(ty, inner) => {
-                let typed = self.check(inner)?;
-                let mem = match &typed {
-                    Typed::Ptr { mem, .. } => *mem,
-                    _ => self.default_mem(),
-                };
-                let e = self.number(typed, &describe(inner))?;
-                Ok(match ty {
-                    CType::CharPtr => Typed::Ptr { e, mem },
-                    CType::Int { bytes, signed } => {
-                        let ty = Int {
-                            bytes: *bytes,
-                            signed: *signed,
-                        };
-                        Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty.signed)
-                    }
-                })
-            }
-            Expr::Unary(op, inner) => {
-                let typed = self.check(inner)?;
-                if *op == UnOp::Deref {
-                    let mem = match &typed {
-                        Typed::Ptr { mem, .. } => *mem,
-                        _ => self.default_mem(),
-                    };
-                    let addr = self.number(typed, &describe(inner))?;
-                    let load = TExpr::Load {
-                        addr: Box::new(addr),
-                        ty: Int::U64,
-                        mem,
-                    };
-                    return Ok(Typed::Int(load, false));
-                }
-                // !e is 0 or 1, an int; -e and ~e keep e's sign.
-                let signed = *op == UnOp::Not || self.signed(&typed);
-                let e = self.number(typed, &describe(inner))?;
-                Ok(Typed::Int(TExpr::Unary(*op, Box::new(e)), signed))
-            }
+            Expr::Cast(ty, inner) => self.cast(*ty, inner),
+            Expr::Unary(op, inner) => self.unary(*op, inner),
             Expr::Binary(op, l, r) => self.binary(*op, l, r),
+            Expr::Cond(c, yes, no) => self.conditional(c, yes, no),
             Expr::Call(name, args) => self.call(name, args),
         }
     }
 
-    /// Whether a number is signed; pointers are not.
-    fn signed(&self, typed: &Typed) -> bool {
-        matches!(typed, Typed::Int(_, true))
+    /// A number's C type; a pointer is an `unsigned long`.
+    fn type_of(&self, typed: &Typed) -> Int {
+        match typed {
+            Typed::Int(_, ty) => *ty,
+            _ => Int::U64,
+        }
+    }
+
+    /// `typed` as a number of type `to`, converted as C converts.
+    fn converted(&self, typed: Typed, to: Int, text: &Expr) -> Result<TExpr, String> {
+        let from = self.type_of(&typed).promoted();
+        let e = self.number(typed, &describe(text))?;
+        Ok(if from != to && to.bytes < 8 {
+            TExpr::Convert {
+                e: Box::new(e),
+                ty: to,
+            }
+        } else {
+            // A value extended by its sign to 64 bits already reads as
+            // C converts it to a 64-bit type.
+            e
+        })
+    }
+
+    fn cast(&self, ty: CType, inner: &Expr) -> Result<Typed, String> {
+        let typed = self.check(inner)?;
+        let mem = match &typed {
+            Typed::Ptr { mem, .. } => *mem,
+            _ => self.default_mem(),
+        };
+        let e = self.number(typed, &describe(inner))?;
+        Ok(match ty {
+            CType::CharPtr => Typed::Ptr { e, mem, to: CHAR },
+            CType::Ptr(to) => Typed::Ptr { e, mem, to },
+            CType::Int { bytes, signed } => {
+                let ty = Int { bytes, signed };
+                Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty)
+            }
+            CType::Bool => Typed::Int(
+                TExpr::Binary {
+                    op: BinOp::Ne,
+                    left: Box::new(e),
+                    right: Box::new(TExpr::Const(0)),
+                    signed: false,
+                },
+                BOOL,
+            ),
+        })
+    }
+
+    fn unary(&self, op: UnOp, inner: &Expr) -> Result<Typed, String> {
+        let typed = self.check(inner)?;
+        let ty = self.type_of(&typed).promoted();
+        match op {
+            UnOp::Deref => {
+                let (mem, to) = match &typed {
+                    Typed::Ptr { mem, to, .. } => (*mem, *to),
+                    // Not a pointer in C; rtools reads 8 bytes there.
+                    _ => (self.default_mem(), Int::U64),
+                };
+                let addr = self.number(typed, &describe(inner))?;
+                let load = TExpr::Load {
+                    addr: Box::new(addr),
+                    ty: to,
+                    mem,
+                };
+                Ok(Typed::Int(load, to))
+            }
+            UnOp::Not => {
+                let e = self.number(typed, &describe(inner))?;
+                Ok(Typed::Int(TExpr::Unary(op, Box::new(e)), Int::S32))
+            }
+            UnOp::Neg | UnOp::BitNot => {
+                let e = self.converted(typed, ty, inner)?;
+                Ok(Typed::Int(within(TExpr::Unary(op, Box::new(e)), ty), ty))
+            }
+        }
     }
 
     fn binary(&self, op: BinOp, l: &Expr, r: &Expr) -> Result<Typed, String> {
@@ -332,28 +422,68 @@ impl Checker<'_, '_> {
                 } else {
                     TExpr::Unary(UnOp::Not, Box::new(eq))
                 };
-                return Ok(Typed::Int(e, true));
+                return Ok(Typed::Int(e, Int::S32));
             }
         }
-        let (ls, rs) = (self.signed(&lt), self.signed(&rt));
-        let left = self.number(lt, &describe(l))?;
-        let right = self.number(rt, &describe(r))?;
-        // C's conversions, simplified to 64 bits: signed when both are; a
-        // shift takes its left side's sign; a comparison is an int.
-        let (signed, result) = match op {
-            BinOp::Shl | BinOp::Shr => (ls, ls),
-            _ if op.is_comparison() => (ls && rs, true),
-            _ => (ls && rs, ls && rs),
+        let (lty, rty) = (self.type_of(&lt), self.type_of(&rt));
+        let binary = |left, right, signed| TExpr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            signed,
         };
-        Ok(Typed::Int(
-            TExpr::Binary {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-                signed,
-            },
-            result,
-        ))
+        match op {
+            // Each side is a truth value of its own type.
+            BinOp::And | BinOp::Or => {
+                let left = self.number(lt, &describe(l))?;
+                let right = self.number(rt, &describe(r))?;
+                Ok(Typed::Int(binary(left, right, false), Int::S32))
+            }
+            // The left side's promoted type; the count is its own.
+            BinOp::Shl | BinOp::Shr => {
+                let ty = lty.promoted();
+                if let Expr::Num(n) | Expr::TypedNum(n, _) = r {
+                    if *n >= 8 * ty.bytes as u64 {
+                        return Err(format!(
+                            "a shift by {n} is past the {} bits of the left side's type: C \
+                             leaves it undefined (shift by 0 to {})",
+                            8 * ty.bytes,
+                            8 * ty.bytes - 1
+                        ));
+                    }
+                }
+                let left = self.converted(lt, ty, l)?;
+                let right = self.number(rt, &describe(r))?;
+                let e = binary(left, right, ty.signed);
+                Ok(Typed::Int(
+                    if op == BinOp::Shl { within(e, ty) } else { e },
+                    ty,
+                ))
+            }
+            _ => {
+                let ty = Int::common(lty, rty);
+                let left = self.converted(lt, ty, l)?;
+                let right = self.converted(rt, ty, r)?;
+                let e = binary(left, right, ty.signed);
+                if op.is_comparison() {
+                    Ok(Typed::Int(e, Int::S32))
+                } else {
+                    Ok(Typed::Int(within(e, ty), ty))
+                }
+            }
+        }
+    }
+
+    fn conditional(&self, c: &Expr, yes: &Expr, no: &Expr) -> Result<Typed, String> {
+        let ct = self.check(c)?;
+        let (yt, nt) = (self.check(yes)?, self.check(no)?);
+        let ty = Int::common(self.type_of(&yt), self.type_of(&nt));
+        let e = TExpr::Cond {
+            c: Box::new(self.number(ct, &describe(c))?),
+            yes: Box::new(self.converted(yt, ty, yes)?),
+            no: Box::new(self.converted(nt, ty, no)?),
+        };
+        Ok(Typed::Int(e, ty))
     }
 
     fn call(&self, name: &str, args: &[Expr]) -> Result<Typed, String> {
@@ -366,7 +496,7 @@ impl Checker<'_, '_> {
                     );
                 };
                 let s = self.string(self.check(other)?, &describe(other))?;
-                Ok(Typed::Int(TExpr::StrEq { s, lit }, true))
+                Ok(Typed::Int(TExpr::StrEq { s, lit }, Int::S32))
             }
             ("str", [inner]) => Ok(Typed::Str(
                 self.string(self.check(inner)?, &describe(inner))?,
@@ -391,7 +521,15 @@ impl Checker<'_, '_> {
     }
 
     fn name(&self, name: &str) -> Result<Typed, String> {
-        let task = |t| Ok(Typed::Int(TExpr::Task(t), false));
+        // As BCC spells them: $pid and $tgid from the 64-bit pid_tgid,
+        // $uid, $gid and $cpu unsigned ints.
+        let task = |t| {
+            let ty = match t {
+                Task::Tid | Task::Tgid => Int::U64,
+                Task::Uid | Task::Gid | Task::Cpu => Int::U32,
+            };
+            Ok(Typed::Int(TExpr::Task(t), ty))
+        };
         match name {
             "$pid" => return task(Task::Tid),
             "$tgid" => return task(Task::Tgid),
@@ -400,7 +538,7 @@ impl Checker<'_, '_> {
             "$cpu" => return task(Task::Cpu),
             "$comm" => return Ok(Typed::Str(Str::Comm)),
             "retval" if self.scope.ret => {
-                return Ok(Typed::Int(TExpr::Ret { ty: Int::U64 }, false))
+                return Ok(Typed::Int(TExpr::Ret { ty: Int::U64 }, Int::U64))
             }
             "retval" => {
                 return Err(
@@ -436,12 +574,13 @@ impl Checker<'_, '_> {
     fn param(&self, p: &Param) -> Typed {
         let e = self.arg_expr(p.index, Int::U64);
         match p.ty {
-            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty.signed),
+            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty),
             ParamType::CharPtr => Typed::Ptr {
                 e,
                 mem: self.default_mem(),
+                to: CHAR,
             },
-            ParamType::Ptr => Typed::Int(e, false),
+            ParamType::Ptr => Typed::Int(e, Int::U64),
         }
     }
 
@@ -452,7 +591,7 @@ impl Checker<'_, '_> {
                 "arg{n}: tracepoints have fields, not arguments: use args->FIELD"
             )),
             Site::Usdt(types) => match types.get(n as usize - 1) {
-                Some(&ty) => Ok(Typed::Int(TExpr::Arg { n: n - 1, ty }, ty.signed)),
+                Some(&ty) => Ok(Typed::Int(TExpr::Arg { n: n - 1, ty }, ty)),
                 None => Err(format!(
                     "arg{n}: this USDT probe has {} argument(s)",
                     types.len()
@@ -461,7 +600,7 @@ impl Checker<'_, '_> {
             _ if n > MAX_ARGS => Err(format!(
                 "arg{n}: functions' arguments are arg1 to arg{MAX_ARGS}"
             )),
-            _ => Ok(Typed::Int(self.arg_expr(n - 1, Int::U64), false)),
+            _ => Ok(Typed::Int(self.arg_expr(n - 1, Int::U64), Int::U64)),
         }
     }
 
@@ -513,7 +652,7 @@ impl Checker<'_, '_> {
                     offset: f.offset,
                     ty: int,
                 },
-                int.signed,
+                int,
             )),
             FieldKind::CharPtr => Ok(Typed::Ptr {
                 e: TExpr::Field {
@@ -521,6 +660,7 @@ impl Checker<'_, '_> {
                     ty: Int::U64,
                 },
                 mem: self.default_mem(),
+                to: CHAR,
             }),
             FieldKind::CharArray => Ok(Typed::Str(Str::InRecord {
                 offset: f.offset,
@@ -532,6 +672,42 @@ impl Checker<'_, '_> {
                  neither"
             )),
         }
+    }
+}
+
+/// C's `char`: signed on x86-64 (arm64's is unsigned: arch.rs will say
+/// when rtools builds there).
+const CHAR: Int = Int {
+    bytes: 1,
+    signed: true,
+};
+
+/// `bool`: promoted to int like an unsigned char.
+const BOOL: Int = Int {
+    bytes: 1,
+    signed: false,
+};
+
+/// The C type of an unsuffixed decimal literal: the first of int and
+/// long that holds it (gcc takes a larger one as unsigned long).
+fn decimal_type(n: u64) -> Int {
+    if n <= i32::MAX as u64 {
+        Int::S32
+    } else if n <= i64::MAX as u64 {
+        Int::S64
+    } else {
+        Int::U64
+    }
+}
+
+/// `e` of type `ty`, brought back into `ty`'s range where it is narrower
+/// than the 64-bit registers it is computed in (C's wrap of unsigned
+/// int arithmetic; int overflow wraps as gcc's -fwrapv does).
+fn within(e: TExpr, ty: Int) -> TExpr {
+    if ty.bytes < 8 {
+        TExpr::Convert { e: Box::new(e), ty }
+    } else {
+        e
     }
 }
 
@@ -586,6 +762,26 @@ mod tests {
         };
         assert!(signed);
         assert_eq!(predicate("$pid", &user()).unwrap(), TExpr::Task(Task::Tid));
+    }
+
+    /// Issue 25: `arg1 << 64` reached the verifier ("invalid shift 64")
+    /// and the user as "Invalid argument".
+    #[test]
+    fn constant_shifts_past_the_types_width_are_refused() {
+        for (text, bits) in [
+            ("arg1 << 64", 64),
+            ("arg1 >> 0xffffffffffffffff", 64),
+            ("(int)arg1 << 32", 32),
+            ("1 << 40", 32),
+        ] {
+            let err = predicate(text, &user()).unwrap_err();
+            assert!(
+                err.contains(&format!("past the {bits} bits")) && err.contains("undefined"),
+                "{text}: {err}"
+            );
+        }
+        assert!(predicate("arg1 << 63", &user()).is_ok());
+        assert!(predicate("1L << 40", &user()).is_ok());
     }
 
     #[test]

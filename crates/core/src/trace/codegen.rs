@@ -149,6 +149,15 @@ const STR_BUF: i16 = -(8 * (super::expr::MAX_DEPTH as i16 + 2) + STR_BUF_SIZE as
 /// The program for `plan` in `ctx`, or what in it this context can't
 /// provide.
 pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
+    // Stores into the record take 16-bit offsets.
+    if plan.layout.size > i16::MAX as usize {
+        return Err(format!(
+            "a record of this probe takes {} bytes, past the {} a BPF program can address: \
+             lower -Z (each %s takes that many bytes) or print fewer strings",
+            plan.layout.size,
+            i16::MAX
+        ));
+    }
     let mut g = Gen { a: Asm::new(), ctx };
     let a_exit = g.a.label();
     g.a.mov(R6, R1);
@@ -216,7 +225,7 @@ pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
     g.a.bind(a_exit);
     g.a.mov_imm(R0, 0);
     g.a.exit();
-    Ok(g.a.finish())
+    g.a.finish()
 }
 
 /// Whether evaluating `e` calls a helper (cheap predicates are checked
@@ -227,6 +236,7 @@ fn calls_helpers(e: &TExpr) -> bool {
         TExpr::Task(_) | TExpr::Load { .. } | TExpr::StrEq { .. } => true,
         TExpr::Unary(_, e) | TExpr::Convert { e, .. } => calls_helpers(e),
         TExpr::Binary { left, right, .. } => calls_helpers(left) || calls_helpers(right),
+        TExpr::Cond { c, yes, no } => calls_helpers(c) || calls_helpers(yes) || calls_helpers(no),
     }
 }
 
@@ -383,7 +393,7 @@ impl Gen<'_> {
             }
             (Value::Str(s), Slot::Str(size)) => {
                 self.a.store_imm(Size::B, R7, offset, 0);
-                self.string(s, R7, offset, size)?;
+                self.string(s, R7, offset, size, 0)?;
             }
             (Value::Str(_), Slot::Num) => return Err("a string value in a number's slot".into()),
         }
@@ -391,15 +401,24 @@ impl Gen<'_> {
     }
 
     /// Reads string `s` into `size` bytes at `base + offset` (r7, the
-    /// record, or r10, the stack), NUL-terminated.
-    fn string(&mut self, s: &Str, base: Reg, offset: i16, size: usize) -> Result<(), String> {
+    /// record, or r10, the stack), NUL-terminated; its address is
+    /// computed with the stack slots from `depth` on (those below hold an
+    /// enclosing expression's operands).
+    fn string(
+        &mut self,
+        s: &Str,
+        base: Reg,
+        offset: i16,
+        size: usize,
+        depth: usize,
+    ) -> Result<(), String> {
         let dst = |a: &mut Asm| {
             a.mov(R1, base);
             a.alu_imm(Alu::Add, R1, offset as i32);
         };
         match s {
             Str::At(addr, mem) => {
-                self.eval(addr, 0)?;
+                self.eval(addr, depth)?;
                 self.a.mov(R3, R0);
                 dst(&mut self.a);
                 self.a.mov_imm(R2, size as i32);
@@ -535,7 +554,13 @@ impl Gen<'_> {
                 left,
                 right,
                 signed,
-            } if small(right).is_some_and(|c| c != 0 || !matches!(op, BinOp::Div | BinOp::Mod)) => {
+            } if small(right).is_some_and(|c| {
+                let division = matches!(op, BinOp::Div | BinOp::Mod);
+                // BPF divides without sign: a signed division takes the
+                // general path below.
+                !division || (c != 0 && !*signed)
+            }) =>
+            {
                 // A constant operand: no slot, an immediate.
                 let imm = small(right).unwrap_or(0);
                 self.eval(left, depth)?;
@@ -557,8 +582,11 @@ impl Gen<'_> {
                 right,
                 signed,
             } => {
+                // The left side may use this depth's slot: it is done
+                // with it before its value goes there (a left-associated
+                // chain, a + b + c + ..., takes two slots, not one a term).
                 let slot = Self::temp(depth)?;
-                self.eval(left, depth + 1)?;
+                self.eval(left, depth)?;
                 self.a.store(Size::DW, R10, slot, R0);
                 self.eval(right, depth + 1)?;
                 self.a.load(Size::DW, R1, R10, slot);
@@ -568,7 +596,16 @@ impl Gen<'_> {
                 self.eval(e, depth)?;
                 self.extend(*ty);
             }
-            TExpr::StrEq { s, lit } => self.str_eq(s, lit)?,
+            TExpr::Cond { c, yes, no } => {
+                let (otherwise, done) = (self.a.label(), self.a.label());
+                self.branch_unless(c, depth, otherwise)?;
+                self.eval(yes, depth)?;
+                self.a.jump(done);
+                self.a.bind(otherwise);
+                self.eval(no, depth)?;
+                self.a.bind(done);
+            }
+            TExpr::StrEq { s, lit } => self.str_eq(s, lit, depth)?,
         }
         Ok(())
     }
@@ -601,7 +638,7 @@ impl Gen<'_> {
                     }
                     None => {
                         let slot = Self::temp(depth)?;
-                        self.eval(left, depth + 1)?;
+                        self.eval(left, depth)?;
                         self.a.store(Size::DW, R10, slot, R0);
                         self.eval(right, depth + 1)?;
                         self.a.load(Size::DW, R1, R10, slot);
@@ -728,6 +765,10 @@ impl Gen<'_> {
 
     /// r0 = r1 op r0.
     fn binary(&mut self, op: BinOp, signed: bool) {
+        if signed && matches!(op, BinOp::Div | BinOp::Mod) {
+            self.signed_division(op);
+            return;
+        }
         if let Some(alu) = alu_of(op, signed) {
             self.a.alu(alu, R1, R0);
             self.a.mov(R0, R1);
@@ -737,9 +778,36 @@ impl Gen<'_> {
         self.test(condition(op, signed), R1, Some(R3));
     }
 
+    /// r0 = r1 / r0 or r1 % r0 as C divides signed numbers: toward zero,
+    /// the remainder taking the dividend's sign. BPF's own division is
+    /// unsigned (its signed one needs kernel 6.6): divide the magnitudes,
+    /// then give the result its sign. By zero, BPF's rules hold: the
+    /// quotient is 0 and the remainder the dividend.
+    fn signed_division(&mut self, op: BinOp) {
+        let a = &mut self.a;
+        // r4: the result's sign (the quotient's: the signs' xor; the
+        // remainder's: the dividend's).
+        a.mov(R4, R1);
+        if op == BinOp::Div {
+            a.alu(Alu::Xor, R4, R0);
+        }
+        for reg in [R1, R0] {
+            let positive = a.label();
+            a.jump_if_imm(Cond::Sge, reg, 0, positive);
+            a.neg(reg);
+            a.bind(positive);
+        }
+        a.alu(if op == BinOp::Div { Alu::Div } else { Alu::Mod }, R1, R0);
+        a.mov(R0, R1);
+        let done = a.label();
+        a.jump_if_imm(Cond::Sge, R4, 0, done);
+        a.neg(R0);
+        a.bind(done);
+    }
+
     /// r0 = 1 if string `s` equals `lit`: read into the stack buffer, then
     /// compared byte by byte, NUL included.
-    fn str_eq(&mut self, s: &Str, lit: &[u8]) -> Result<(), String> {
+    fn str_eq(&mut self, s: &Str, lit: &[u8], depth: usize) -> Result<(), String> {
         if lit.len() > MAX_LITERAL {
             return Err(format!(
                 "string literals compared in the kernel are at most {MAX_LITERAL} bytes"
@@ -754,7 +822,7 @@ impl Gen<'_> {
             self.a.store_imm(Size::DW, R10, zero + i as i16, 0);
         }
         // (A char array of the record is read raw and ended with a NUL.)
-        self.string(s, R10, zero, compared + 1)?;
+        self.string(s, R10, zero, compared + 1, depth)?;
         let expected = lit.iter().copied().chain([0]);
         let differ = self.a.label();
         let done = self.a.label();

@@ -5,10 +5,18 @@
 
 use std::fmt;
 
+use super::check::Int;
+
 /// A parsed expression. `text` spans are kept for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
+    /// A decimal literal without a suffix (or a character): C types it by
+    /// its value (int, else long).
     Num(u64),
+    /// A hex or octal literal, or one with a suffix: its C type, decided
+    /// here by C's rules (int, unsigned int, long, unsigned long: the
+    /// first that holds it, of those its form allows).
+    TypedNum(u64, Int),
     Str(String),
     /// `arg1`, `retval`, `$pid`, `args`, a parameter name.
     Name(String),
@@ -17,6 +25,8 @@ pub enum Expr {
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Cast(CType, Box<Expr>),
+    /// `c ? a : b`.
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
     /// `STRCMP("lit", e)`, `str(e)`.
     Call(String, Vec<Expr>),
     /// `arg2@user`: read what it points to from user memory.
@@ -28,7 +38,7 @@ pub enum UnOp {
     Neg,
     Not,
     BitNot,
-    /// `*e`: the 8 bytes e points to.
+    /// `*e`: what e points to (8 bytes when e is not a typed pointer).
     Deref,
 }
 
@@ -104,15 +114,19 @@ impl BinOp {
     }
 }
 
-/// A cast's type: an integer of some size and sign, or a string pointer.
+/// A cast's type: an integer of some size and sign, `bool`, or a pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CType {
     Int {
         bytes: u8,
         signed: bool,
     },
-    /// `(char *)`: a pointer to a NUL-terminated string.
+    /// `bool`/`_Bool`: 0 or 1.
+    Bool,
+    /// `(char *)`: a pointer to a NUL-terminated string (and to chars).
     CharPtr,
+    /// `(int *)`, `(u16 *)`, ...: a pointer to an integer of this type.
+    Ptr(Int),
 }
 
 impl CType {
@@ -120,12 +134,19 @@ impl CType {
     pub fn parse(words: &str) -> Option<CType> {
         let words: Vec<&str> = words.split_whitespace().collect();
         let joined = words.join(" ");
+        if let Some(base) = joined.strip_suffix('*') {
+            return match CType::parse(base)? {
+                CType::Int { .. } if matches!(base.trim(), "char" | "const char") => {
+                    Some(CType::CharPtr)
+                }
+                CType::Int { bytes, signed } => Some(CType::Ptr(Int { bytes, signed })),
+                _ => None,
+            };
+        }
         let int = |bytes, signed| Some(CType::Int { bytes, signed });
-        match joined.as_str() {
-            "char *" | "char*" | "const char *" | "const char*" | "unsigned char *" | "u8 *" => {
-                Some(CType::CharPtr)
-            }
-            "u8" | "__u8" | "unsigned char" | "uint8_t" | "bool" | "_Bool" => int(1, false),
+        match joined.strip_prefix("const ").unwrap_or(&joined) {
+            "bool" | "_Bool" => Some(CType::Bool),
+            "u8" | "__u8" | "unsigned char" | "uint8_t" => int(1, false),
             "s8" | "__s8" | "char" | "signed char" | "int8_t" => int(1, true),
             "u16" | "__u16" | "unsigned short" | "uint16_t" => int(2, false),
             "s16" | "__s16" | "short" | "signed short" | "int16_t" => int(2, true),
@@ -177,6 +198,7 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Tok {
     Num(u64),
+    TypedNum(u64, Int),
     Str(String),
     Ident(String),
     Punct(&'static str),
@@ -191,7 +213,7 @@ struct Token {
 
 const PUNCTS: &[&str] = &[
     "->", "<<", ">>", "<=", ">=", "==", "!=", "&&", "||", "(", ")", ",", ".", "+", "-", "*", "/",
-    "%", "&", "|", "^", "~", "!", "<", ">", "@",
+    "%", "&", "|", "^", "~", "!", "<", ">", "@", "?", ":",
 ];
 
 fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
@@ -210,12 +232,13 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
                 .find(|c: char| !c.is_ascii_alphanumeric())
                 .unwrap_or(text.len() - i);
             let word = &text[i..end];
-            out.push(Token {
-                tok: Tok::Num(number(word).ok_or_else(|| ParseError {
-                    message: format!("'{word}' is not a number: give decimal, 0x hex or 0 octal"),
-                })?),
-                at,
-            });
+            let tok = number(word).ok_or_else(|| ParseError {
+                message: format!(
+                    "'{word}' is not a number: give decimal, 0x hex or 0 octal, with C's \
+                     suffixes (U, L, UL, LL, ULL) if any"
+                ),
+            })?;
+            out.push(Token { tok, at });
             i = end;
         } else if c.is_ascii_alphabetic() || c == '_' || c == '$' {
             let end = i
@@ -267,17 +290,45 @@ fn lex(text: &str) -> Result<Vec<Token>, ParseError> {
     Ok(out)
 }
 
-/// Decimal, `0x` hex or `0` octal, with C's integer suffixes (u, l, ul,
-/// ull...) allowed.
-fn number(word: &str) -> Option<u64> {
+/// Decimal, `0x` hex or `0` octal, with C's integer suffixes (`U`, `L`,
+/// `LL`, in either case and order), typed as C types them on LP64: a
+/// decimal literal is signed unless `U` says otherwise; hex and octal
+/// ones take the unsigned type of a width when the signed one is too
+/// small.
+fn number(word: &str) -> Option<Tok> {
     let digits = word.trim_end_matches(['u', 'U', 'l', 'L']);
-    if let Some(hex) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8).ok()
-    } else {
-        digits.parse().ok()
+    let suffix = word[digits.len()..].to_ascii_lowercase();
+    let (unsigned, long) = match suffix.as_str() {
+        "" => (false, false),
+        "u" => (true, false),
+        "l" | "ll" => (false, true),
+        "ul" | "lu" | "ull" | "llu" => (true, true),
+        _ => return None,
+    };
+    let (value, decimal) =
+        if let Some(hex) = digits.strip_prefix("0x").or(digits.strip_prefix("0X")) {
+            (u64::from_str_radix(hex, 16).ok()?, false)
+        } else if digits.len() > 1 && digits.starts_with('0') {
+            (u64::from_str_radix(&digits[1..], 8).ok()?, false)
+        } else {
+            (digits.parse().ok()?, true)
+        };
+    if decimal && !unsigned && !long {
+        return Some(Tok::Num(value));
     }
+    let fits = |ty: Int| {
+        let bits = 8 * ty.bytes as u32 - u32::from(ty.signed);
+        bits == 64 || value < 1 << bits
+    };
+    let int = |bytes, signed| Int { bytes, signed };
+    let candidates = [int(4, true), int(4, false), int(8, true), int(8, false)];
+    let ty = candidates
+        .into_iter()
+        .filter(|t| !long || t.bytes == 8)
+        .filter(|t| !unsigned || !t.signed)
+        .filter(|t| !decimal || unsigned || t.signed || value > i64::MAX as u64)
+        .find(|&t| fits(t))?;
+    Some(Tok::TypedNum(value, ty))
 }
 
 /// `'a'`, `'\n'`: the value and the literal's length in bytes.
@@ -354,8 +405,23 @@ impl Parser<'_> {
         }
     }
 
-    /// Binary operators at or above `min` precedence (precedence climbing).
+    /// A whole expression: `c ? a : b` (right-associative, below `||`),
+    /// or binary operators.
     fn expr(&mut self, min: u8) -> Result<Expr, ParseError> {
+        let e = self.binary(min)?;
+        if min > 0 || !self.eat("?") {
+            return Ok(e);
+        }
+        self.depth += 1;
+        let yes = self.expr(0)?;
+        self.expect(":")?;
+        let no = self.expr(0)?;
+        self.depth -= 1;
+        Ok(Expr::Cond(Box::new(e), Box::new(yes), Box::new(no)))
+    }
+
+    /// Binary operators at or above `min` precedence (precedence climbing).
+    fn binary(&mut self, min: u8) -> Result<Expr, ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(ParseError {
@@ -371,7 +437,7 @@ impl Parser<'_> {
                 break;
             }
             self.pos += 1;
-            let right = self.expr(op.precedence() + 1)?;
+            let right = self.binary(op.precedence() + 1)?;
             left = Expr::Binary(op, Box::new(left), Box::new(right));
         }
         self.depth -= 1;
@@ -476,6 +542,7 @@ impl Parser<'_> {
         self.pos += 1;
         match t.tok {
             Tok::Num(n) => Ok(Expr::Num(n)),
+            Tok::TypedNum(n, ty) => Ok(Expr::TypedNum(n, ty)),
             Tok::Str(s) => Ok(Expr::Str(s)),
             Tok::Ident(name) if self.is("(") => {
                 self.pos += 1;
@@ -634,10 +701,26 @@ mod tests {
 
     #[test]
     fn numbers_in_c_notations() {
-        assert_eq!(parse("0x1F").unwrap(), Expr::Num(31));
-        assert_eq!(parse("010").unwrap(), Expr::Num(8));
+        let typed = |v, bytes, signed| Expr::TypedNum(v, Int { bytes, signed });
+        assert_eq!(parse("0x1F").unwrap(), typed(31, 4, true));
+        assert_eq!(parse("010").unwrap(), typed(8, 4, true));
         assert_eq!(parse("0").unwrap(), Expr::Num(0));
-        assert_eq!(parse("42UL").unwrap(), Expr::Num(42));
+        assert_eq!(parse("42UL").unwrap(), typed(42, 8, false));
+        // C's literal types: hex above INT_MAX is unsigned int, above
+        // UINT_MAX long; decimal stays signed; suffixes choose.
+        assert_eq!(parse("0xffffffff").unwrap(), typed(0xffff_ffff, 4, false));
+        assert_eq!(parse("0x100000000").unwrap(), typed(1 << 32, 8, true));
+        assert_eq!(
+            parse("0x8000000000000000").unwrap(),
+            typed(1 << 63, 8, false)
+        );
+        assert_eq!(parse("1u").unwrap(), typed(1, 4, false));
+        assert_eq!(parse("4294967296U").unwrap(), typed(1 << 32, 8, false));
+        assert_eq!(parse("1L").unwrap(), typed(1, 8, true));
+        assert_eq!(parse("1llu").unwrap(), typed(1, 8, false));
+        assert_eq!(parse("2147483648").unwrap(), Expr::Num(1 << 31));
+        assert!(parse("1lul").is_err());
+        assert!(parse("1uu").is_err());
         assert_eq!(parse("'a'").unwrap(), Expr::Num(97));
         assert_eq!(parse("'\\n'").unwrap(), Expr::Num(10));
         assert_eq!(parse("'\\t'").unwrap(), Expr::Num(9));

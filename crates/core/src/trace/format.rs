@@ -270,85 +270,109 @@ impl Conv {
         let n = match value {
             Value::Num(n) => *n,
             Value::Text(t) => {
-                return match self.precision {
-                    Some(p) => self.pad(&t.chars().take(p).collect::<String>(), false, out),
-                    None => self.pad(t, false, out),
+                let text = match self.precision {
+                    Some(p) => t.chars().take(p).collect::<String>(),
+                    None => t.to_string(),
                 };
+                return self.pad("", &text, false, out);
             }
         };
-        let (body, numeric) = match self.kind {
-            ConvKind::Signed => {
-                let v = self.signed(n);
-                let sign = if v < 0 {
-                    "-"
-                } else if self.plus {
-                    "+"
-                } else if self.space {
-                    " "
-                } else {
-                    ""
-                };
-                (
-                    format!("{sign}{}", self.digits(v.unsigned_abs().to_string())),
-                    true,
-                )
-            }
-            ConvKind::Unsigned => (self.digits(self.sized(n).to_string()), true),
-            ConvKind::Hex { upper } => {
-                let v = self.sized(n);
-                let digits = if upper {
-                    format!("{v:X}")
-                } else {
-                    format!("{v:x}")
-                };
-                let prefix = match (self.alt && v != 0, upper) {
-                    (true, true) => "0X",
-                    (true, false) => "0x",
-                    _ => "",
-                };
-                (format!("{prefix}{}", self.digits(digits)), true)
-            }
-            ConvKind::Octal => {
-                let v = self.sized(n);
-                let prefix = if self.alt && v != 0 { "0" } else { "" };
-                (format!("{prefix}{}", self.digits(format!("{v:o}"))), true)
-            }
-            ConvKind::Char => ((n as u8 as char).to_string(), false),
-            ConvKind::Pointer => (format!("0x{n:x}"), false),
+        match self.kind {
+            ConvKind::Char => self.pad("", &(n as u8 as char).to_string(), false, out),
+            // glibc prints a null pointer as "(nil)", a string.
+            ConvKind::Pointer if n == 0 => self.pad("", "(nil)", false, out),
             // Symbols and strings arrive as text; a number here is an
             // address that found no name.
-            ConvKind::Str | ConvKind::KernelSym | ConvKind::UserSym => (format!("0x{n:x}"), false),
-        };
-        self.pad(&body, numeric, out);
-    }
-
-    /// At least `precision` digits.
-    fn digits(&self, d: String) -> String {
-        match self.precision {
-            Some(p) => format!("{d:0>p$}"),
-            None => d,
+            ConvKind::Str | ConvKind::KernelSym | ConvKind::UserSym => {
+                self.pad("", &format!("0x{n:x}"), false, out)
+            }
+            _ => self.number(n, out),
         }
     }
 
-    fn pad(&self, body: &str, numeric: bool, out: &mut String) {
-        let width = self.width.unwrap_or(0);
-        let len = body.chars().count();
-        if len >= width {
-            out.push_str(body);
-        } else if self.left {
-            out.push_str(body);
-            out.extend(std::iter::repeat_n(' ', width - len));
-        } else if self.zero && numeric && self.precision.is_none() {
-            // Zeros go after the sign and the 0x.
-            let signs = body.len() - body.trim_start_matches(['-', '+', ' ']).len();
-            let rest = &body[signs..];
-            let hex = rest.starts_with("0x") || rest.starts_with("0X");
-            let split = signs + if hex { 2 } else { 0 };
-            out.push_str(&body[..split]);
-            out.extend(std::iter::repeat_n('0', width - len));
-            out.push_str(&body[split..]);
+    /// An integer or pointer as glibc's printf writes it: the sign (or
+    /// the `+`/space flag's), the `0x` of `#` or `%p`, then the digits,
+    /// at least `precision` of them (none for 0 at precision 0, save
+    /// octal's `#` zero), padded to the width by spaces or, with `0` and
+    /// no precision, by zeros after the sign and prefix.
+    fn number(&self, n: u64, out: &mut String) {
+        let signed_flags = |negative: bool| {
+            if negative {
+                "-"
+            } else if self.plus {
+                "+"
+            } else if self.space {
+                " "
+            } else {
+                ""
+            }
+        };
+        let (sign, prefix, digits, zero) = match self.kind {
+            ConvKind::Signed => {
+                let v = self.signed(n);
+                (
+                    signed_flags(v < 0),
+                    "",
+                    v.unsigned_abs().to_string(),
+                    v == 0,
+                )
+            }
+            ConvKind::Unsigned => {
+                let v = self.sized(n);
+                ("", "", v.to_string(), v == 0)
+            }
+            ConvKind::Hex { upper } => {
+                let v = self.sized(n);
+                let (digits, prefix) = if upper {
+                    (format!("{v:X}"), "0X")
+                } else {
+                    (format!("{v:x}"), "0x")
+                };
+                let prefix = if self.alt && v != 0 { prefix } else { "" };
+                ("", prefix, digits, v == 0)
+            }
+            ConvKind::Octal => {
+                let v = self.sized(n);
+                ("", "", format!("{v:o}"), v == 0)
+            }
+            // A non-null pointer: %#lx with the sign flags.
+            _ => (signed_flags(false), "0x", format!("{n:x}"), false),
+        };
+        let mut digits = if zero && self.precision == Some(0) {
+            String::new()
         } else {
-            out.extend(std::iter::repeat_n(' ', width - len));
+            digits
+        };
+        if let Some(p) = self.precision {
+            if digits.len() < p {
+                digits.insert_str(0, &"0".repeat(p - digits.len()));
+            }
+        }
+        if self.kind == ConvKind::Octal && self.alt && !digits.starts_with('0') {
+            digits.insert(0, '0');
+        }
+        let head = format!("{sign}{prefix}");
+        self.pad(&head, &digits, self.precision.is_none(), out);
+    }
+
+    /// `head` (sign and prefix) and `body` padded to the width: on the
+    /// right with `-`; with zeros between them where `zeros` allows and
+    /// the `0` flag asks; else with spaces on the left.
+    fn pad(&self, head: &str, body: &str, zeros: bool, out: &mut String) {
+        let width = self.width.unwrap_or(0);
+        let len = head.chars().count() + body.chars().count();
+        let fill = width.saturating_sub(len);
+        if self.left {
+            out.push_str(head);
+            out.push_str(body);
+            out.extend(std::iter::repeat_n(' ', fill));
+        } else if self.zero && zeros {
+            out.push_str(head);
+            out.extend(std::iter::repeat_n('0', fill));
+            out.push_str(body);
+        } else {
+            out.extend(std::iter::repeat_n(' ', fill));
+            out.push_str(head);
             out.push_str(body);
         }
     }

@@ -280,16 +280,24 @@ impl Asm {
         self.emit(Insn::new(opcode(JMP, X, cond as u8), dst, src, 0, 0));
     }
 
-    /// The program, with every jump resolved. Panics on an unbound label
-    /// or a jump farther than 32,767 instructions: both are bugs of the
+    /// The program, with every jump resolved; an error where a jump
+    /// spans more than BPF's 32,767 instructions (a long enough
+    /// expression does). Panics on an unbound label: a bug of the
     /// compiler, not of the input.
-    pub fn finish(mut self) -> Vec<Insn> {
+    pub fn finish(mut self) -> Result<Vec<Insn>, String> {
         for (at, label) in std::mem::take(&mut self.fixups) {
             let target = self.labels[label.0].expect("every jump's label is bound");
             let off = target as i64 - at as i64 - 1;
-            self.insns[at].off = i16::try_from(off).expect("jumps within 32767 instructions");
+            self.insns[at].off = i16::try_from(off).map_err(|_| {
+                format!(
+                    "the program is too long: a jump in it spans {} instructions, and BPF's \
+                     reach {}; use fewer or shorter expressions, or split the probe",
+                    off.unsigned_abs(),
+                    i16::MAX
+                )
+            })?;
         }
-        self.insns
+        Ok(self.insns)
     }
 }
 
@@ -297,12 +305,28 @@ impl Asm {
 mod tests {
     use super::*;
 
+    /// Issue 25: 350 format arguments of 20-term sums, or 140 STRCMPs
+    /// joined by &&, panicked ("jumps within 32767 instructions").
+    #[test]
+    fn a_jump_past_bpfs_reach_is_an_error_not_a_panic() {
+        let mut a = Asm::new();
+        let end = a.label();
+        a.jump(end);
+        for _ in 0..40_000 {
+            a.mov_imm(R0, 0);
+        }
+        a.bind(end);
+        a.exit();
+        let err = a.finish().unwrap_err();
+        assert!(err.contains("too long") && err.contains("32767"), "{err}");
+    }
+
     #[test]
     fn encodings_are_the_kernels() {
         let mut a = Asm::new();
         a.mov_imm(R0, 0);
         a.exit();
-        let insns = a.finish();
+        let insns = a.finish().unwrap();
         // BPF_MOV64_IMM(BPF_REG_0, 0), BPF_EXIT_INSN()
         assert_eq!(insns[0].to_bytes(), [0xb7, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(insns[1].to_bytes(), [0x95, 0, 0, 0, 0, 0, 0, 0]);
@@ -315,7 +339,7 @@ mod tests {
         a.ld_imm64(R3, 0x1234_5678_9abc_def0);
         a.zext32(R4);
         a.atomic_add(Size::DW, R0, 0, R1);
-        let insns = a.finish();
+        let insns = a.finish().unwrap();
         // ldxdw r2, [r1+112]
         assert_eq!(insns[0].to_bytes(), [0x79, 0x12, 112, 0, 0, 0, 0, 0]);
         // stxw [r10-8], r3
@@ -348,7 +372,7 @@ mod tests {
         a.jump(out); // 3
         a.bind(out);
         a.exit(); // 4
-        let insns = a.finish();
+        let insns = a.finish().unwrap();
         assert_eq!(insns.len(), 5);
         assert_eq!(insns[0].off, 3);
         assert_eq!(insns[0].code, 0x15);

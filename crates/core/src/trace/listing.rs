@@ -126,7 +126,7 @@ mod tests {
         a.call(14);
         a.bind(l);
         a.exit();
-        let text: Vec<String> = a.finish().iter().map(Insn::to_string).collect();
+        let text: Vec<String> = a.finish().unwrap().iter().map(Insn::to_string).collect();
         let expected = [
             "r6 = r1",
             "r2 = -7",

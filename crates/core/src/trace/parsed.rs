@@ -52,13 +52,15 @@ impl Parsed {
         self.text.format.is_some()
     }
 
-    /// What each value takes in the record: strings `string_size` bytes.
+    /// What each value takes in the record: strings `string_size` bytes
+    /// and a NUL.
     pub fn slots(&self, string_size: usize) -> Vec<Slot> {
         self.format
             .convs()
             .map(|c| {
                 if c.kind.wants_string() {
-                    Slot::Str(string_size)
+                    // -Z characters, as BCC prints, and the NUL after them.
+                    Slot::Str(string_size + 1)
                 } else {
                     Slot::Num
                 }
@@ -90,7 +92,8 @@ mod tests {
         assert_eq!(p.text.spec, "c:open");
         assert_eq!(p.params.len(), 1);
         assert!(p.has_format());
-        assert_eq!(p.slots(80), [Slot::Str(80), Slot::Num]);
+        // -Z 80: 80 characters (as BCC prints) and a NUL.
+        assert_eq!(p.slots(80), [Slot::Str(81), Slot::Num]);
         let scope = Scope {
             site: Site::UserFunction,
             ret: false,

@@ -626,7 +626,7 @@ fn tracepoint_fields_strings_and_data_loc() {
     );
     m.ctx[40..48].copy_from_slice(b"/bin/ls\0");
     assert!(m.run(&p.insns).records.is_empty());
-    // -Z shorter than the array: its first Z-1 bytes, NUL-terminated.
+    // -Z shorter than the array: its first Z bytes, NUL-terminated.
     let z = compile_z(
         r#"t:a:b "%s", args->comm"#,
         Site::Tracepoint(&f),
@@ -638,7 +638,7 @@ fn tracepoint_fields_strings_and_data_loc() {
     );
     assert_eq!(
         values(&z, &m.run(&z.insns)),
-        [vec![Collected::Str(b"threa")]]
+        [vec![Collected::Str(b"thread")]]
     );
     let q = compile_with(
         r#"t:a:b (args->comm == "threadnm")"#,
@@ -789,4 +789,116 @@ fn stacks_are_copied_into_the_record() {
     assert_eq!(run.stack_sizes, [127 * 8, 127 * 8]);
     // The user stack asked for with BPF_F_USER_STACK.
     assert_eq!(r.user_stack(&layout), Ok(vec![0x1111, 0x2222 + 256]));
+}
+
+/// Issue 25: a string comparison right of an operator, whose address is
+/// not a constant, read its address with the left operand's stack slot
+/// and printed the pointer (4210816) instead of 1 + 1.
+#[test]
+fn a_string_comparison_right_of_an_operator_keeps_the_left_operand() {
+    let args = [0, 0, 0, 0, USER_STR];
+    let cases: &[(&str, u64)] = &[
+        (r#"1 + STRCMP("user text", arg5 + (arg1 & 0))"#, 2),
+        (r#"1 + STRCMP("abc", arg5 + (arg1 & 0))"#, 1),
+        (r#"0 <= STRCMP("", arg5 + (arg1 & 0))"#, 1),
+        (r#"7 * (1 + (str(arg5 + (arg1 & 0)) == "user text"))"#, 14),
+    ];
+    for (expr, want) in cases {
+        let p = user_probe(&format!("c:f \"%lld\", {expr}"));
+        let got = values(&p, &regs(&args, 0).run(&p.insns));
+        assert_eq!(got, [vec![num(*want)]], "{expr}");
+    }
+}
+
+/// Issue 25: C's promotions and conversions, `int` arithmetic that wraps
+/// at 32 bits, signed division toward zero, literal types, `bool`, `?:`
+/// and typed pointers (every operator worked in 64 bits before). Values
+/// are the record's 64 bits: the result's type's value extended by its
+/// sign.
+#[test]
+fn expressions_follow_cs_types_and_conversions() {
+    let m63 = -63i64 as u64;
+    let cases: &[(&str, u64)] = &[
+        ("~(u32)arg1", 0x3e),
+        ("~(int)arg1", 62),
+        ("(s64)arg1 / 2", -31i64 as u64),
+        ("(s64)arg1 % 2", -1i64 as u64),
+        ("(int)arg1 / -2", 31),
+        ("(int)arg1 % -2", -1i64 as u64),
+        ("63 / -(int)2", -31i64 as u64),
+        ("arg1 / 2", m63 / 2),
+        ("1 << 31", 0xffff_ffff_8000_0000),
+        ("1U << 31", 0x8000_0000),
+        ("1L << 31", 0x8000_0000),
+        ("(u32)arg1 + 64", 1),
+        (
+            "(int)arg1 * 0x7fffffff",
+            (-63i32).wrapping_mul(0x7fff_ffff) as i64 as u64,
+        ),
+        ("(u16)arg1 - 0xffc2", -1i64 as u64),
+        ("(u8)arg1 + (u8)arg1", 2 * 0xc1),
+        ("-(u32)1", 0xffff_ffff),
+        ("0xffffffff + 1", 0),
+        ("0xffffffff + 1L", 0x1_0000_0000),
+        ("4294967295 + 1", 0x1_0000_0000),
+        ("2147483647 + 1", 0xffff_ffff_8000_0000),
+        ("(int)arg1 < 0U", 0),
+        ("(int)arg1 < 0", 1),
+        ("(int)arg1 < 0L", 1),
+        ("(u32)arg1 > (int)arg1", 0),
+        ("(u32)arg1 == (int)arg1", 1),
+        ("(bool)arg1", 1),
+        ("(bool)(arg1 - m63)", 0),
+        ("(_Bool)(arg1 & 0) + 2", 2),
+        ("arg1 ? 7 : 9", 7),
+        ("(arg1 & 0) ? 7 : 9", 9),
+        ("(arg1 & 0) ? 1 : 2 ? 3 : 4", 3),
+        ("(int)arg1 < 0 ? -1 : 0U", 0xffff_ffff),
+        ("*(char *)arg2", -3i64 as u64),
+        ("*(unsigned char *)arg2", 0xfd),
+        ("*(u16 *)arg2", 0xfffd),
+        ("*(int *)arg2", -3i64 as u64),
+        ("*arg2", 0xffff_ffff_ffff_fffd),
+    ];
+    let machine = || {
+        let mut m = regs(&[m63, 0x7000], 0);
+        m.memory
+            .push((0x7000, (-3i64 as u64).to_le_bytes().to_vec()));
+        m
+    };
+    for (expr, want) in cases {
+        let expr = expr.replace("m63", &m63.to_string());
+        let p = user_probe(&format!("c:f \"%lld\", {expr}"));
+        let got = values(&p, &machine().run(&p.insns));
+        assert_eq!(got, [vec![num(*want)]], "{expr}");
+    }
+}
+
+/// Issue 25: a left-associated chain is no nesting: 100 terms compile
+/// (26 were refused as "nests too deep").
+#[test]
+fn a_flat_sum_of_a_hundred_terms_compiles() {
+    let sum = vec!["arg1"; 100].join(" + ");
+    let p = user_probe(&format!("c:f \"%lld\", {sum}"));
+    let got = values(&p, &regs(&[3], 0).run(&p.insns));
+    assert_eq!(got, [vec![num(300)]]);
+}
+
+/// Issue 25: `trace -Z 4096` with nine %s made a record past 32 KB,
+/// whose 16-bit store offsets wrapped; it is refused up front now.
+#[test]
+fn a_record_past_what_offsets_address_is_refused() {
+    let raw = format!("c:f \"{}\"{}", "%s".repeat(9), ", arg1".repeat(9));
+    let parsed = Parsed::new(&raw).unwrap();
+    let scope = Scope {
+        site: Site::UserFunction,
+        ret: false,
+        params: &[],
+    };
+    let (_, values) = parsed.typed(&scope).unwrap();
+    let layout = Layout::new(&parsed.slots(4096), false, false);
+    let err = codegen::program(&test_plan(&values, &layout), Context::Regs).unwrap_err();
+    assert!(err.contains("lower -Z"), "{err}");
+    let layout = Layout::new(&parsed.slots(3000), false, false);
+    assert!(codegen::program(&test_plan(&values, &layout), Context::Regs).is_ok());
 }

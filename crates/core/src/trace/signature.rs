@@ -36,6 +36,11 @@ pub fn parse(signature: &str) -> Result<Vec<Param>, String> {
                 Some(CType::Int { bytes, signed }) => {
                     ParamType::Int(super::check::Int { bytes, signed })
                 }
+                Some(CType::Bool) => ParamType::Int(super::check::Int {
+                    bytes: 1,
+                    signed: false,
+                }),
+                Some(CType::Ptr(_)) => ParamType::Ptr,
                 None if ty.ends_with('*') => ParamType::Ptr,
                 None => {
                     return Err(format!(

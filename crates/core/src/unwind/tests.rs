@@ -419,8 +419,8 @@ fn a_file_that_cannot_be_read_is_noted_once() {
 #[test]
 fn at_a_functions_first_instruction_the_entry_rule_applies() {
     let mut unwinder = unwinder_of_this_process();
-    let entry = middle as usize as u64;
-    let ret = outer as usize as u64 + 8;
+    let entry = middle as *const () as usize as u64;
+    let ret = outer as *const () as usize as u64 + 8;
     let mut stack = vec![0u8; 64];
     stack[..8].copy_from_slice(&ret.to_le_bytes());
     stack[8..16].copy_from_slice(&0xdead_beefu64.to_le_bytes());
