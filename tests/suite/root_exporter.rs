@@ -266,6 +266,54 @@ fn root_prometheus_reads_funclatency_histograms() {
     w.exit();
 }
 
+/// Issue 25: 16 idle connections locked good clients out of a real
+/// exporter. With a thousand silent clients (more arriving all the time)
+/// and fifty sending a byte a second, each good scrape is answered within
+/// a second with exact counts, and rtools' descriptors stay bounded.
+#[test]
+fn root_exporter_serves_good_scrapes_under_a_flood_of_bad_clients() {
+    let _bpf = require_root!();
+    let spec = format!("{}:rtools_test_one", testprog_path());
+    let t = Tracer::start(&["funccount", "--listen", "127.0.0.1:0", &spec]);
+    let addr = t.metrics_addr();
+    let mut w = Workload::start(&["funcs", "1009", "0", "0"]);
+    w.run();
+    let silent: Vec<TcpStream> = (0..1000)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
+    let slow: Vec<TcpStream> = (0..50)
+        .filter_map(|_| TcpStream::connect(addr).ok())
+        .collect();
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", t.pid()))
+            .unwrap()
+            .count()
+    };
+    for round in 0..8 {
+        for mut s in &slow {
+            let _ = s.write(&b"GET /metrics HTTP/1.1\r\n"[round % 24..][..1]);
+        }
+        let started = Instant::now();
+        let (code, text) = get(addr, "/metrics").unwrap();
+        let took = started.elapsed();
+        assert_eq!(code, 200);
+        assert!(took < Duration::from_secs(1), "round {round}: {took:?}");
+        assert!(
+            text.contains("rtools_calls_total{probe=\"rtools_test_one\"} 1009\n"),
+            "{text}"
+        );
+        // The server keeps 256 connections at most, plus rtools' own.
+        assert!(fds() < 256 + 200, "{} descriptors", fds());
+        for _ in 0..100 {
+            let _ = TcpStream::connect(addr);
+        }
+        thread::sleep(Duration::from_millis(500));
+    }
+    drop((silent, slow));
+    assert_eq!(t.stop().table()["rtools_test_one"], 1009);
+    w.exit();
+}
+
 /// Issue 25: funclatency's probe label was the pattern as typed (a path)
 /// where funccount's is the function: both name the function now.
 #[test]

@@ -1,11 +1,10 @@
-//! One HTTP/1.1 exchange on one connection, bounded so that no client can
-//! hold the exporter: the request head must arrive whole, within
-//! [`MAX_REQUEST`] bytes and [`MAX_HEADERS`] headers, in [`DEADLINE`];
-//! the answer must be taken in [`DEADLINE`] too. httparse reads the head;
+//! One HTTP/1.1 exchange, bounded so that no client can hold the exporter:
+//! the request head must arrive whole, within [`MAX_REQUEST`] bytes and
+//! [`MAX_HEADERS`] headers, in [`DEADLINE`]; the answer must be taken in
+//! [`DEADLINE`] too (`server.rs` keeps the time). httparse reads the head;
 //! only `GET /metrics` and `GET /` answer, anything else is 404 or 405.
 
-use std::io::{self, Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rtools_core::render::prometheus::Flavor;
 
@@ -52,37 +51,12 @@ impl Status {
     }
 }
 
-/// Reads one request head from `conn` within the bounds; None when the
-/// client went away before sending one.
-pub fn read_request(conn: &mut (impl Read + Timed)) -> Option<Request> {
-    let deadline = Instant::now() + DEADLINE;
-    let mut buf = vec![0u8; MAX_REQUEST];
-    let mut len = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || conn.set_read_timeout(left).is_err() {
-            return Some(Request::Refused(Status::Timeout));
-        }
-        match conn.read(&mut buf[len..]) {
-            Ok(0) => return None,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Some(Request::Refused(Status::Timeout));
-            }
-            Err(_) => return None,
-        }
-        if let Some(request) = parse(&buf[..len]) {
-            return Some(request);
-        }
-        if len == buf.len() {
-            return Some(Request::Refused(Status::HeadTooLarge));
-        }
+/// The request in the bytes a client sent so far: None while its head is
+/// incomplete (and within [`MAX_REQUEST`] bytes).
+pub fn request_in(sent: &[u8]) -> Option<Request> {
+    match parse(sent) {
+        None if sent.len() >= MAX_REQUEST => Some(Request::Refused(Status::HeadTooLarge)),
+        parsed => parsed,
     }
 }
 
@@ -100,6 +74,13 @@ fn parse(head: &[u8]) -> Option<Request> {
 
 fn route(req: &httparse::Request<'_, '_>) -> Request {
     let path = req.path.unwrap_or("");
+    // HTTP/1.1 servers take the absolute form too: http://host:port/path.
+    let path = match path.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => {
+            rest.find('/').map_or("/", |at| &rest[at..])
+        }
+        _ => path,
+    };
     let path = path.split('?').next().unwrap_or(path);
     let known = matches!(path, "/metrics" | "/");
     match (req.method, known) {
@@ -121,12 +102,9 @@ fn route(req: &httparse::Request<'_, '_>) -> Request {
 pub const INDEX: &str = "<html><head><title>rtools exporter</title></head>\
 <body><h1>rtools exporter</h1><p><a href=\"/metrics\">Metrics</a></p></body></html>\n";
 
-/// Writes a whole response: status 200 with `body` of `content_type`, or
-/// an error status with its reason as the body. Gives up at the deadline.
-pub fn respond(
-    conn: &mut (impl Write + Timed),
-    outcome: Result<(&str, &[u8]), Status>,
-) -> io::Result<()> {
+/// A whole response: status 200 with `body` of `content_type`, or an
+/// error status with its reason as the body; the connection closes after.
+pub fn response(outcome: Result<(&str, &[u8]), Status>) -> Vec<u8> {
     let (code, reason, content_type, body) = match outcome {
         Ok((content_type, body)) => (200, "OK", content_type, body),
         Err(status) => {
@@ -135,36 +113,14 @@ pub fn respond(
         }
     };
     let allow = if code == 405 { "Allow: GET\r\n" } else { "" };
-    let head = format!(
+    let mut out = format!(
         "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\n\
          Content-Length: {}\r\n{allow}Connection: close\r\n\r\n",
         body.len()
-    );
-    let deadline = Instant::now() + DEADLINE;
-    for chunk in [head.as_bytes()].into_iter().chain(body.chunks(64 * 1024)) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        conn.set_write_timeout(left)?;
-        conn.write_all(chunk)?;
-    }
-    conn.flush()
-}
-
-/// A connection whose reads and writes can be given a time limit.
-pub trait Timed {
-    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()>;
-    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()>;
-}
-
-impl Timed for std::net::TcpStream {
-    fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
-        std::net::TcpStream::set_read_timeout(self, Some(limit))
-    }
-    fn set_write_timeout(&mut self, limit: Duration) -> io::Result<()> {
-        std::net::TcpStream::set_write_timeout(self, Some(limit))
-    }
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 #[cfg(test)]
@@ -227,137 +183,48 @@ mod tests {
         );
     }
 
-    /// A client that sends `input` and keeps what it is sent.
-    struct Client {
-        input: io::Cursor<Vec<u8>>,
-        output: Vec<u8>,
-        /// Reads after the input is used up time out instead of ending.
-        stall: bool,
-        /// Errors the next reads return, first to last.
-        errors: Vec<io::ErrorKind>,
-        /// The read time limits set, and the sizes written.
-        limits: Vec<Duration>,
-        writes: Vec<usize>,
-    }
-
-    impl Read for Client {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if !self.errors.is_empty() {
-                return Err(self.errors.remove(0).into());
-            }
-            let n = self.input.read(buf)?;
-            if n == 0 && self.stall {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(n)
-        }
-    }
-
-    impl Write for Client {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.writes.push(buf.len());
-            self.output.write(buf)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Timed for Client {
-        fn set_read_timeout(&mut self, limit: Duration) -> io::Result<()> {
-            self.limits.push(limit);
-            Ok(())
-        }
-        fn set_write_timeout(&mut self, _: Duration) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn client(input: &[u8], stall: bool) -> Client {
-        Client {
-            input: io::Cursor::new(input.to_vec()),
-            output: Vec::new(),
-            stall,
-            errors: Vec::new(),
-            limits: Vec::new(),
-            writes: Vec::new(),
-        }
-    }
-
+    /// Issue 25: HTTP/1.1 requires servers to take the absolute form.
     #[test]
-    fn every_read_has_a_time_limit_and_errors_end_the_exchange() {
-        let mut c = client(b"GET / HTTP/1.1\r\n\r\n", true);
-        c.errors = vec![io::ErrorKind::Interrupted];
-        assert_eq!(read_request(&mut c), Some(Request::Index));
-        // A limit before each read, the interrupted one too, within the
-        // deadline.
-        assert_eq!(c.limits.len(), 2, "{:?}", c.limits);
-        assert!(c.limits.iter().all(|l| !l.is_zero() && *l <= DEADLINE));
-        // A client that resets is gone: no answer, no waiting.
-        let mut c = client(b"GET / HTTP/1.1\r\n\r\n", true);
-        c.errors = vec![io::ErrorKind::ConnectionReset];
-        assert_eq!(read_request(&mut c), None);
-        assert_eq!(c.limits.len(), 1);
-        let mut c = client(b"", true);
-        c.errors = vec![io::ErrorKind::TimedOut];
+    fn absolute_uris_name_their_path() {
         assert_eq!(
-            read_request(&mut c),
-            Some(Request::Refused(Status::Timeout))
-        );
-    }
-
-    #[test]
-    fn sockets_get_the_time_limits() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut conn = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let limit = Duration::from_millis(1500);
-        Timed::set_read_timeout(&mut conn, limit).unwrap();
-        Timed::set_write_timeout(&mut conn, limit).unwrap();
-        assert_eq!(conn.read_timeout().unwrap(), Some(limit));
-        assert_eq!(conn.write_timeout().unwrap(), Some(limit));
-    }
-
-    #[test]
-    fn bodies_go_out_in_large_chunks() {
-        let mut c = client(b"", false);
-        let body = vec![b'x'; 64 * 1024 + 1];
-        respond(&mut c, Ok(("text/plain", &body))).unwrap();
-        // The head, a 64 KiB chunk, the last byte.
-        assert_eq!(c.writes.len(), 3, "{:?}", c.writes);
-        assert_eq!(c.writes[1..], [64 * 1024, 1]);
-    }
-
-    #[test]
-    fn heads_past_the_limit_or_the_deadline_are_refused() {
-        let mut big = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
-        big.resize(MAX_REQUEST + 10, b'a');
-        assert_eq!(
-            read_request(&mut client(&big, true)),
-            Some(Request::Refused(Status::HeadTooLarge))
+            request("GET http://127.0.0.1:9090/metrics HTTP/1.1\r\n\r\n"),
+            Some(Request::Metrics(Flavor::Text))
         );
         assert_eq!(
-            read_request(&mut client(b"GET /metr", true)),
-            Some(Request::Refused(Status::Timeout))
-        );
-        assert_eq!(read_request(&mut client(b"GET /metr", false)), None);
-        assert_eq!(
-            read_request(&mut client(b"GET / HTTP/1.1\r\n\r\n", true)),
+            request("GET HTTP://host/ HTTP/1.1\r\n\r\n"),
             Some(Request::Index)
         );
+        assert_eq!(
+            request("GET http://host HTTP/1.1\r\n\r\n"),
+            Some(Request::Index)
+        );
+        assert_eq!(
+            request("GET http://host/other HTTP/1.1\r\n\r\n"),
+            Some(Request::Refused(Status::NotFound))
+        );
+    }
+
+    #[test]
+    fn heads_past_the_limit_are_refused() {
+        let mut big = b"GET /metrics HTTP/1.1\r\nX: ".to_vec();
+        big.resize(MAX_REQUEST, b'a');
+        assert_eq!(
+            request_in(&big),
+            Some(Request::Refused(Status::HeadTooLarge))
+        );
+        assert_eq!(request_in(&big[..MAX_REQUEST - 1]), None);
+        assert_eq!(request_in(b"GET / HTTP/1.1\r\n\r\n"), Some(Request::Index));
     }
 
     #[test]
     fn responses_say_their_length_and_close() {
-        let mut c = client(b"", false);
-        respond(&mut c, Ok(("text/plain", b"a 1\n"))).unwrap();
+        let ok = response(Ok(("text/plain", b"a 1\n")));
         assert_eq!(
-            String::from_utf8(c.output).unwrap(),
+            String::from_utf8(ok).unwrap(),
             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\
              Connection: close\r\n\r\na 1\n"
         );
-        let mut c = client(b"", false);
-        respond(&mut c, Err(Status::MethodNotAllowed)).unwrap();
-        let text = String::from_utf8(c.output).unwrap();
+        let text = String::from_utf8(response(Err(Status::MethodNotAllowed))).unwrap();
         assert!(
             text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
             "{text}"

@@ -1,43 +1,28 @@
 //! `--listen`: serves the tool's counts to Prometheus while it traces.
 //!
-//! A thread accepts connections and gives each its own thread, at most
-//! [`MAX_CONNECTIONS`] at once (more are closed unanswered), each bounded
-//! in size and time by [`http`]. The BPF maps belong to the main loop, so
-//! a connection asking for metrics hands a [`Scrape`] to it over a channel
-//! and wakes it through a socket; the main loop renders between its other
-//! work and hands the text back. Tracing itself never waits for a client:
-//! the programs count in the kernel whatever the exporter does.
+//! One thread serves every connection (`server.rs`: poll(2), a deadline
+//! each, at most [`server::MAX_CONNECTIONS`] kept, a new client taking the
+//! place of the slowest), each exchange bounded by [`http`]. The BPF maps
+//! belong to the main loop, so a connection asking for metrics hands a
+//! [`Scrape`] to it over a channel and wakes it through a socket; the main
+//! loop renders between its other work, hands the text back and wakes the
+//! server. Tracing itself never waits for a client: the programs count in
+//! the kernel whatever the exporter does.
 
 pub mod address;
 mod http;
+mod server;
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
 use std::thread;
-use std::time::Duration;
 
 use rtools_core::render::prometheus::Flavor;
 
-use http::{Request, Status};
-
-/// Connections served at once.
-pub const MAX_CONNECTIONS: usize = 16;
-
-/// How long a connection waits for the main loop's metrics before it
-/// answers 503 (the main loop is attaching, or printing a summary).
-const SCRAPE_WAIT: Duration = Duration::from_secs(10);
-
-/// A request for the metrics, answered by the main loop.
-struct Scrape {
-    flavor: Flavor,
-    /// None: the main loop could not read the maps.
-    reply: SyncSender<Option<String>>,
-}
+use server::Scrape;
 
 /// A bound exporter: the address it serves, and the scrapes waiting for
 /// the main loop.
@@ -45,6 +30,8 @@ pub struct Exporter {
     addr: SocketAddr,
     scrapes: Receiver<Scrape>,
     wake: UnixStream,
+    /// Tells the server that scrapes were answered.
+    answered: UnixStream,
 }
 
 /// Binds `addr` and starts serving (`--listen`), or says why it cannot.
@@ -72,21 +59,24 @@ impl Exporter {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let (wake, wake_writer) = UnixStream::pair()?;
-        wake.set_nonblocking(true)?;
-        wake_writer.set_nonblocking(true)?;
+        let (answered_reader, answered) = UnixStream::pair()?;
+        for socket in [&wake, &wake_writer, &answered] {
+            socket.set_nonblocking(true)?;
+        }
         let (send, scrapes) = mpsc::channel();
-        let context = Arc::new(Context {
+        let links = server::Links {
             scrapes: send,
             wake: wake_writer,
-            active: AtomicUsize::new(0),
-        });
+            answered: answered_reader,
+        };
         thread::Builder::new()
             .name("exporter".into())
-            .spawn(move || accept(&listener, &context))?;
+            .spawn(move || server::run(listener, links))?;
         Ok(Exporter {
             addr,
             scrapes,
             wake,
+            answered,
         })
     }
 
@@ -105,77 +95,25 @@ impl Exporter {
     pub fn serve(&self, mut render: impl FnMut(Flavor) -> Option<String>) {
         let mut drain = [0u8; 64];
         while matches!((&self.wake).read(&mut drain), Ok(n) if n > 0) {}
+        let mut any = false;
         while let Ok(scrape) = self.scrapes.try_recv() {
             // The connection may have given up waiting: nothing to do.
             let _ = scrape.reply.send(render(scrape.flavor));
+            any = true;
+        }
+        if any {
+            // A full socket already holds a wakeup: nothing lost.
+            let _ = (&self.answered).write(&[1]);
         }
     }
-}
-
-/// What connection threads share.
-struct Context {
-    scrapes: Sender<Scrape>,
-    wake: UnixStream,
-    active: AtomicUsize,
-}
-
-fn accept(listener: &TcpListener, context: &Arc<Context>) {
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        if context.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            context.active.fetch_sub(1, Ordering::SeqCst);
-            // Closed unanswered: a client holding the others' places gets
-            // no more by opening more.
-            continue;
-        }
-        let shared = Arc::clone(context);
-        let spawned = thread::Builder::new()
-            .name("exporter-conn".into())
-            .spawn(move || {
-                serve_connection(conn, &shared);
-                shared.active.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            // The closure never ran: give its place back. (Rare: the
-            // system is out of threads.)
-            context.active.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-fn serve_connection(mut conn: TcpStream, context: &Context) {
-    let Some(request) = http::read_request(&mut conn) else {
-        return;
-    };
-    let metrics;
-    let outcome = match request {
-        Request::Index => Ok(("text/html; charset=utf-8", http::INDEX.as_bytes())),
-        Request::Refused(status) => Err(status),
-        Request::Metrics(flavor) => match scrape(context, flavor) {
-            Some(text) => {
-                metrics = text;
-                Ok((flavor.content_type(), metrics.as_bytes()))
-            }
-            None => Err(Status::Unavailable),
-        },
-    };
-    let _ = http::respond(&mut conn, outcome);
-}
-
-/// The metrics from the main loop, or None if it does not answer in time.
-fn scrape(context: &Context, flavor: Flavor) -> Option<String> {
-    let (reply, answer) = mpsc::sync_channel(1);
-    context.scrapes.send(Scrape { flavor, reply }).ok()?;
-    // A full socket already holds a wakeup: nothing lost.
-    let _ = (&context.wake).write(&[1]);
-    answer.recv_timeout(SCRAPE_WAIT).ok().flatten()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::BufRead;
-    use std::time::Instant;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
 
     /// An exporter on a free loopback port whose main loop answers
     /// scrapes with `body` for `duration`, on its own thread.
@@ -195,6 +133,8 @@ mod tests {
 
     fn get(addr: SocketAddr, request: &str) -> String {
         let mut conn = TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
         conn.write_all(request.as_bytes()).unwrap();
         let mut out = String::new();
         conn.read_to_string(&mut out).unwrap();
@@ -215,17 +155,15 @@ mod tests {
         assert!(text.ends_with("m OpenMetrics\n"), "{text}");
         assert!(get(addr, "GET / HTTP/1.1\r\n\r\n").contains("href=\"/metrics\""));
         assert!(get(addr, "GET /x HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
+        let absolute = get(addr, &format!("GET http://{addr}/metrics HTTP/1.1\r\n\r\n"));
+        assert!(absolute.ends_with("m Text\n"), "{absolute}");
     }
 
     #[test]
-    fn silent_clients_are_cut_off_and_others_still_served() {
+    fn silent_clients_are_cut_off_at_the_deadline() {
         let addr = serving("m", Duration::from_secs(8));
-        // More silent clients than there are places: the extra ones are
-        // closed at once, the rest at the deadline.
         let started = Instant::now();
-        let silent: Vec<TcpStream> = (0..MAX_CONNECTIONS + 4)
-            .map(|_| TcpStream::connect(addr).unwrap())
-            .collect();
+        let silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(addr).unwrap()).collect();
         let mut first = std::io::BufReader::new(&silent[0]);
         let mut line = String::new();
         first.read_line(&mut line).unwrap();
@@ -239,23 +177,55 @@ mod tests {
             waited < http::DEADLINE + Duration::from_secs(2),
             "{waited:?}"
         );
-        // Their places are free again.
-        thread::sleep(Duration::from_millis(100));
-        let text = get(addr, "GET /metrics HTTP/1.1\r\n\r\n");
-        assert!(text.starts_with("HTTP/1.1 200 OK"), "{text}");
+    }
+
+    /// Issue 25: 16 idle connections locked every other client out (a
+    /// thread each, 16 at most). With a thousand silent clients and fifty
+    /// sending a byte a second, every good scrape is answered within 1 s.
+    #[test]
+    fn a_good_client_is_served_whatever_others_do() {
+        rtools_bpf::system::raise_fd_limit();
+        let addr = serving("m", Duration::from_secs(30));
+        let silent: Vec<TcpStream> = (0..1000)
+            .filter_map(|_| TcpStream::connect(addr).ok())
+            .collect();
+        assert!(silent.len() >= 900, "{} connected", silent.len());
+        let slow: Vec<TcpStream> = (0..50).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dripping = {
+            let stop = std::sync::Arc::clone(&stop);
+            thread::spawn(move || {
+                let head = b"GET /metrics HTTP/1.1\r\nX: ";
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for mut s in &slow {
+                        let _ = s.write(&head[i % head.len()..][..1]);
+                    }
+                    i += 1;
+                    thread::sleep(Duration::from_secs(1));
+                }
+            })
+        };
+        for _ in 0..10 {
+            let started = Instant::now();
+            let text = get(addr, "GET /metrics HTTP/1.1\r\n\r\n");
+            let took = started.elapsed();
+            assert!(text.ends_with("m Text\n"), "{text}");
+            assert!(took < Duration::from_secs(1), "a good scrape took {took:?}");
+            // New silent clients keep coming: they push out the oldest.
+            for _ in 0..100 {
+                let _ = TcpStream::connect(addr);
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        dripping.join().unwrap();
+        drop(silent);
     }
 
     #[test]
-    fn a_main_loop_that_does_not_answer_gives_503() {
+    fn a_busy_port_is_a_one_line_error() {
         let exporter = Exporter::listen("127.0.0.1:0".parse().unwrap()).unwrap();
-        let context = Context {
-            scrapes: mpsc::channel().0,
-            wake: UnixStream::pair().unwrap().0,
-            active: AtomicUsize::new(0),
-        };
-        // The receiving end is gone: no answer.
-        assert_eq!(scrape(&context, Flavor::Text), None);
-        // A busy port is a one-line error that says what to do.
         let err = bind(exporter.addr()).err().unwrap().to_string();
         assert!(
             err.starts_with(&format!("cannot listen on {}: ", exporter.addr())),
