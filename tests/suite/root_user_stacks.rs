@@ -530,3 +530,46 @@ fn root_copies_the_ring_buffer_cannot_take_are_counted() {
         done.stderr
     );
 }
+
+/// Issue 25: `stackcount -D 2 --user-stacks dwarf c:malloc` ignored -D and
+/// Ctrl-C: rtools' own mallocs while it unwound fed its probe, so the
+/// buffer never drained. User probes leave rtools' own process out, in
+/// the kernel, as BCC's trace does.
+#[test]
+fn root_user_probes_leave_rtools_own_process_out() {
+    let _bpf = require_root!();
+    use super::support::Tracer;
+    use std::time::{Duration, Instant};
+    let started = Instant::now();
+    let t = Tracer::start(&[
+        "stackcount",
+        "-P",
+        "-D",
+        "2",
+        "--user-stacks",
+        "dwarf",
+        "c:malloc",
+    ]);
+    let own = format!(" [{}]", t.pid());
+    let done = t.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(20), "-D 2 took {took:?}");
+    assert!(
+        !done.stdout.lines().any(|l| l.trim_end().ends_with(&own)),
+        "rtools' own stacks counted:\n{}",
+        done.stdout
+    );
+    let t = Tracer::start(&["funccount", "-P", "-d", "1", "c:malloc"]);
+    let own = t.pid().to_string();
+    let done = t.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    assert!(
+        !done
+            .stdout
+            .lines()
+            .any(|l| l.split_whitespace().nth(2) == Some(own.as_str())),
+        "rtools' own calls counted:\n{}",
+        done.stdout
+    );
+}

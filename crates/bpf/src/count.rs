@@ -81,14 +81,13 @@ impl<'obj> Counter<'obj> {
 
         let needs = Needs::of(targets);
         set_autoload!(open.progs, needs);
-        // rt_uprobe is also the fentry and raw tracepoint template.
         open.progs
-            .rt_uprobe
-            .set_autoload(needs.uprobe || needs.kernel || needs.raw_tracepoint_template);
+            .rt_template
+            .set_autoload(needs.kernel || needs.raw_tracepoint_template);
         let skel = open.load().map_err(load_err)?;
         config.filters.apply_cgroup(&skel.maps.cgroup_filter)?;
 
-        let programs = event_programs!(skel, rt_uprobe);
+        let programs = event_programs!(skel, rt_template);
         let attached = attach::attach_all(&programs, targets, &config.attach)?;
         Ok(Counter {
             skel,
@@ -168,8 +167,14 @@ impl<'obj> Counter<'obj> {
 
     /// Detaches everything (in parallel) and unloads; returns the time the
     /// detach took.
-    pub fn detach(self) -> std::time::Duration {
-        let took = self.attached.links.detach();
+    /// Detaches every probe; the maps stay readable (the final summary
+    /// is read after, so rtools' own work no longer feeds the probes).
+    pub fn stop(&mut self) -> std::time::Duration {
+        self.attached.links.detach()
+    }
+
+    pub fn detach(mut self) -> std::time::Duration {
+        let took = self.stop();
         drop(self.skel);
         took
     }

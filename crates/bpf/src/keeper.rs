@@ -30,9 +30,10 @@ const MAX_PATH: usize = 4096;
 const HEADER: usize = 20;
 const REQUEST_MAX: usize = HEADER + MAX_BATCH * 16 + MAX_PATH + 1;
 
-/// rtools' end of the keeper's socket.
+/// rtools' end of the keeper's socket, and the keeper's pid.
 struct Keeper {
     socket: OwnedFd,
+    pid: u32,
 }
 
 static KEEPER: OnceLock<Option<Mutex<Keeper>>> = OnceLock::new();
@@ -46,6 +47,12 @@ pub fn start() {
 /// Whether a keeper is running.
 pub fn running() -> bool {
     KEEPER.get().is_some_and(Option::is_some)
+}
+
+/// The keeper's process id, where one runs (user probes leave it out).
+pub fn pid() -> Option<u32> {
+    let keeper = KEEPER.get()?.as_ref()?;
+    Some(keeper.lock().unwrap_or_else(|p| p.into_inner()).pid)
 }
 
 fn spawn() -> io::Result<Keeper> {
@@ -90,7 +97,10 @@ fn spawn() -> io::Result<Keeper> {
             // (closing an fd closes it for both).
             std::mem::forget(theirs);
             std::mem::forget(parent);
-            Ok(Keeper { socket: ours })
+            Ok(Keeper {
+                socket: ours,
+                pid: pid as u32,
+            })
         }
     }
 }

@@ -269,8 +269,14 @@ impl<'obj> LatencyCounter<'obj> {
         })
     }
 
-    pub fn detach(self) -> std::time::Duration {
-        let took = self.entries.links.detach() + self.returns.links.detach();
+    /// Detaches every probe, entries first; the maps stay readable (the
+    /// final summary is read after).
+    pub fn stop(&mut self) -> std::time::Duration {
+        self.entries.links.detach() + self.returns.links.detach()
+    }
+
+    pub fn detach(mut self) -> std::time::Duration {
+        let took = self.stop();
         drop(self.skel);
         took
     }

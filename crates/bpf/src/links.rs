@@ -39,12 +39,13 @@ impl Links {
         self.items.is_empty()
     }
 
-    /// Closes every link, in parallel, and says how long it took.
-    pub fn detach(self) -> Duration {
+    /// Closes every link, in parallel, and says how long it took; the
+    /// links are gone after (a second call closes nothing).
+    pub fn detach(&mut self) -> Duration {
         let start = Instant::now();
         let threads = self.items.len().clamp(1, MAX_THREADS);
         let per_thread = self.items.len().div_ceil(threads).max(1);
-        let mut items = self.items;
+        let mut items = std::mem::take(&mut self.items);
         thread::scope(|scope| {
             while !items.is_empty() {
                 let chunk: Vec<Attachment> = items.drain(..per_thread.min(items.len())).collect();

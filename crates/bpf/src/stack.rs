@@ -537,8 +537,14 @@ impl<'obj> StackCounter<'obj> {
         })
     }
 
-    pub fn detach(self) -> std::time::Duration {
-        let took = self.attached.links.detach();
+    /// Detaches every probe; the maps stay readable (the final summary
+    /// is read after, so rtools' own work no longer feeds the probes).
+    pub fn stop(&mut self) -> std::time::Duration {
+        self.attached.links.detach()
+    }
+
+    pub fn detach(mut self) -> std::time::Duration {
+        let took = self.stop();
         drop(self.skel);
         took
     }

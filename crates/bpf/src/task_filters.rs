@@ -1,5 +1,6 @@
 //! The task filters every counting program shares (common.bpf.h's
-//! `filter_tgid`, `filter_cpu` and cgroup filter): `-p`, `-C`, `--cgroup`.
+//! `filter_tgid`, `filter_cpu` and cgroup filter): `-p`, `-C`, `--cgroup`;
+//! and rtools' own process and keeper, which user probes leave out.
 
 use std::path::PathBuf;
 
@@ -48,6 +49,8 @@ macro_rules! open_filtered {
         $rodata.filter_tgid = filters.pid.unwrap_or(0);
         $rodata.filter_cpu = filters.cpu.map_or(-1, |c| c as i32);
         $rodata.filter_cgroup = filters.cgroup.is_some();
+        $rodata.self_tgid = std::process::id();
+        $rodata.keeper_tgid = $crate::keeper::pid().unwrap_or(0);
         $set
         open
     }};

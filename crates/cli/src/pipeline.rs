@@ -195,7 +195,12 @@ pub trait Session {
         Ok(())
     }
 
-    /// Detaches everything and unloads; returns how long detaching took.
+    /// Detaches every probe and keeps the maps (before the last summary,
+    /// so reading and symbolizing it fire no probe of rtools' own, and
+    /// take no time while attached); returns how long it took.
+    fn stop(&mut self) -> Duration;
+
+    /// Detaches what is left and unloads; returns how long it took.
     fn detach(self) -> Duration;
 }
 
@@ -287,10 +292,10 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
         patterns.join(" ")
     );
 
-    trace_until_stopped(&flags, &mut session, &stop, exporter.as_ref())?;
+    let stopped = trace_until_stopped(&flags, &mut session, &stop, exporter.as_ref())?;
     session.finish()?;
     say!("Detaching...");
-    let took = session.detach();
+    let took = stopped + session.detach();
     if common.verbose {
         say!("{}: detached in {took:?}", T::NAME);
     }
@@ -299,14 +304,15 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
 
 /// Waits for what comes first (a summary due, a sweep due, events, a
 /// stop) and hands it to the session, until a stop or the end of the
-/// duration; the last summary prints then. BCC: with a duration and no
-/// interval, one summary at the end.
+/// duration; then detaches and prints the last summary. BCC: with a
+/// duration and no interval, one summary at the end. Returns how long
+/// detaching took.
 fn trace_until_stopped(
     flags: &Flags<'_>,
     session: &mut impl Session,
     stop: &StopSignal,
     exporter: Option<&Exporter>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Duration> {
     let mut schedule = Schedule::new(flags.interval, flags.duration.0);
     let poll = session.poll_every();
     loop {
@@ -333,10 +339,12 @@ fn trace_until_stopped(
             continue;
         }
         let last = stopped || schedule.over();
-        session.summary(last)?;
         if last {
-            return Ok(());
+            let took = session.stop();
+            session.summary(true)?;
+            return Ok(took);
         }
+        session.summary(false)?;
         schedule.advance();
     }
 }

@@ -67,6 +67,25 @@ static __always_inline bool wanted_task(__u32 tgid)
 	return in_cgroup();
 }
 
+/* rtools' own process and its link keeper, left out by user probes: rtools
+ * calls the libraries it may trace (its own mallocs while it unwinds would
+ * feed a probe on malloc without end), as BCC's trace leaves itself out.
+ * 0: none. With -p the filter above already decides. */
+const volatile __u32 self_tgid = 0;
+const volatile __u32 keeper_tgid = 0;
+
+static __always_inline bool is_self(__u32 tgid)
+{
+	return self_tgid && !filter_tgid && (tgid == self_tgid || tgid == keeper_tgid);
+}
+
+static __always_inline bool not_self(void)
+{
+	if (!self_tgid || filter_tgid)
+		return true;
+	return !is_self(bpf_get_current_pid_tgid() >> 32);
+}
+
 /* Add one to a counter in a per-CPU map. Only the current CPU touches its
  * slot, so where the kernel runs the program with preemption disabled a
  * plain add is exact. Where it runs with only migration disabled (uprobes,

@@ -116,25 +116,32 @@ int rt_kprobe_multi(struct pt_regs *ctx)
 	return count_slot(slot_of(ctx), false);
 }
 
-/* Also the template of fentry/fexit programs: the loader clones its loaded
- * code once per kernel function (see tracing_progs.rs). It reads nothing
- * from ctx but the cookie, so the code is valid for either program type. */
+/* The template of fentry/fexit programs and of raw tracepoint programs
+ * where those carry no cookie: the loader clones its loaded code once per
+ * kernel function or tracepoint (see tracing_progs.rs). It reads nothing
+ * from ctx but the cookie, so the code is valid for each program type. */
+SEC("kprobe")
+int rt_template(void *ctx)
+{
+	return count_slot(slot_of(ctx), true);
+}
+
 SEC("uprobe")
 int rt_uprobe(struct pt_regs *ctx)
 {
-	return count_slot(slot_of(ctx), true);
+	return not_self() ? count_slot(slot_of(ctx), true) : 0;
 }
 
 SEC("uprobe.multi")
 int rt_uprobe_multi(struct pt_regs *ctx)
 {
-	return count_slot(slot_of(ctx), true);
+	return not_self() ? count_slot(slot_of(ctx), true) : 0;
 }
 
 SEC("usdt")
 int rt_usdt(struct pt_regs *ctx)
 {
-	return count_slot(single_slot ? 0 : bpf_usdt_cookie(ctx), true);
+	return not_self() ? count_slot(single_slot ? 0 : bpf_usdt_cookie(ctx), true) : 0;
 }
 
 /* A perf event's overflow (software, hardware, profile timer), on the CPU

@@ -79,7 +79,7 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 	__u32 tid = (__u32)pid_tgid, d, zero = 0;
 	struct entry_stack *st;
 
-	if (!wanted_task(pid_tgid >> 32))
+	if (!wanted_task(pid_tgid >> 32) || (sp && is_self(pid_tgid >> 32)))
 		return 0;
 	/* The zeroed value of an unused per-CPU slot is the template: no
 	 * 600-byte struct on the BPF stack. */
@@ -128,7 +128,7 @@ static __always_inline int on_return(__u32 slot, __u64 sp)
 	struct entry_stack *st;
 	__u64 delta, *counter;
 
-	if (!wanted_task(pid_tgid >> 32))
+	if (!wanted_task(pid_tgid >> 32) || (sp && is_self(pid_tgid >> 32)))
 		return 0;
 	st = bpf_map_lookup_elem(&entries, &tid);
 	if (!st || st->depth == 0) {

@@ -370,18 +370,24 @@ int rt_tracing(void *ctx)
 SEC("uprobe")
 int rt_uprobe(struct pt_regs *ctx)
 {
+	if (!not_self())
+		return 0;
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("uprobe.multi")
 int rt_uprobe_multi(struct pt_regs *ctx)
 {
+	if (!not_self())
+		return 0;
 	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
 }
 
 SEC("usdt")
 int rt_usdt(struct pt_regs *ctx)
 {
+	if (!not_self())
+		return 0;
 	return count_stack(ctx, bpf_usdt_cookie(ctx), 0);
 }
 

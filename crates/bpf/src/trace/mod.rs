@@ -243,8 +243,13 @@ impl Tracer {
         self.maps.lost()
     }
 
-    pub fn detach(self) -> Duration {
+    /// Detaches every probe; records already sent stay readable.
+    pub fn stop(&mut self) -> Duration {
         self.attached.links.detach()
+    }
+
+    pub fn detach(mut self) -> Duration {
+        self.stop()
     }
 }
 

@@ -228,6 +228,10 @@ impl Session for Funccount<'_> {
         Ok(())
     }
 
+    fn stop(&mut self) -> Duration {
+        self.counter.stop()
+    }
+
     fn detach(self) -> Duration {
         self.counter.detach()
     }

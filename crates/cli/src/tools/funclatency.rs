@@ -241,6 +241,10 @@ impl Session for Funclatency<'_> {
         Ok(())
     }
 
+    fn stop(&mut self) -> Duration {
+        self.counter.stop()
+    }
+
     fn detach(self) -> Duration {
         self.counter.detach()
     }

@@ -340,6 +340,10 @@ impl Session for Stackcount<'_> {
         report_lost(&self.counter)
     }
 
+    fn stop(&mut self) -> Duration {
+        self.counter.stop()
+    }
+
     fn detach(self) -> Duration {
         self.counter.detach()
     }

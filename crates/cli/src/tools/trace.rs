@@ -360,6 +360,10 @@ impl Session for Trace {
         Ok(())
     }
 
+    fn stop(&mut self) -> Duration {
+        self.tracer.stop()
+    }
+
     fn detach(self) -> Duration {
         self.tracer.detach()
     }
