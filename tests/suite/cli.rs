@@ -337,3 +337,26 @@ fn not_root_is_explained() {
          CAP_SYS_ADMIN to read other processes' files): run it with sudo"
     );
 }
+
+/// Issue 25: trace(8) said "-i 0 is refused" (trace has no -i),
+/// funclatency's --listen spoke of its -P and --by (it has neither), and
+/// `trace -h` pointed "above" at text only --help shows.
+#[test]
+fn help_texts_speak_only_of_the_tools_own_options() {
+    let short = run(&["trace", "-h"]);
+    assert!(!short.stdout.contains("see above"), "{}", short.stdout);
+    assert!(short.stdout.contains("(trace --help describes them)"));
+    let words = |text: String| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let trace = words(run(&["trace", "--help"]).stdout);
+    assert!(!trace.contains("; -i 0 is refused"), "{trace}");
+    assert!(
+        trace.contains("where a tool takes -i, -i 0 is refused"),
+        "{trace}"
+    );
+    let latency = words(run(&["funclatency", "--help"]).stdout);
+    assert!(
+        latency.contains("(funccount's -P, --by pid or tid)"),
+        "{latency}"
+    );
+    assert!(!latency.contains("(-P, --by pid"), "{latency}");
+}

@@ -45,6 +45,24 @@ impl BadFiles {
         elf[0x3c] = 30;
         write("truncated.so", &elf);
         write("half.so", &elf[..30]);
+        // Issue 25: whole ELF files with a bad section-name index, and with
+        // random bytes after the header: exit 2 naming the damage, not a
+        // parser's raw message with exit 1.
+        let good = std::fs::read(super::support::testprog_bin()).unwrap();
+        let mut bad_index = good.clone();
+        bad_index[0x3e..0x40].copy_from_slice(&0xfff0u16.to_le_bytes());
+        write("bad_shstrndx.so", &bad_index);
+        let mut garbage = good;
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for b in &mut garbage[64..] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        write("garbage.so", &garbage);
+        std::os::unix::fs::symlink(dir.path().join("loop_b"), dir.path().join("loop_a")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("loop_a"), dir.path().join("loop_b")).unwrap();
         let fifo = std::ffi::CString::new(dir.path().join("fifo").to_str().unwrap()).unwrap();
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
@@ -171,6 +189,17 @@ fn shared_cases(files: &BadFiles, dur: &str) -> Vec<Case> {
         case(&[&f("object.o", "f")], USAGE, "object file"),
         case(&[&f("truncated.so", "f")], USAGE, "damaged or truncated"),
         case(&[&f("half.so", "f")], USAGE, "damaged or truncated"),
+        case(
+            &[&f("bad_shstrndx.so", "f")],
+            USAGE,
+            "bad_shstrndx.so is a damaged",
+        ),
+        case(&[&f("garbage.so", "f")], USAGE, "garbage.so is a damaged"),
+        case(
+            &[&f("loop_a", "f")],
+            USAGE,
+            "too many levels of symbolic links",
+        ),
         case(&[&f("fifo", "f")], USAGE, "is a FIFO"),
         case(
             &[&format!("{}:f", files.dir.path().display())],

@@ -115,11 +115,12 @@ fn root_verbose_shows_the_plan() {
     assert!(done.stderr.contains("detached in"), "{}", done.stderr);
 }
 
-/// What the machine fails at is a runtime failure (exit 1), not the
-/// user's mistake (exit 2): a file that is an ELF library of this machine
-/// but whose symbol tables cannot be read (a fixture of rtools-core).
+/// A file that is an ELF library of this machine but whose symbol tables
+/// cannot be read (a fixture of rtools-core, a bad symbol-table size) is
+/// damaged input: exit 2 naming the file and what is wrong (issue 25: it
+/// was exit 1 with the parser's raw message).
 #[test]
-fn root_unreadable_symbols_are_runtime_failures() {
+fn root_unreadable_symbols_are_named_as_damage() {
     let _bpf = require_root!();
     let file = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -127,13 +128,26 @@ fn root_unreadable_symbols_are_runtime_failures() {
     );
     for tool in ["funccount", "stackcount", "funclatency"] {
         let done = run(&[tool, &format!("{file}:fixture_*")]);
-        assert_eq!(done.code, Some(1), "{tool}: {done:#?}");
-        let line = format!(
-            "{tool}: error: resolving '{file}:fixture_*': cannot read the symbols of {file}: "
-        );
+        assert_eq!(done.code, Some(2), "{tool}: {done:#?}");
+        let line =
+            format!("{tool}: error: resolving '{file}:fixture_*': {file} is a damaged or truncated ELF file: ");
         assert!(done.stderr.starts_with(&line), "{tool}: {done:#?}");
         assert_eq!(done.stderr.lines().count(), 1, "{tool}: {done:#?}");
     }
+    // IFUNCs (glibc's strlen): the probe would sit on the resolver, and
+    // BCC counts 0 without a word; rtools says so (issue 25).
+    let w = super::support::Workload::start(&["funcs", "1", "0", "0"]);
+    let pid = w.pid_str();
+    let done = run(&["funccount", "-p", &pid, "-d", "1", "c:strlen"]);
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    assert!(
+        done.stderr.contains("funccount: warning: strlen in ")
+            && done
+                .stderr
+                .contains(" is an IFUNC: the probe sits on the resolver"),
+        "{done:#?}"
+    );
+    w.exit();
     // The same pattern on a file that is no ELF at all is a usage error.
     assert_error(&["funccount", "/etc/hostname:f"], 2, "is a text file");
 }

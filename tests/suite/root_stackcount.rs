@@ -217,7 +217,8 @@ fn root_flamegraph_svg_names_gamma() {
     let dir = tempfile::tempdir().unwrap();
     let svg = dir.path().join("out.svg");
     let (done, _) = trace_gamma(&["--flamegraph", svg.to_str().unwrap()], false);
-    assert_two_gamma_stacks(&stacks(&done.stdout));
+    // The flame graph is the report: no text beside it (issue 25).
+    assert_eq!(done.stdout, "", "{done:#?}");
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(
         text.starts_with("<?xml") && text.contains("<svg"),
@@ -229,6 +230,30 @@ fn root_flamegraph_svg_names_gamma() {
     );
     assert!(text.contains("beta") && text.contains("delta"));
     assert!(text.trim_end().ends_with("</svg>"));
+}
+
+/// Issue 25: `--flamegraph out.svg` of a run that counted nothing failed;
+/// it writes an SVG that says so, and exits 0.
+#[test]
+fn root_flamegraph_of_no_stacks_says_so() {
+    let _bpf = require_root!();
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("none.svg");
+    let done = super::support::run(&[
+        "stackcount",
+        "-D",
+        "1",
+        "--flamegraph",
+        svg.to_str().unwrap(),
+        &gamma_spec(),
+    ]);
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<?xml") && text.contains("No stacks"),
+        "{text}"
+    );
+    assert!(done.stderr.contains("(0 stacks)"), "{done:#?}");
 }
 
 #[test]

@@ -99,7 +99,7 @@ const KERNEL_FUNCTIONS: &str = "Kernel functions need kprobes (CONFIG_KPROBES=y)
 /// The exit code and the line [`report`] prints.
 fn message(tool: &str, err: &anyhow::Error) -> (i32, String) {
     let code = exit_code(err);
-    let mut text = format!("{err:#}").replace('\n', " ");
+    let mut text = bounded(&printable(&format!("{err:#}")));
     match hint(err) {
         Some(hint) if hint.starts_with('(') => text = format!("{text} {hint}"),
         Some(hint) => text = format!("{text}. {hint}"),
@@ -113,9 +113,54 @@ fn message(tool: &str, err: &anyhow::Error) -> (i32, String) {
     (code, line)
 }
 
+/// `text` on one line with its control characters shown, not obeyed (an
+/// input echoed back must not move the cursor or retitle the terminal).
+fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The longest message, in characters: input echoed back (a 100 KB
+/// probe) is cut in the middle, keeping the start and the end, where the
+/// cause and what to do are.
+const MAX_MESSAGE: usize = 600;
+
+fn bounded(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= MAX_MESSAGE {
+        return text.to_string();
+    }
+    let head: String = text.chars().take(MAX_MESSAGE / 2).collect();
+    let tail: String = text.chars().skip(count - MAX_MESSAGE / 2).collect();
+    format!("{head} [... {} characters ...] {tail}", count - MAX_MESSAGE)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 25: a 100 KB probe gave a 100 KB error line, and
+    /// `trace $'c:\e]0;x\amalloc'` set the terminal's title.
+    #[test]
+    fn error_lines_are_bounded_and_show_control_characters() {
+        let long = anyhow::anyhow!("no function '{}' in libc", "x".repeat(100_000));
+        let (_, line) = message("trace", &long);
+        assert!(line.chars().count() < MAX_MESSAGE + 100, "{}", line.len());
+        assert!(line.starts_with("trace: error: no function 'xxx"), "{line}");
+        assert!(line.ends_with("xxx' in libc"), "{line}");
+        assert!(line.contains("[... 99"), "{line}");
+        let title = anyhow::anyhow!("no function 'c:\u{1b}]0;x\u{7}malloc'\nsecond");
+        let (_, line) = message("trace", &title);
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("c:\\u{1b}]0;x\\u{7}malloc' second"), "{line}");
+    }
 
     #[test]
     fn exit_codes_follow_whose_fault_it_is() {

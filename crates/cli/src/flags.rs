@@ -61,10 +61,11 @@ pub struct ExportArgs {
     ///
     /// ADDR is IP:PORT (127.0.0.1:9435, [::1]:9435, 0.0.0.0:9435 for every
     /// interface) or :PORT for loopback. Without -i nothing prints until
-    /// the end (SIGINT, SIGTERM or -d). Counters never reset; the series
-    /// of processes that exit are dropped within a second (-P, --by pid
-    /// or tid), their map entries freed, so at most 65536 groups are held
-    /// at once however long it runs.
+    /// the end (SIGINT, SIGTERM or -d). Counters never reset. Where series
+    /// are kept per process or thread (funccount's -P, --by pid or tid),
+    /// those of processes that exit are dropped within a second, their
+    /// map entries freed, so at most 65536 groups are held at once however
+    /// long it runs.
     #[arg(long = "listen", value_name = "ADDR", value_parser = exporter::address::parse, value_hint = ValueHint::Other)]
     pub listen: Option<SocketAddr>,
 }

@@ -1,12 +1,12 @@
 //! Checks and steps every tool shares.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use rtools_bpf::{system, Skipped, Step};
 use rtools_core::spec::{self, ProbeSpec};
 use rtools_core::targets::returns::{self, Returns};
-use rtools_core::targets::{Resolver, Target};
+use rtools_core::targets::{Attach, Resolver, Target};
 
 use crate::error::usage;
 use crate::output::say;
@@ -19,7 +19,8 @@ Notes:
 
     Kept apart from BCC on purpose: the Tracing... banner, warnings and
     Detaching... go to stderr, so that stdout pipes cleanly; * and ? are
-    globs (BCC reads . as any character, by accident); -i 0 is refused.
+    globs (BCC reads . as any character, by accident); where a tool takes
+    -i, -i 0 is refused.
 
     Where BCC and bpftrace probe forms clash, BCC wins: u:LIB:PROBE is a
     USDT probe.
@@ -150,7 +151,45 @@ pub fn resolve(pattern: &str, how: &Matching<'_>) -> anyhow::Result<(ProbeSpec, 
         ));
     }
     report_refused(how, pattern, &refused, targets.is_empty())?;
+    report_ifuncs(how.tool, &targets);
     Ok((spec, targets))
+}
+
+/// Says which user functions are IFUNCs (glibc's strlen, memcpy, ...):
+/// their probe sits on the resolver, which runs once per process, so they
+/// count next to nothing; BCC and bpftrace count 0 without a word.
+fn report_ifuncs(tool: &str, targets: &[Target]) {
+    let mut by_binary: std::collections::BTreeMap<&Path, Vec<&str>> = Default::default();
+    for t in targets {
+        if let Attach::Uprobe { binary, func, .. } = &t.attach {
+            by_binary.entry(binary).or_default().push(func);
+        }
+    }
+    for (binary, funcs) in by_binary {
+        let ifuncs = rtools_core::targets::elf_funcs::ifuncs(binary);
+        let mut named: Vec<&str> = funcs.into_iter().filter(|f| ifuncs.contains(*f)).collect();
+        if named.is_empty() {
+            continue;
+        }
+        named.sort_unstable();
+        let shown = named.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+        let more = match named.len() {
+            n if n > 3 => format!(" and {} more", n - 3),
+            _ => String::new(),
+        };
+        let are = if named.len() == 1 {
+            "is an IFUNC"
+        } else {
+            "are IFUNCs"
+        };
+        say!(
+            "{tool}: warning: {shown}{more} in {} {are}: the probe sits on the resolver, which \
+             the loader runs once per process, not on the implementation it picks; probe the \
+             implementations instead (named __{}_avx2 and the like)",
+            binary.display(),
+            named[0].trim_start_matches('_')
+        );
+    }
 }
 
 /// Says which functions got no return probe, and fails if that was all.

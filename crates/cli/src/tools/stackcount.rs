@@ -312,7 +312,11 @@ impl Session for Stackcount<'_> {
         let by_comm = args.folded || args.common.json;
         let rows = symbolized_rows(increases, &mut self.symbols, args.perpid, by_comm);
         let lost = self.counter.lost()?.total();
-        print_interval(args, &rows, lost - self.lost_before);
+        // The flame graph is the report: text only where asked for too
+        // (-f, --json).
+        if args.flamegraph.is_none() || args.folded || args.common.json {
+            print_interval(args, &rows, lost - self.lost_before);
+        }
         self.lost_before = lost;
         if let (Some(path), Some(all)) = (&args.flamegraph, all) {
             let all = symbolized_rows(

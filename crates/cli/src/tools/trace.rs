@@ -153,7 +153,7 @@ pub struct TraceArgs {
     pub duration: Option<u64>,
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Probe specifiers: SPEC [(PREDICATE)] ["FORMAT", ARG...] (see above)
+    /// Probe specifiers: SPEC [(PREDICATE)] ["FORMAT", ARG...] (trace --help describes them)
     #[arg(value_name = "PROBE", required = true, num_args = 1..)]
     pub probes: Vec<String>,
 }

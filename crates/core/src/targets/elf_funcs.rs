@@ -69,3 +69,43 @@ pub fn functions(
     funcs.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(funcs)
 }
+
+/// The names of `path`'s IFUNCs (glibc's `strlen`, `memcpy`, ...): a probe
+/// on one sits on its resolver, which the dynamic loader runs once per
+/// process, not on the implementation the process calls. Empty where the
+/// file cannot be read.
+pub fn ifuncs(path: &Path) -> HashSet<String> {
+    use object::{Object, ObjectSymbol, SymbolFlags};
+    let Ok(data) = std::fs::read(path) else {
+        return HashSet::new();
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return HashSet::new();
+    };
+    file.symbols()
+        .chain(file.dynamic_symbols())
+        .filter(|s| {
+            // An indirect function: the symbol is a resolver that returns
+            // the implementation to call.
+            matches!(s.flags(), SymbolFlags::Elf { st_info, .. }
+                if st_info.st_type() == object::elf::STT_GNU_IFUNC)
+        })
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
+}
+
+#[cfg(test)]
+mod ifunc_tests {
+    /// glibc's string functions are IFUNCs on x86-64; malloc is not.
+    #[test]
+    fn glibcs_string_functions_are_ifuncs() {
+        let libc = super::super::libpath::resolve(std::path::Path::new("/"), "c", None).unwrap();
+        let ifuncs = super::ifuncs(&libc);
+        assert!(
+            ifuncs.contains("strlen") && ifuncs.contains("memcpy"),
+            "{ifuncs:?}"
+        );
+        assert!(!ifuncs.contains("malloc"));
+        assert!(super::ifuncs(std::path::Path::new("/nonexistent")).is_empty());
+    }
+}

@@ -21,6 +21,15 @@ fn standard_dirs() -> [String; 6] {
 }
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
 
+/// An OS error's text without Rust's " (os error N)".
+fn os_message(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_lowercase(),
+        None => text,
+    }
+}
+
 /// `path` (absolute) under the system root `root`.
 pub fn under(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
@@ -33,10 +42,14 @@ pub fn resolve(root: &Path, name: &str, pid: Option<u32>) -> Result<PathBuf, Str
         let path = Path::new(name);
         // What kind of file it is, if not a regular one, is for the ELF
         // check to say.
-        return if path.exists() {
-            Ok(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
-        } else {
-            Err(format!("no such file '{name}'"))
+        return match fs::metadata(path) {
+            Ok(_) => Ok(fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(format!("no such file '{name}'"))
+            }
+            // A symlink loop, a directory not searchable, ...: the system
+            // says which.
+            Err(e) => Err(os_message(&e)),
         };
     }
     let prefix = so_prefix(name);
@@ -238,5 +251,16 @@ mod tests {
             resolve(&fixture_root(), "./nope/x", None).unwrap_err(),
             "no such file './nope/x'"
         );
+    }
+
+    /// Issue 25: a symlink loop said "no such file".
+    #[test]
+    fn a_symlink_loop_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::os::unix::fs::symlink(&a, &b).unwrap();
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        let err = resolve(&fixture_root(), a.to_str().unwrap(), None).unwrap_err();
+        assert_eq!(err, "too many levels of symbolic links");
     }
 }

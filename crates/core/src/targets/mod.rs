@@ -364,12 +364,15 @@ impl Resolver {
         } else {
             Default::default()
         };
+        // The file passed the ELF check: what its symbols' reader refuses
+        // is damage (a bad section index, garbage tables), the input's
+        // fault.
         let funcs =
             elf_funcs::functions(&path, |name| matcher.is_match(name), &noreturn).map_err(|e| {
-                ResolveError::Symbols {
-                    path: path.clone(),
+                ResolveError::File(ElfFileError::Damaged {
+                    path: path.display().to_string(),
                     detail: e.to_string(),
-                }
+                })
             })?;
         let targets = funcs
             .into_iter()
