@@ -187,12 +187,10 @@ fn root_frames_of_a_process_gone_before_rtools_saw_it_are_named() {
     let mut w = Workload::start(&["stacks", "3001", "1009"]);
     let spec = gamma_spec();
     let tracer = Tracer::start(&["stackcount", "-f", &spec]);
-    // SAFETY: kill on our own child's pid.
-    unsafe { libc::kill(tracer.pid() as i32, libc::SIGSTOP) };
-    w.run();
-    w.exit();
-    // SAFETY: as above.
-    unsafe { libc::kill(tracer.pid() as i32, libc::SIGCONT) };
+    tracer.paused_during(|| {
+        w.run();
+        w.exit();
+    });
     let done = tracer.stop();
     assert_eq!(done.code, Some(0), "{done:#?}");
     let lines: Vec<&str> = done.stdout.lines().collect();

@@ -303,12 +303,10 @@ fn root_stacks_of_a_process_gone_before_its_records_are_read_are_named() {
     let pid = w.pid_str();
     let probe = format!("{} \"x\"", target("trace_target"));
     let tracer = Tracer::start(&["trace", "-p", &pid, "-U", "-A", "-M", "3", &probe]);
-    // SAFETY: kill on our own child's pid.
-    unsafe { libc::kill(tracer.pid() as i32, libc::SIGSTOP) };
-    w.run();
-    w.exit();
-    // SAFETY: as above.
-    unsafe { libc::kill(tracer.pid() as i32, libc::SIGCONT) };
+    tracer.paused_during(|| {
+        w.run();
+        w.exit();
+    });
     let done = tracer.finish();
     assert_eq!(done.code, Some(0), "{done:#?}");
     let lines: Vec<&str> = done.stdout.lines().collect();
@@ -323,6 +321,19 @@ fn root_stacks_of_a_process_gone_before_its_records_are_read_are_named() {
         done.stdout
     );
     assert!(!done.stdout.contains("[unknown]"), "{}", done.stdout);
+}
+
+/// Issue 25: `ctx->REG` (BCC's saved registers) and the empty probe type
+/// (`:LIB:FUNC`, BCC's p) from trace(8)'s own examples.
+#[test]
+fn root_bccs_ctx_registers_and_empty_probe_type() {
+    let _bpf = require_root!();
+    let probe = format!(
+        ":{} (arg1 == 3) \"%d %d\", ctx->di, arg1",
+        target("trace_target")
+    );
+    let done = trace_workload(&["trace", "7"], &["trace", "-p", "{pid}", &probe]);
+    assert_eq!(messages(&done.stdout), ["3 3"], "{done:#?}");
 }
 
 #[test]

@@ -299,6 +299,16 @@ impl Tracer {
         self.child.id()
     }
 
+    /// Runs `work` while rtools is stopped (SIGSTOP): a process that comes
+    /// and goes meanwhile is never seen alive by it.
+    pub fn paused_during(&self, work: impl FnOnce()) {
+        // SAFETY: kill on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+        work();
+        // SAFETY: as above.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// What it wrote on stderr up to its banner.
     pub fn banner(&self) -> &[String] {
         &self.stderr_seen

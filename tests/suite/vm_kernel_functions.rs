@@ -138,6 +138,13 @@ fn common_cases() -> Vec<Case> {
             Some(OPENS),
             "trace -p {pid} 'do_sys_openat2 \"%s\", filename'",
         ),
+        // BCC's ctx->REG: fentry saves no registers, so auto takes a
+        // kprobe (or kprobe-multi) here.
+        case(
+            "trace_ctx",
+            Some(RW),
+            "trace -v -p {pid} 'vfs_read (count == 1) \"%d\", ctx->dx'",
+        ),
         case(
             "trace_rejects",
             Some(RW),
@@ -541,6 +548,7 @@ const TRACE: &[(&str, &str, u64)] = &[
     ("trace_kprobe", "n=1", READS),
     ("trace_return", "ret=1", WRITES),
     ("trace_string", "/dev/null", 13),
+    ("trace_ctx", "1", READS),
     ("trace_rejects", "", 0),
 ];
 

@@ -77,6 +77,19 @@ pub const SYSCALLS_AFTER_HEADERS: &[(&str, u32)] = &[
     ("listns", 470),
 ];
 
+/// The offset of a `struct pt_regs` field as the kernel names it (`dx`,
+/// `sp`, `ip`, `r8`, `orig_ax`): what BCC's `ctx->REG` reads.
+pub fn pt_regs_field(name: &str) -> Option<u16> {
+    const FIELDS: [&str; 21] = [
+        "r15", "r14", "r13", "r12", "bp", "bx", "r11", "r10", "r9", "r8", "ax", "cx", "dx", "si",
+        "di", "orig_ax", "ip", "cs", "flags", "sp", "ss",
+    ];
+    FIELDS.iter().position(|f| *f == name).map(|i| 8 * i as u16)
+}
+
+/// The names [`pt_regs_field`] knows, for messages.
+pub const PT_REGS_FIELDS: &str = "ax bx cx dx si di bp sp ip r8..r15 orig_ax flags cs ss";
+
 /// The `struct pt_regs` offset and the width in bytes of a register as a
 /// USDT argument names it (`rdi`, `edi`, `di`, `dil`, `r8d`, ...).
 pub fn register(name: &str) -> Option<(u16, u8)> {

@@ -215,9 +215,10 @@ fn parse_bcc(spec: &str, parts: &[&str]) -> Result<ProbeSpec, SpecError> {
         )),
         [func] => kernel(spec, false, KernelFlavor::Auto, None, func),
         [lib, func] => user(spec, false, lib, func),
-        ["p", "", func] => kernel(spec, false, KernelFlavor::Auto, None, func),
+        // BCC reads an empty type as p (trace(8): ':c:malloc', '::vfs_read').
+        ["p" | "", "", func] => kernel(spec, false, KernelFlavor::Auto, None, func),
         ["r", "", func] => kernel(spec, true, KernelFlavor::Auto, None, func),
-        ["p", lib, func] => user(spec, false, lib, func),
+        ["p" | "", lib, func] => user(spec, false, lib, func),
         ["r", lib, func] => user(spec, true, lib, func),
         ["t", category, event] => tracepoint(spec, category, event),
         ["u", lib, probe] => usdt(spec, lib, None, probe),
@@ -631,6 +632,19 @@ mod tests {
         assert!(error("a:b:c:d:e").contains("too many"));
         assert!(error("kprobe:a:b:c").contains("too many"));
         assert!(error("rawtracepoint:a:b:c").contains("too many"));
+    }
+
+    #[test]
+    /// Issue 25: trace(8)'s own examples `:c:malloc` and `::do_sys_openat2`
+    /// were refused; BCC reads an empty type as p.
+    #[test]
+    fn an_empty_type_is_bccs_p() {
+        assert_eq!(parse(":c:malloc").unwrap(), parse("p:c:malloc").unwrap());
+        assert_eq!(
+            parse("::do_sys_openat2").unwrap(),
+            parse("p::do_sys_openat2").unwrap()
+        );
+        assert_eq!(parse("::").unwrap_err(), SpecError::Empty);
     }
 
     #[test]

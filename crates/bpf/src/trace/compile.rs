@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rtools_core::arch;
 use rtools_core::targets::{Attach, Target};
-use rtools_core::trace::check::{Int, Scope, Site};
+use rtools_core::trace::check::{Int, Scope, Site, TExpr};
 use rtools_core::trace::codegen::{self, Collect, Context, Filters, Plan, UsdtArg};
 use rtools_core::trace::event::Layout;
 use rtools_core::trace::fields;
@@ -162,6 +162,13 @@ pub fn variants(
         params: &params,
     };
     let (predicate, values) = parsed.typed(&scope)?;
+    // ctx->REG: fentry saves no registers, so kprobes serve.
+    let registers = predicate.as_ref().is_some_and(TExpr::reads_registers)
+        || values.iter().any(|v| v.reads_registers());
+    let mut kinds = kinds;
+    if registers {
+        kinds.retain(|(kind, _)| *kind != Kind::FentryTemplate);
+    }
     let mut filters = env.filters;
     if kernel_side {
         filters.tgid = env.pid;

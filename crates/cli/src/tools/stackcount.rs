@@ -345,6 +345,18 @@ impl Session for Stackcount<'_> {
     }
 
     fn stop(&mut self) -> Duration {
+        // Kernel frames named while rtools' own BPF programs and
+        // trampolines are in kallsyms: they leave it with the links, and
+        // the last summary trims them by name.
+        if let Ok(totals) = self.counter.totals() {
+            let mut addrs: Vec<u64> = totals
+                .keys()
+                .flat_map(|s| s.kernel.iter().copied())
+                .collect();
+            addrs.sort_unstable();
+            addrs.dedup();
+            self.symbols.kernel(&addrs);
+        }
         self.counter.stop()
     }
 

@@ -97,6 +97,9 @@ pub enum TExpr {
     Ret {
         ty: Int,
     },
+    /// A saved register of the probe's `struct pt_regs` (BCC's
+    /// `ctx->REG`), at this offset.
+    Reg(u16),
     /// A tracepoint field in the record.
     Field {
         offset: u16,
@@ -133,6 +136,45 @@ pub enum TExpr {
         s: Str,
         lit: Vec<u8>,
     },
+}
+
+impl TExpr {
+    /// Whether it reads the probe's saved registers (`ctx->REG`), which
+    /// only kprobes and uprobes have.
+    pub fn reads_registers(&self) -> bool {
+        match self {
+            TExpr::Reg(_) => true,
+            TExpr::Const(_)
+            | TExpr::Arg { .. }
+            | TExpr::Ret { .. }
+            | TExpr::Field { .. }
+            | TExpr::Task(_) => false,
+            TExpr::Load { addr: e, .. } | TExpr::Unary(_, e) | TExpr::Convert { e, .. } => {
+                e.reads_registers()
+            }
+            TExpr::Binary { left, right, .. } => left.reads_registers() || right.reads_registers(),
+            TExpr::Cond { c, yes, no } => {
+                c.reads_registers() || yes.reads_registers() || no.reads_registers()
+            }
+            TExpr::StrEq { s, .. } => s.reads_registers(),
+        }
+    }
+}
+
+impl Str {
+    fn reads_registers(&self) -> bool {
+        matches!(self, Str::At(e, _) if e.reads_registers())
+    }
+}
+
+impl Value {
+    /// See [`TExpr::reads_registers`].
+    pub fn reads_registers(&self) -> bool {
+        match self {
+            Value::Num(e) => e.reads_registers(),
+            Value::Str(s) => s.reads_registers(),
+        }
+    }
 }
 
 /// Where a string is.
@@ -623,6 +665,22 @@ impl Checker<'_, '_> {
     }
 
     fn member(&self, base: &Expr, field: &str) -> Result<Typed, String> {
+        let regs = matches!(
+            self.scope.site,
+            Site::KernelFunction { .. } | Site::UserFunction | Site::Usdt(_)
+        );
+        if let (Expr::Name(b), true) = (base, regs) {
+            if b == "ctx" {
+                let offset = crate::arch::pt_regs_field(field).ok_or_else(|| {
+                    format!(
+                        "ctx->{field}: no such register: ctx names the probe's saved registers \
+                         ({})",
+                        crate::arch::PT_REGS_FIELDS
+                    )
+                })?;
+                return Ok(Typed::Int(TExpr::Reg(offset), Int::U64));
+            }
+        }
         let (Expr::Name(b), Site::Tracepoint(fields)) = (base, &self.scope.site) else {
             return Err(format!(
                 "'{}->{field}': fields are read from a tracepoint's args (args->NAME); \

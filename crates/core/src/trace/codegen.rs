@@ -232,7 +232,11 @@ pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
 /// before anything else).
 fn calls_helpers(e: &TExpr) -> bool {
     match e {
-        TExpr::Const(_) | TExpr::Arg { .. } | TExpr::Ret { .. } | TExpr::Field { .. } => false,
+        TExpr::Const(_)
+        | TExpr::Arg { .. }
+        | TExpr::Ret { .. }
+        | TExpr::Field { .. }
+        | TExpr::Reg(_) => false,
         TExpr::Task(_) | TExpr::Load { .. } | TExpr::StrEq { .. } => true,
         TExpr::Unary(_, e) | TExpr::Convert { e, .. } => calls_helpers(e),
         TExpr::Binary { left, right, .. } => calls_helpers(left) || calls_helpers(right),
@@ -512,6 +516,16 @@ impl Gen<'_> {
                 self.extend(*ty);
             }
             TExpr::Task(t) => self.task(*t),
+            TExpr::Reg(offset) => match self.ctx {
+                Context::Regs | Context::Usdt(_) => self.a.load(Size::DW, R0, R6, *offset as i16),
+                _ => {
+                    return Err(
+                        "ctx->REG reads the registers a kprobe or uprobe saves; fentry saves \
+                         none (use --backend kprobe)"
+                            .into(),
+                    )
+                }
+            },
             TExpr::Load { addr, ty, mem } => {
                 let slot = Self::temp(depth)?;
                 self.eval(addr, depth)?;

@@ -902,3 +902,25 @@ fn a_record_past_what_offsets_address_is_refused() {
     let layout = Layout::new(&parsed.slots(3000), false, false);
     assert!(codegen::program(&test_plan(&values, &layout), Context::Regs).is_ok());
 }
+
+/// Issue 25: BCC's `ctx->REG` (trace(8): `p:c:write "%d", ctx->dx`) was
+/// refused; it reads the probe's saved registers.
+#[test]
+fn ctx_names_the_saved_registers() {
+    let p = user_probe(r#"c:write "%d %d %lx", ctx->dx, ctx->di, ctx->sp"#);
+    let mut m = regs(&[1, 2, 42], 0);
+    m.set_ctx(152, 0x7ffc_0000);
+    let got = values(&p, &m.run(&p.insns));
+    assert_eq!(got, [vec![num(42), num(1), num(0x7ffc_0000)]]);
+    let parsed = Parsed::new(r#"c:write "%d", ctx->xyz"#).unwrap();
+    let scope = Scope {
+        site: Site::UserFunction,
+        ret: false,
+        params: &[],
+    };
+    let err = parsed.typed(&scope).unwrap_err();
+    assert!(
+        err.contains("ctx->xyz: no such register") && err.contains("dx"),
+        "{err}"
+    );
+}
