@@ -336,6 +336,44 @@ fn root_bccs_ctx_registers_and_empty_probe_type() {
     assert_eq!(messages(&done.stdout), ["3 3"], "{done:#?}");
 }
 
+/// Issue 25: `trace 't:syscalls:sys_enter_*'` took 14-17 s to exit (360
+/// perf tracepoint links, closed one at a time by the kernel). Many
+/// syscall tracepoints go through raw_syscalls now: a dispatcher per
+/// direction tail-calls each syscall's program, two links to detach.
+#[test]
+fn root_wide_syscall_wildcards_detach_at_once_with_exact_fields() {
+    let _bpf = require_root!();
+    let n = 211;
+    let enter =
+        "t:syscalls:sys_enter_get* (args->__syscall_nr == 309) \"nr=%d\", args->__syscall_nr";
+    let exit = "t:syscalls:sys_exit_get* (args->__syscall_nr == 309) \"ret=%d\", args->ret";
+    let done = trace_workload(
+        &["trace-getcpu", &n.to_string()],
+        &["trace", "-v", "-p", "{pid}", enter, exit],
+    );
+    let lines = messages(&done.stdout);
+    let entered = lines.iter().filter(|l| *l == "nr=309").count();
+    // getcpu(i, 0): i = 0 is NULL (fine), the rest bad pointers.
+    let ok = lines.iter().filter(|l| *l == "ret=0").count();
+    let faults = lines.iter().filter(|l| *l == "ret=-14").count();
+    assert_eq!((entered, ok, faults), (n, 1, n - 1), "{done:#?}");
+    assert!(
+        done.stderr
+            .contains("(tracepoint): raw_syscalls, a tail call"),
+        "{done:#?}"
+    );
+    let detached = done
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("trace: detached in "))
+        .unwrap_or_else(|| panic!("{done:#?}"));
+    // Under a second: Duration's Debug says ms, µs or ns then.
+    let quick = ["ms", "µs", "ns"]
+        .iter()
+        .any(|unit| detached.ends_with(unit));
+    assert!(quick, "detached in {detached}");
+}
+
 #[test]
 fn root_verbose_shows_the_compiled_program() {
     let _bpf = require_root!();

@@ -206,6 +206,12 @@ fn probe_type_cases() -> Vec<Case> {
             "trace -p {pid} 't:syscalls:sys_enter_getcpu (args->cpup == 0) \"z\"'",
         ),
         case("trace_raw_tp", Some(GETCPU), trace_raw),
+        // Many syscall tracepoints: raw_syscalls and a tail call each.
+        case(
+            "trace_syscalls",
+            Some(GETCPU),
+            "trace -p {pid} 't:syscalls:sys_enter_get* (args->__syscall_nr == 309) \"nr=%d\", args->__syscall_nr'",
+        ),
         case(
             "trace_uprobe",
             Some(TRACE13),
@@ -303,6 +309,7 @@ fn assert_probe_types(results: &BTreeMap<String, CaseResult>, raw_cookies: bool)
         &[
             ("trace_tp", "z", 1009),
             ("trace_raw_tp", "g", 1009),
+            ("trace_syscalls", "nr=309", 1009),
             ("trace_uprobe", "s3", 1),
             ("trace_usdt", "t", 1),
         ],

@@ -77,6 +77,11 @@ pub const SYSCALLS_AFTER_HEADERS: &[(&str, u32)] = &[
     ("listns", 470),
 ];
 
+/// Where a syscall's arguments are saved in `struct pt_regs` (the syscall
+/// ABI: rdi, rsi, rdx, r10, r8, r9), and its number (`orig_ax`).
+pub const SYSCALL_ARG_REGS: [u16; 6] = [112, 104, 96, 56, 72, 64];
+pub const ORIG_AX: u16 = 120;
+
 /// The offset of a `struct pt_regs` field as the kernel names it (`dx`,
 /// `sp`, `ip`, `r8`, `orig_ax`): what BCC's `ctx->REG` reads.
 pub fn pt_regs_field(name: &str) -> Option<u16> {

@@ -123,11 +123,11 @@ impl Attached {
         self.attached_slots += other.attached_slots;
     }
 
-    fn link(&mut self, a: Attachment) {
+    pub(crate) fn link(&mut self, a: Attachment) {
         self.links.push(a);
     }
 
-    fn planned(&mut self, slot: usize, target: &Target, how: impl fmt::Display) {
+    pub(crate) fn planned(&mut self, slot: usize, target: &Target, how: impl fmt::Display) {
         self.plan.push(Step::Attached {
             slot,
             target: target.name.clone(),

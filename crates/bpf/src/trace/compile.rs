@@ -27,6 +27,9 @@ pub enum Kind {
     UprobeMulti,
     Tracepoint,
     RawTracepoint,
+    /// A syscall tracepoint's program, reached by a tail call from its
+    /// probe's raw_syscalls dispatcher (never attached itself).
+    RawSyscall,
 }
 
 impl Kind {
@@ -38,7 +41,7 @@ impl Kind {
             Kind::FentryTemplate | Kind::Uprobe => "uprobe",
             Kind::UprobeMulti => "uprobe.multi",
             Kind::Tracepoint => "tp",
-            Kind::RawTracepoint => "raw_tp",
+            Kind::RawTracepoint | Kind::RawSyscall => "raw_tp",
         }
     }
 
@@ -52,6 +55,7 @@ impl Kind {
             Kind::UprobeMulti => "upm",
             Kind::Tracepoint => "tp",
             Kind::RawTracepoint => "rtp",
+            Kind::RawSyscall => "sys",
         }
     }
 }
@@ -77,6 +81,8 @@ pub struct Env<'a> {
 pub struct Place {
     pub target: Target,
     pub usdt: Option<Vec<UsdtArg>>,
+    /// A syscall tracepoint reached through raw_syscalls: Some(exit).
+    pub syscall: Option<bool>,
 }
 
 /// The programs `site` needs, each with its kind; an error says which
@@ -127,6 +133,10 @@ pub fn variants(
             }
         }
         Attach::Tracepoint { category, event } => {
+            let kinds = match site.syscall {
+                Some(exit) => vec![(Kind::RawSyscall, Context::RawSyscall { exit })],
+                None => vec![(Kind::Tracepoint, Context::Record)],
+            };
             let dir = env
                 .tracefs
                 .ok_or("tracefs is not mounted: its format files name the fields")?;
@@ -134,10 +144,7 @@ pub fn variants(
             let text = std::fs::read_to_string(&format)
                 .map_err(|e| format!("reading {}: {e}", format.display()))?;
             tracepoint_fields = fields::parse(&text);
-            (
-                Site::Tracepoint(&[]),
-                vec![(Kind::Tracepoint, Context::Record)],
-            )
+            (Site::Tracepoint(&[]), kinds)
         }
         Attach::RawTracepoint { .. } => (
             Site::RawTracepoint,

@@ -34,6 +34,20 @@ fn create(
     MapHandle::create(kind, Some(name), key, value, entries, &opts).map_err(BpfError::Load)
 }
 
+/// A program array for the syscall dispatchers of a probe: `entries`
+/// slots, a syscall tracepoint's program at its key (see
+/// `codegen::syscall_dispatcher`).
+pub fn prog_array(entries: u32) -> Result<MapHandle, BpfError> {
+    create(MapType::ProgArray, "rt_syscalls", 4, 4, entries)
+}
+
+/// Puts program `prog` at `key` of `array`.
+pub fn set_program(array: &MapHandle, key: u32, prog: i32) -> Result<(), BpfError> {
+    array
+        .update(&key.to_ne_bytes(), &prog.to_ne_bytes(), MapFlags::ANY)
+        .map_err(map_error("rt_syscalls"))
+}
+
 impl Maps {
     pub fn create(pages: u32, cgroup: Option<&Path>) -> Result<Maps, BpfError> {
         let page = page_size();

@@ -13,7 +13,7 @@ mod maps;
 mod object;
 
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use libbpf_rs::{ObjectBuilder, ProgramMut, RingBuffer, RingBufferBuilder};
 use rtools_core::spec::ProbeSpec;
 use rtools_core::targets::usdt_sites;
 use rtools_core::targets::{Attach, Target};
-use rtools_core::trace::codegen::{Collect, Filters};
+use rtools_core::trace::codegen::{self, Collect, Filters};
 use rtools_core::trace::event::Layout;
 use rtools_core::trace::insn::Insn;
 use rtools_core::trace::parsed::Parsed;
@@ -88,7 +88,16 @@ pub struct Tracer {
     attached: Attached,
     ring: RingBuffer<'static>,
     maps: Maps,
+    /// Per probe with many syscall tracepoints, their programs by key.
+    _prog_arrays: Vec<libbpf_rs::MapHandle>,
     _object: libbpf_rs::Object,
+}
+
+/// A probe's raw_syscalls program (it names its program array in its
+/// code): which object program, which direction.
+struct Dispatcher {
+    program: String,
+    exit: bool,
 }
 
 impl Tracer {
@@ -124,6 +133,10 @@ impl Tracer {
         };
         let mut groups = Vec::new();
         let mut group_targets: Vec<Vec<Target>> = Vec::new();
+        let mut prog_arrays = Vec::new();
+        let mut dispatchers: Vec<Dispatcher> = Vec::new();
+        // (group, key in its probe's array, which array)
+        let mut syscall_groups: Vec<(usize, u32, usize)> = Vec::new();
         let mut programs: Vec<object::Program> = Vec::new();
         let mut layouts = Vec::new();
         for (index, probe) in probes.iter().enumerate() {
@@ -148,13 +161,43 @@ impl Tracer {
             for (i, place) in places.iter().enumerate() {
                 let code = compile::variants(parsed, ret, place, &layout, 0, false, &env)
                     .map_err(|m| err(at_target(&m, &place.target, places.len())))?;
-                let alone =
-                    !share_raw && matches!(place.target.attach, Attach::RawTracepoint { .. });
+                let alone = place.syscall.is_some()
+                    || (!share_raw && matches!(place.target.attach, Attach::RawTracepoint { .. }));
                 let key = (fingerprint(&code), alone.then_some(i));
                 by_code.entry(key).or_default().push(i);
             }
+            // The probe's program array and dispatchers, before the
+            // programs that name the array.
+            let wants = |exit: bool| places.iter().any(|p| p.syscall == Some(exit));
+            if wants(false) || wants(true) {
+                let array = maps::prog_array(2 * attach::SYSCALL_NR_MAX)?;
+                for exit in [false, true].into_iter().filter(|&e| wants(e)) {
+                    let insns = codegen::syscall_dispatcher(
+                        exit,
+                        array.as_fd().as_raw_fd(),
+                        attach::SYSCALL_NR_MAX,
+                    );
+                    let name = format!("d{index}_{}", if exit { "exit" } else { "enter" });
+                    programs.push(object::Program {
+                        name: name.clone(),
+                        section: "raw_tp",
+                        insns,
+                    });
+                    dispatchers.push(Dispatcher {
+                        program: name,
+                        exit,
+                    });
+                }
+                prog_arrays.push(array);
+            }
             for members in by_code.into_values() {
                 let id = groups.len() as u32;
+                if let Some(key) = places[members[0]]
+                    .syscall
+                    .and_then(|_| syscall_key(&places[members[0]].target))
+                {
+                    syscall_groups.push((id as usize, key.1, prog_arrays.len() - 1));
+                }
                 let single = members.len() == 1;
                 let code =
                     compile::variants(parsed, ret, &places[members[0]], &layout, id, single, &env)
@@ -186,8 +229,33 @@ impl Tracer {
             .and_then(|open| open.load())
             .map_err(BpfError::Load)?;
         let progs: Vec<ProgramMut<'_>> = object.progs_mut().collect();
+        let named = |name: &str| progs.iter().find(|p| p.name().to_str() == Some(name));
         let mut attached = Attached::default();
+        // Syscall tracepoints: their programs in the arrays, then the
+        // dispatchers attached to raw_syscalls.
+        for &(id, key, array) in &syscall_groups {
+            let prog =
+                named(&format!("g{id}_{}", Kind::RawSyscall.tag())).ok_or(BpfError::Interrupted)?;
+            maps::set_program(&prog_arrays[array], key, prog.as_fd().as_raw_fd())?;
+        }
+        for d in &dispatchers {
+            let tp = if d.exit { "sys_exit" } else { "sys_enter" };
+            let prog = named(&d.program).ok_or(BpfError::Interrupted)?;
+            let link = prog
+                .attach_raw_tracepoint(tp)
+                .map_err(|source| BpfError::AttachFor {
+                    what: format!("raw_syscalls:{tp}"),
+                    source,
+                })?;
+            attached.link(crate::links::Attachment::Libbpf(link));
+        }
+        for &(id, _, _) in &syscall_groups {
+            attached.planned(0, &group_targets[id][0], "raw_syscalls, a tail call");
+        }
         for (id, targets) in group_targets.iter().enumerate() {
+            if syscall_groups.iter().any(|&(g, _, _)| g == id) {
+                continue;
+            }
             let find = |kind: Kind| {
                 let name = format!("g{id}_{}", kind.tag());
                 progs
@@ -220,6 +288,7 @@ impl Tracer {
             attached,
             ring,
             maps,
+            _prog_arrays: prog_arrays,
             _object: object,
         })
     }
@@ -271,6 +340,7 @@ fn places(probe: &Probe<'_>, parsed: &Parsed) -> Result<Vec<Place>, String> {
                     out.push(Place {
                         usdt: Some(usdt_args::parse(&site.args)?),
                         target: site.target,
+                        syscall: None,
                     });
                 }
             }
@@ -288,15 +358,55 @@ fn places(probe: &Probe<'_>, parsed: &Parsed) -> Result<Vec<Place>, String> {
                 out.push(Place {
                     target: t,
                     usdt: None,
+                    syscall: None,
                 });
             }
             _ => out.push(Place {
                 target: target.clone(),
                 usdt: None,
+                syscall: None,
             }),
         }
     }
+    // Many syscall tracepoints: each reached from raw_syscalls through
+    // its probe's dispatcher (two links to attach and detach, where a
+    // perf tracepoint link each takes ~40 ms to close, one at a time).
+    let syscalls: Vec<(usize, bool, u32)> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| syscall_key(&p.target).map(|(exit, key)| (i, exit, key)))
+        .collect();
+    if syscalls.len() >= attach::SYSCALL_TABLE_MIN {
+        for (i, exit, _) in syscalls {
+            out[i].syscall = Some(exit);
+        }
+    }
     Ok(out)
+}
+
+/// A `syscalls:sys_{enter,exit}_NAME` target's direction and key in its
+/// probe's program array: the syscall's number, past SYSCALL_NR_MAX for
+/// exits (as the counting tools' table).
+fn syscall_key(target: &Target) -> Option<(bool, u32)> {
+    let Attach::Tracepoint { category, event } = &target.attach else {
+        return None;
+    };
+    if category != "syscalls" {
+        return None;
+    }
+    let (exit, name) = match event.strip_prefix("sys_enter_") {
+        Some(name) => (false, name),
+        None => (true, event.strip_prefix("sys_exit_")?),
+    };
+    let nr = crate::syscalls::number(name).filter(|&nr| nr < attach::SYSCALL_NR_MAX)?;
+    Some((
+        exit,
+        if exit {
+            attach::SYSCALL_NR_MAX + nr
+        } else {
+            nr
+        },
+    ))
 }
 
 /// A program set as bytes, to tell targets with the same code apart from

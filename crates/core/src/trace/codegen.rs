@@ -32,6 +32,7 @@ pub mod helper {
     pub const RINGBUF_SUBMIT: i32 = 132;
     pub const RINGBUF_QUERY: i32 = 134;
     pub const GET_ATTACH_COOKIE: i32 = 174;
+    pub const TAIL_CALL: i32 = 12;
 }
 
 /// bpf_get_stack's flag for the user stack.
@@ -55,7 +56,18 @@ pub enum Context<'a> {
     RawArgs,
     /// A USDT site: where each argument is.
     Usdt(&'a [UsdtArg]),
+    /// A `syscalls:sys_enter_*` (or, with `exit`, `sys_exit_*`) tracepoint
+    /// reached from the raw_syscalls one (its `struct
+    /// bpf_raw_tracepoint_args`: the registers, and the syscall number or
+    /// return value), its record's fields read from where the kernel fills
+    /// them from.
+    RawSyscall { exit: bool },
 }
+
+/// A syscall tracepoint's record: `__syscall_nr` at 8, then the arguments
+/// (enter) or the return value (exit), 8 bytes each from 16.
+const SYSCALL_NR_FIELD: u16 = 8;
+const SYSCALL_FIRST_FIELD: u16 = 16;
 
 /// Where a USDT argument is, as its note says (`-4@%edi`, `8@-16(%rbp)`,
 /// `4@$5`), with the type the note gives it.
@@ -226,6 +238,34 @@ pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
     g.a.mov_imm(R0, 0);
     g.a.exit();
     g.a.finish()
+}
+
+/// The raw_syscalls program that hands each system call to the program of
+/// its syscall tracepoint: a tail call into `prog_array` at the syscall's
+/// number (enter) or `nr_max` + its number (exit); a syscall nobody traces
+/// finds no program there and ends.
+pub fn syscall_dispatcher(exit: bool, prog_array: i32, nr_max: u32) -> Vec<Insn> {
+    let mut a = Asm::new();
+    a.mov(R6, R1);
+    if exit {
+        a.store_imm(Size::DW, R10, KEY_SLOT, -1);
+        a.load(Size::DW, R3, R6, 0);
+        a.alu_imm(Alu::Add, R3, arch::ORIG_AX as i32);
+        a.mov(R1, R10);
+        a.alu_imm(Alu::Add, R1, KEY_SLOT as i32);
+        a.mov_imm(R2, 8);
+        a.call(helper::PROBE_READ_KERNEL);
+        a.load(Size::DW, R3, R10, KEY_SLOT);
+        a.alu_imm(Alu::Add, R3, nr_max as i32);
+    } else {
+        a.load(Size::DW, R3, R6, 8);
+    }
+    a.mov(R1, R6);
+    a.ld_map_fd(R2, prog_array);
+    a.call(helper::TAIL_CALL);
+    a.mov_imm(R0, 0);
+    a.exit();
+    a.finish().expect("a dispatcher's jumps are short")
 }
 
 /// Whether evaluating `e` calls a helper (cheap predicates are checked
@@ -434,6 +474,9 @@ impl Gen<'_> {
                 self.a.call(helper::GET_CURRENT_COMM);
             }
             Str::InRecord { offset: at, len } => {
+                if !matches!(self.ctx, Context::Record) {
+                    return Err("a char array field outside a tracepoint's record".into());
+                }
                 let n = (*len as usize).min(size - 1);
                 dst(&mut self.a);
                 self.a.mov_imm(R2, n as i32);
@@ -508,11 +551,14 @@ impl Gen<'_> {
                 self.extend(*ty);
             }
             TExpr::Field { offset, ty } => {
-                if !matches!(self.ctx, Context::Record) {
-                    return Err("a tracepoint field outside a tracepoint".into());
+                match self.ctx {
+                    Context::Record => {
+                        let size = Size::of(ty.bytes as u32).ok_or("a field of an odd size")?;
+                        self.a.load(size, R0, R6, *offset as i16);
+                    }
+                    Context::RawSyscall { exit } => self.syscall_field(exit, *offset, depth)?,
+                    _ => return Err("a tracepoint field outside a tracepoint".into()),
                 }
-                let size = Size::of(ty.bytes as u32).ok_or("a field of an odd size")?;
-                self.a.load(size, R0, R6, *offset as i16);
                 self.extend(*ty);
             }
             TExpr::Task(t) => self.task(*t),
@@ -674,6 +720,40 @@ impl Gen<'_> {
         }
     }
 
+    /// r0 = the field at `offset` of a syscall tracepoint's record, from
+    /// the raw_syscalls context: the number and return value are its
+    /// arguments, the syscall's arguments and number the saved registers'
+    /// (read from kernel memory into this depth's slot).
+    fn syscall_field(&mut self, exit: bool, offset: u16, depth: usize) -> Result<(), String> {
+        let arg = (offset.checked_sub(SYSCALL_FIRST_FIELD)).map(|o| o / 8);
+        let from_regs = match (exit, offset) {
+            (false, SYSCALL_NR_FIELD) | (true, SYSCALL_FIRST_FIELD) => {
+                self.a.load(Size::DW, R0, R6, 8);
+                return Ok(());
+            }
+            (true, SYSCALL_NR_FIELD) => arch::ORIG_AX,
+            (false, _) if offset.is_multiple_of(8) => *arch::SYSCALL_ARG_REGS
+                .get(arg.unwrap_or(u16::MAX) as usize)
+                .ok_or("a field past a syscall's six arguments")?,
+            _ => {
+                return Err(format!(
+                    "the field at offset {offset} of a syscall tracepoint is not one raw_syscalls \
+                     has (common_* fields are not)"
+                ))
+            }
+        };
+        let slot = Self::temp(depth)?;
+        self.a.store_imm(Size::DW, R10, slot, 0);
+        self.a.load(Size::DW, R3, R6, 0);
+        self.a.alu_imm(Alu::Add, R3, from_regs as i32);
+        self.a.mov(R1, R10);
+        self.a.alu_imm(Alu::Add, R1, slot as i32);
+        self.a.mov_imm(R2, 8);
+        self.a.call(helper::PROBE_READ_KERNEL);
+        self.a.load(Size::DW, R0, R10, slot);
+        Ok(())
+    }
+
     fn constant(&mut self, n: u64) {
         match i32::try_from(n as i64) {
             Ok(small) => self.a.mov_imm(R0, small),
@@ -700,7 +780,9 @@ impl Gen<'_> {
                 self.a.load(Size::DW, R0, R6, 8 * n as i16);
             }
             Context::RawArgs => self.a.load(Size::DW, R0, R6, 8 * n as i16),
-            Context::Record => return Err("an argument at a tracepoint".into()),
+            Context::Record | Context::RawSyscall { .. } => {
+                return Err("an argument at a tracepoint".into())
+            }
             Context::Usdt(args) => {
                 let arg = args.get(n as usize).ok_or(format!(
                     "arg{}: this USDT site has {} argument(s)",

@@ -69,6 +69,9 @@ pub struct Run {
     pub calls: Vec<i32>,
     /// The room each bpf_get_stack was given.
     pub stack_sizes: Vec<u64>,
+    /// Each bpf_tail_call's (map, index); the call falls through (no
+    /// program there in the test).
+    pub tail_calls: Vec<(u64, u64)>,
 }
 
 impl Machine {
@@ -381,6 +384,11 @@ impl Vm<'_> {
             helper::GET_ATTACH_COOKIE => {
                 assert_eq!(a1, CTX);
                 m.cookie
+            }
+            helper::TAIL_CALL => {
+                assert_eq!(a1, CTX);
+                self.run.tail_calls.push((a2 - MAP, a3));
+                0
             }
             other => panic!("helper {other}"),
         };
