@@ -156,6 +156,10 @@ mod tests {
         assert!(line.starts_with("trace: error: no function 'xxx"), "{line}");
         assert!(line.ends_with("xxx' in libc"), "{line}");
         assert!(line.contains("[... 99"), "{line}");
+        // Exactly the bound: whole.
+        let just = "y".repeat(MAX_MESSAGE);
+        assert_eq!(bounded(&just), just);
+        assert_ne!(bounded(&format!("{just}y")), format!("{just}y"));
         let title = anyhow::anyhow!("no function 'c:\u{1b}]0;x\u{7}malloc'\nsecond");
         let (_, line) = message("trace", &title);
         assert!(!line.chars().any(char::is_control), "{line:?}");

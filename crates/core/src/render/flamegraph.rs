@@ -45,11 +45,14 @@ mod tests {
     /// Issue 25: `--flamegraph` of a run that counted nothing failed.
     #[test]
     fn no_stacks_make_an_svg_that_says_so() {
-        let svg = super::svg(&[], "stackcount <c:x&y>").unwrap();
+        let svg = super::svg(&[], "stackcount <c:x&y> \"z\"").unwrap();
         let text = String::from_utf8(svg).unwrap();
         assert!(text.starts_with("<?xml") && text.contains("<svg"), "{text}");
         assert!(text.trim_end().ends_with("</svg>"), "{text}");
-        assert!(text.contains("stackcount &lt;c:x&amp;y&gt;"), "{text}");
+        assert!(
+            text.contains("stackcount &lt;c:x&amp;y&gt; &quot;z&quot;"),
+            "{text}"
+        );
         assert!(text.contains("No stacks"), "{text}");
     }
 

@@ -822,6 +822,44 @@ mod tests {
         assert_eq!(predicate("$pid", &user()).unwrap(), TExpr::Task(Task::Tid));
     }
 
+    /// Which expressions read the saved registers: compile.rs leaves
+    /// fentry out for them.
+    #[test]
+    fn register_reads_are_found_anywhere_in_an_expression() {
+        let reads = |text: &str| predicate(text, &user()).unwrap().reads_registers();
+        for text in [
+            "ctx->dx",
+            "-ctx->dx",
+            "(int)ctx->ax",
+            "1 + ctx->si",
+            "ctx->si + 1",
+            "arg1 ? ctx->di : 0",
+            "arg1 ? 0 : ctx->di",
+            "ctx->di ? 0 : 1",
+            "*(int *)ctx->sp",
+            "STRCMP(\"x\", ctx->di)",
+        ] {
+            assert!(reads(text), "{text}");
+        }
+        for text in [
+            "arg1 + 2",
+            "$pid",
+            "arg2 == 0",
+            "STRCMP(\"x\", arg1)",
+            "str($comm) == \"a\"",
+        ] {
+            assert!(!reads(text), "{text}");
+        }
+        let values = |v: Value| v.reads_registers();
+        assert!(values(Value::Num(TExpr::Reg(96))));
+        assert!(values(Value::Str(Str::At(
+            Box::new(TExpr::Reg(96)),
+            Mem::User
+        ))));
+        assert!(!values(Value::Str(Str::Comm)));
+        assert!(!values(Value::Num(TExpr::Const(1))));
+    }
+
     /// Issue 25: `arg1 << 64` reached the verifier ("invalid shift 64")
     /// and the user as "Invalid argument".
     #[test]

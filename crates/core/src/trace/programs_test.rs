@@ -841,6 +841,9 @@ fn expressions_follow_cs_types_and_conversions() {
         ("0xffffffff + 1", 0),
         ("0xffffffff + 1L", 0x1_0000_0000),
         ("4294967295 + 1", 0x1_0000_0000),
+        // LONG_MAX is a long: + 1 wraps negative; one more is unsigned long.
+        ("9223372036854775807 + 1 < 0", 1),
+        ("9223372036854775808 < 0", 0),
         ("2147483647 + 1", 0xffff_ffff_8000_0000),
         ("(int)arg1 < 0U", 0),
         ("(int)arg1 < 0", 1),
