@@ -106,6 +106,37 @@ fn root_longjmp_out_of_traced_frames_keeps_timing_and_output() {
     assert_eq!(uprobe_failures(log), Vec::<String>::new());
 }
 
+/// Issue 25: with the loop in main (entered before tracing) and the
+/// frames longjmp leaves at the same stack pointer as the next calls,
+/// those frames looked like tail calls and piled up: 949 of 1009 calls of
+/// the plain function timed, "63 nested deeper than 32". A frame at the
+/// stack pointer a call has returned to since is dead.
+#[test]
+fn root_siblings_abandoned_by_longjmp_do_not_pile_up() {
+    let _bpf = require_root!();
+    let exe = c_program("jumps");
+    let mut w = jumps(&["siblings", "1009"], None);
+    let spec = format!("{}:*", exe.display());
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&["funclatency", "-F", "-p", &pid, &spec]);
+    w.go();
+    w.wait_done_output();
+    w.exit();
+    let done = tracer.finish();
+    assert_eq!(done.code, Some(0), "{done:#?}");
+    let normal = counts_by_function(&done.stdout)
+        .into_iter()
+        .find(|(name, _)| name.starts_with("jumps_normal"))
+        .unwrap_or_else(|| panic!("{done:#?}"));
+    assert_eq!(normal.1, 1009, "{done:#?}");
+    assert!(
+        done.stderr
+            .contains(" 0 returns whose entry came before tracing, ")
+            && done.stderr.contains(" 0 nested deeper than 32"),
+        "{done:#?}"
+    );
+}
+
 #[test]
 fn root_libc_functions_that_return_twice_get_no_return_probe() {
     let _bpf = require_root!();

@@ -4,6 +4,9 @@
  * a known call count. Built by the tests with frame pointers and DWARF.
  *
  * jumps MODE N [T]
+ *   siblings N  N rounds in main: jumps_normal, then jumps_inner and
+ *               jumps_sig left by longjmp/siglongjmp at the same stack
+ *               pointer, a vfork every 50th
  *   jumps N     N rounds: longjmp out of jumps_outer -> jumps_inner (two
  *               frames abandoned), jumps_normal, sigsetjmp/siglongjmp,
  *               getcontext/setcontext, vfork; jumps_normal runs N times
@@ -36,6 +39,12 @@ __attribute__((noinline)) void jumps_inner(long i)
 {
 	sum += 2 * i;
 	longjmp(env, 1);
+}
+
+__attribute__((noinline)) void jumps_sig(long i)
+{
+	sum += 3 * i;
+	siglongjmp(sigenv, 1);
 }
 
 __attribute__((noinline)) void jumps_outer(long i)
@@ -111,6 +120,27 @@ int main(int argc, char **argv)
 		return 2;
 	if (strcmp(argv[1], "jumps") == 0)
 		rounds(atol(argv[2]));
+	else if (strcmp(argv[1], "siblings") == 0) {
+		/* Issue 25: the loop in main, entered before tracing; the
+		 * plain call and the ones longjmp leaves are siblings at one
+		 * stack pointer. */
+		long n = atol(argv[2]);
+
+		for (long i = 0; i < n; i++) {
+			jumps_normal(i);
+			if (setjmp(env) == 0)
+				jumps_inner(i);
+			if (sigsetjmp(sigenv, 1) == 0)
+				jumps_sig(i);
+			if (i % 50 == 0) {
+				pid_t child = vfork();
+
+				if (child == 0)
+					_exit(0);
+				waitpid(child, NULL, 0);
+			}
+		}
+	}
 	else if (strcmp(argv[1], "threads") == 0 && argc > 3)
 		threads(atol(argv[2]), atol(argv[3]));
 	else if (strcmp(argv[1], "die") == 0)

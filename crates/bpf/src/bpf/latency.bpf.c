@@ -64,8 +64,12 @@ static __always_inline void drop_abandoned(struct entry_stack *st, __u32 slot, _
 		if (st->depth == 0 || st->depth > MAX_NEST)
 			return;
 		top = (st->depth - 1) & (MAX_NEST - 1);
+		/* A different function at the same stack pointer is a tail
+		 * call, still live, unless a call at that stack pointer has
+		 * returned since it entered (a sibling call after longjmp). */
 		if (st->entry_sp[top] > sp ||
-		    (st->entry_sp[top] == sp && st->slots[top] != slot))
+		    (st->entry_sp[top] == sp && st->slots[top] != slot &&
+		     st->popped_sp != sp))
 			return;
 		lose(LOST_MISSED_RETURN);
 		st->depth--;
@@ -89,6 +93,7 @@ static __always_inline int on_entry(__u32 slot, __u64 sp)
 		return 0;
 	}
 	drop_abandoned(st, slot, sp);
+	st->popped_sp = 0;
 	d = st->depth;
 	st->depth = d + 1;
 	if (d >= MAX_NEST) {
@@ -168,6 +173,7 @@ static __always_inline int on_return(__u32 slot, __u64 sp)
 	if (st->slots[d] != slot || st->entry_sp[d] != entry_sp)
 		return 0;
 	st->depth--;
+	st->popped_sp = entry_sp;
 	delta = now - st->start_ns[d];
 
 	/* BCC's bpf_log2l(delta / unit): calls shorter than a unit land in

@@ -17,6 +17,11 @@ struct entry_stack {
 	 * address is), so frames that longjmp abandoned can be told from live
 	 * ones. 0 for kernel functions, which match by slot alone. */
 	__u64 entry_sp[MAX_NEST];
+	/* The entry stack pointer of the frame the last event popped (0 once
+	 * an entry follows): a frame left at that same stack pointer is dead,
+	 * unless its return comes next (a tail call returns through both in
+	 * one trap, nothing between them). */
+	__u64 popped_sp;
 };
 
 /* Per-process histograms (user functions, as BCC keys them). */
