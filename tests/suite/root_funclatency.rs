@@ -329,7 +329,9 @@ fn root_calls_shorter_than_the_unit_land_in_the_first_row() {
     assert_eq!(hists.len(), 1, "{done:#?}");
     let rows = &hists[0].1;
     assert_eq!(total(rows), 37 + 211, "{done:#?}");
-    assert!(count_in(rows, 0, 1) >= 211, "{done:#?}");
+    // The 20 us calls, shorter than the unit, in the first row; on a busy
+    // machine a few may be preempted past 2 ms.
+    assert!(count_in(rows, 0, 1) >= 200, "{done:#?}");
     assert!(done.stdout.contains("count: 248"), "{done:#?}");
 }
 
