@@ -49,6 +49,7 @@ use crate::tracing_progs;
 pub use plan::{Reason, Skipped, Step};
 pub(crate) use programs::{event_programs, set_autoload};
 pub use programs::{Needs, Programs, SyscallPrograms};
+pub(crate) use syscall_table::attach_raw_syscalls;
 use syscall_table::{attach_syscall_table, syscall_table_entries};
 pub use syscall_table::{SYSCALL_NR_MAX, SYSCALL_TABLE_MIN};
 

@@ -2,7 +2,7 @@
 //! syscall number to slot, instead of one link per syscall tracepoint
 //! (attach and detach in milliseconds instead of seconds).
 
-use libbpf_rs::{MapCore, MapFlags};
+use libbpf_rs::{Link, MapCore, MapFlags, ProgramMut};
 use rtools_core::targets::{Attach, Target};
 
 use super::{Attached, SyscallPrograms};
@@ -59,20 +59,11 @@ pub(super) fn attach_syscall_table(
             .map_err(map_error("syscall_slots"))?;
     }
     let wants = |exit: bool| table.iter().any(|e| (e.key >= SYSCALL_NR_MAX) == exit);
-    for (exit, prog, tp) in [
-        (false, progs.sys_enter, "sys_enter"),
-        (true, progs.sys_exit, "sys_exit"),
-    ] {
+    for (exit, prog) in [(false, progs.sys_enter), (true, progs.sys_exit)] {
         if !wants(exit) {
             continue;
         }
-        let link = prog
-            .attach_raw_tracepoint(tp)
-            .map_err(|source| BpfError::AttachFor {
-                what: format!("raw_syscalls:{tp}"),
-                source,
-            })?;
-        out.link(Attachment::Libbpf(link));
+        out.link(Attachment::Libbpf(attach_raw_syscalls(prog, exit)?));
     }
     for entry in table {
         out.planned(entry.slot, &targets[entry.slot], "raw_syscalls table");
@@ -106,4 +97,14 @@ mod tests {
         let got: Vec<_> = entries.iter().map(|e| (e.slot, e.key)).collect();
         assert_eq!(got, [(0, 0), (2, SYSCALL_NR_MAX + 110)]);
     }
+}
+
+/// Attaches `prog` to raw_syscalls' sys_enter, or with `exit` sys_exit.
+pub(crate) fn attach_raw_syscalls(prog: &ProgramMut<'_>, exit: bool) -> Result<Link, BpfError> {
+    let tp = if exit { "sys_exit" } else { "sys_enter" };
+    prog.attach_raw_tracepoint(tp)
+        .map_err(|source| BpfError::AttachFor {
+            what: format!("raw_syscalls:{tp}"),
+            source,
+        })
 }

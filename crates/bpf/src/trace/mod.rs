@@ -93,6 +93,14 @@ pub struct Tracer {
     _object: libbpf_rs::Object,
 }
 
+/// A program the object should hold but does not (a bug, not the input's
+/// fault): a load error naming it.
+fn missing(name: &str) -> BpfError {
+    BpfError::Load(libbpf_rs::Error::from(std::io::Error::other(format!(
+        "no program {name} in the generated object"
+    ))))
+}
+
 /// A probe's raw_syscalls program (it names its program array in its
 /// code): which object program, which direction.
 struct Dispatcher {
@@ -234,19 +242,13 @@ impl Tracer {
         // Syscall tracepoints: their programs in the arrays, then the
         // dispatchers attached to raw_syscalls.
         for &(id, key, array) in &syscall_groups {
-            let prog =
-                named(&format!("g{id}_{}", Kind::RawSyscall.tag())).ok_or(BpfError::Interrupted)?;
+            let name = format!("g{id}_{}", Kind::RawSyscall.tag());
+            let prog = named(&name).ok_or_else(|| missing(&name))?;
             maps::set_program(&prog_arrays[array], key, prog.as_fd().as_raw_fd())?;
         }
         for d in &dispatchers {
-            let tp = if d.exit { "sys_exit" } else { "sys_enter" };
-            let prog = named(&d.program).ok_or(BpfError::Interrupted)?;
-            let link = prog
-                .attach_raw_tracepoint(tp)
-                .map_err(|source| BpfError::AttachFor {
-                    what: format!("raw_syscalls:{tp}"),
-                    source,
-                })?;
+            let prog = named(&d.program).ok_or_else(|| missing(&d.program))?;
+            let link = attach::attach_raw_syscalls(prog, d.exit)?;
             attached.link(crate::links::Attachment::Libbpf(link));
         }
         for &(id, _, _) in &syscall_groups {
