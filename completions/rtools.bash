@@ -356,7 +356,7 @@ _rtools() {
             return 0
             ;;
         rtools__subcmd__trace)
-            opts="-b -L -Z -S -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h --buffer-pages --tid --uid --string-size --include-self --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help"
+            opts="-b -L -Z -S -B -s -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h --buffer-pages --tid --uid --string-size --include-self --bin_cmp --sym_file_list --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +408,36 @@ _rtools() {
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --sym_file_list)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -s)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
                     fi
                     return 0
                     ;;

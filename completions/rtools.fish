@@ -90,6 +90,7 @@ complete -c rtools -n "__fish_rtools_using_subcommand trace" -s b -l buffer-page
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s L -l tid -d 'Trace this thread only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -l uid -d 'Trace this user only' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s Z -l string-size -d 'Bytes read of each string' -r -f
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s s -l sym_file_list -d 'Name user frames from these ELF files (separated by commas) where a mapped file has the same build id: an unstripped copy, a debug file' -r -F
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s M -l max-events -d 'Exit after printing this many events' -r -f
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s n -l name -d 'Print events only of processes whose name contains NAME' -r
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s f -l msg-filter -d 'Print events only whose message contains MSG' -r
@@ -103,6 +104,7 @@ fentry\t'BPF trampolines (fentry/fexit; needs BTF)'
 kprobe\t'One kprobe per function'"
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s c -l cgroup -l cgroup-path -d 'Trace only tasks in this cgroup v2 directory and below: a path in the hierarchy (/system.slice/x.service) or under its mount (+)' -r -f -a "(__fish_complete_directories)"
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s S -l include-self -d 'Trace trace\'s own events too'
+complete -c rtools -n "__fish_rtools_using_subcommand trace" -s B -l bin_cmp -d 'STRCMP\'s literal may be a C list of bytes, STRCMP("{0x6c, 0, 0, 0}", arg4): memory compared byte by byte, NULs included'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s t -l timestamp -d 'Print a time column: seconds since tracing started'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s u -l unix-timestamp -d 'With -t: seconds since the epoch instead'
 complete -c rtools -n "__fish_rtools_using_subcommand trace" -s T -l time -d 'Print a time column: the clock, HH:MM:SS'

@@ -23,7 +23,7 @@ _trace() {
 
     case "${cmd}" in
         trace)
-            opts="-b -L -Z -S -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h -V --buffer-pages --tid --uid --string-size --include-self --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help --version"
+            opts="-b -L -Z -S -B -s -M -t -u -T -C -n -f -K -U -a -I -A -d -p -c -v -h -V --buffer-pages --tid --uid --string-size --include-self --bin_cmp --sym_file_list --max-events --timestamp --unix-timestamp --time --print_cpu --name --msg-filter --kernel-stack --user-stack --address --include --aggregate --duration --pid --max-probes --backend --cgroup-path --cgroup --verbose --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -75,6 +75,36 @@ _trace() {
                     COMPREPLY=("${cur}")
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
                         compopt -o nospace
+                    fi
+                    return 0
+                    ;;
+                --sym_file_list)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -s)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
                     fi
                     return 0
                     ;;

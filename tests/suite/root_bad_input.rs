@@ -429,7 +429,22 @@ fn trace_cases(files: &BadFiles) -> Vec<Case> {
             USAGE,
             "no field 'nope'",
         ),
-        case(&["vfs_read+4"], USAGE, "offsets into kernel functions"),
+        case(&["r::vfs_read+4"], USAGE, "a return probe has no offset"),
+        case(
+            &["--backend", "fentry", "vfs_read+4"],
+            USAGE,
+            "an offset into a function needs a kprobe",
+        ),
+        case(
+            &["-B", "c:malloc (STRCMP(\"{1, x}\", arg1))"],
+            USAGE,
+            "'x' in the byte list of STRCMP is not a byte",
+        ),
+        case(
+            &["-s", "/nonexistent", "c:malloc"],
+            USAGE,
+            "-s/--sym_file_list: symbol file /nonexistent:",
+        ),
     ]
 }
 

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::support::{require_root, run, testprog_path, trace_workload, Tracer, Workload};
+use super::support::{
+    require_root, run, testprog_path, trace_command, trace_workload, Tracer, Workload,
+};
 
 /// trace_target's calls (prime): i = 0..N-1.
 const N: u64 = 211;
@@ -372,6 +374,145 @@ fn root_wide_syscall_wildcards_detach_at_once_with_exact_fields() {
         .iter()
         .any(|unit| detached.ends_with(unit));
     assert!(quick, "detached in {detached}");
+}
+
+/// Issue 25: `trace 't:*:*'` took 95 s to exit, `t:sched:*` a second:
+/// a perf tracepoint link takes ~40 ms to close, one at a time. A probe
+/// that reads nothing of the tracepoint's record attaches raw (a link
+/// that detaches at once); one that reads a field keeps its tracepoint
+/// link. Both count every event.
+#[test]
+fn root_tracepoint_wildcards_without_fields_attach_raw_and_count_exactly() {
+    let _bpf = require_root!();
+    let n = 103;
+    let fields = "t:task:task_rename \"to %s\", args->newcomm";
+    let done = trace_workload(
+        &["comms", &n.to_string()],
+        &["trace", "-v", "-p", "{pid}", "t:task:*", fields],
+    );
+    let lines = messages(&done.stdout);
+    let plain = lines.iter().filter(|l| l.is_empty()).count();
+    let named: Vec<String> = (0..n).map(|i| format!("to c{i}")).collect();
+    let renamed: Vec<&String> = lines.iter().filter(|l| l.starts_with("to ")).collect();
+    assert_eq!(plain, n, "{done:#?}");
+    assert_eq!(renamed, named.iter().collect::<Vec<_>>(), "{done:#?}");
+    let plans: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter_map(|l| l.split_once(": plan: slot ").map(|(_, plan)| plan))
+        .collect();
+    assert!(
+        plans.contains(&"0 task:task_rename (tracepoint): tracepoint link"),
+        "{plans:#?}"
+    );
+    let raw = plans
+        .iter()
+        .filter(|p| p.ends_with("(tracepoint): raw tracepoint link"))
+        .count();
+    assert!(raw >= 2, "{plans:#?}");
+    assert_eq!(raw + 1, plans.len(), "{plans:#?}");
+}
+
+/// Issue 25: `%c` of a byte above 0x7f writes that byte, as printf does
+/// (it wrote U+00E9's two UTF-8 bytes): the output is bytes, and this one
+/// alone is no UTF-8, so it reads back as U+FFFD.
+#[test]
+fn root_chars_above_0x7f_are_written_as_bytes() {
+    let _bpf = require_root!();
+    let probe = format!(
+        "{} (arg1 == 2) \"[%c%c]\", 0xe9, 0x41",
+        target("trace_target")
+    );
+    let done = trace_workload(&["trace", "5"], &["trace", "-p", "{pid}", &probe]);
+    assert_eq!(messages(&done.stdout), ["[\u{fffd}A]"], "{done:#?}");
+}
+
+/// Issue 25: BCC's `-B`: STRCMP's literal as a list of bytes, compared
+/// with as many bytes of memory (a prefix, NULs included).
+#[test]
+fn root_bin_cmp_compares_byte_lists() {
+    let _bpf = require_root!();
+    let n = 13;
+    let probe = |list: &str| {
+        format!(
+            "{} (STRCMP(\"{list}\", arg2)) \"%s\", arg2",
+            target("trace_target")
+        )
+    };
+    let done = trace_workload(
+        &["trace", &n.to_string()],
+        &[
+            "trace",
+            "-B",
+            "-p",
+            "{pid}",
+            &probe("{0x73, 0x33, 0}"),
+            &probe("{'s', 0x31}"),
+        ],
+    );
+    let mut lines = messages(&done.stdout);
+    lines.sort();
+    // s3 (with its NUL) by the first; s1, s10, s11, s12 by the second.
+    assert_eq!(lines, ["s1", "s10", "s11", "s12", "s3"], "{done:#?}");
+    // Without -B the same literal is a string, which no argument is.
+    let done = trace_workload(
+        &["trace", &n.to_string()],
+        &["trace", "-p", "{pid}", &probe("{'s', 0x31}")],
+    );
+    assert_eq!(messages(&done.stdout), Vec::<String>::new(), "{done:#?}");
+    let bad = run(&["trace", "-B", &probe("{0x100}")]);
+    assert_eq!(bad.code, Some(2), "{bad:#?}");
+    assert!(
+        bad.stderr
+            .contains("'0x100' in the byte list of STRCMP is not a byte"),
+        "{bad:#?}"
+    );
+}
+
+/// Issue 25: BCC's `-s FILES`: the user frames of a stripped binary are
+/// named from an unstripped copy with the same build id.
+#[test]
+fn root_symbol_files_name_the_frames_of_a_stripped_binary() {
+    let _bpf = require_root!();
+    let dir = tempfile::TempDir::new().unwrap();
+    let stripped = dir.path().join("rtools-testprog");
+    let status = std::process::Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&stripped)
+        .arg(testprog_path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let probe = "t:syscalls:sys_enter_getcpu \"g\"";
+    let traced = |extra: &[&str]| {
+        let mut workload = std::process::Command::new(&stripped);
+        workload.args(["getcpu", "3"]);
+        let args = [&["trace", "-U", "-p", "{pid}"], extra, &[probe]].concat();
+        trace_command(workload, &args, false)
+    };
+    let named = "rtools_testprog::work";
+    let plain = traced(&[]);
+    assert_eq!(messages(&plain.stdout), ["g", "g", "g"], "{plain:#?}");
+    assert!(!plain.stdout.contains(named), "{plain:#?}");
+    let testprog = testprog_path();
+    let list = format!("/nonexistent,{testprog}");
+    let given = run(&["trace", "-s", &list, probe]);
+    assert_eq!(given.code, Some(2), "{given:#?}");
+    assert!(
+        given
+            .stderr
+            .starts_with("trace: error: -s/--sym_file_list: symbol file /nonexistent: "),
+        "{given:#?}"
+    );
+    let given = traced(&["-s", &testprog]);
+    assert_eq!(messages(&given.stdout), ["g", "g", "g"], "{given:#?}");
+    let frames = given
+        .stdout
+        .lines()
+        .filter(|l| l.contains(named) && l.ends_with(" [rtools-testprog]"))
+        .count();
+    assert!(frames >= 3, "{given:#?}");
 }
 
 #[test]

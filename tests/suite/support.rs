@@ -226,10 +226,11 @@ impl Tracer {
             .spawn()
             .expect("spawn rtools");
         let mut out = child.stdout.take().unwrap();
+        // Bytes: trace writes what %s and %c read, UTF-8 or not.
         let stdout = thread::spawn(move || {
-            let mut s = String::new();
-            out.read_to_string(&mut s).unwrap();
-            s
+            let mut bytes = Vec::new();
+            out.read_to_end(&mut bytes).unwrap();
+            String::from_utf8_lossy(&bytes).into_owned()
         });
         let (tx, rx) = mpsc::channel();
         let err = child.stderr.take().unwrap();

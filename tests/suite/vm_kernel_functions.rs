@@ -28,6 +28,11 @@ const TRACE13: &str = "trace 13";
 const PAGES: &str = "pages 1009";
 /// rtools_spin for 1.5 s.
 const SPIN: &str = "spin 1500";
+/// 103 renames of the process (the task:task_rename tracepoint).
+const COMMS: &str = "comms 103";
+/// The reads and writes, then alive for 4 s: the exporter is scraped
+/// while the process lives (`-p` tools end with it).
+const RW_LINGER: &str = "--linger 4000 read-write 1009 503";
 /// x86-64's getcpu system call number.
 const NR_GETCPU: u64 = 309;
 /// About a thousand kernel functions (1196 on the development kernel).
@@ -38,6 +43,21 @@ fn case(name: &'static str, workload: Option<&'static str>, rtools: impl Into<St
         name,
         workload,
         rtools: rtools.into(),
+        scrape: None,
+    }
+}
+
+/// A case whose exporter (listening at 127.0.0.1:`port`) is scraped once
+/// the workload's work is done.
+fn scraped(name: &'static str, port: u16, rtools: &str) -> Case {
+    let url: &'static str = Box::leak(format!("127.0.0.1:{port}/metrics").into_boxed_str());
+    Case {
+        scrape: Some(url),
+        ..case(
+            name,
+            Some(RW_LINGER),
+            format!("{rtools} --listen 127.0.0.1:{port}"),
+        )
     }
 }
 
@@ -145,6 +165,12 @@ fn common_cases() -> Vec<Case> {
             Some(RW),
             "trace -v -p {pid} 'vfs_read (count == 1) \"%d\", ctx->dx'",
         ),
+        // BCC signatures name kernel typedefs: BTF says what they are.
+        case(
+            "trace_typedef",
+            Some(RW),
+            "trace -p {pid} 'vfs_read(struct file *f, char *b, __kernel_size_t count) (count == 1) \"n=%d\", count'",
+        ),
         case(
             "trace_rejects",
             Some(RW),
@@ -206,6 +232,8 @@ fn probe_type_cases() -> Vec<Case> {
             "trace -p {pid} 't:syscalls:sys_enter_getcpu (args->cpup == 0) \"z\"'",
         ),
         case("trace_raw_tp", Some(GETCPU), trace_raw),
+        // A tracepoint wildcard that reads no field: raw tracepoints.
+        case("trace_tp_raw", Some(COMMS), "trace -v -p {pid} 't:task:*'"),
         // Many syscall tracepoints: raw_syscalls and a tail call each.
         case(
             "trace_syscalls",
@@ -227,6 +255,13 @@ fn probe_type_cases() -> Vec<Case> {
             Some(USER_STACKS),
             "funclatency -p {pid} /testprog:gamma",
         ),
+        // The exporter, scraped while the process lives.
+        scraped(
+            "exporter",
+            9435,
+            "funccount -p {pid} -r ^vfs_(read|write)$",
+        ),
+        scraped("exporter_latency", 9436, "funclatency -p {pid} vfs_read"),
     ]
 }
 
@@ -314,6 +349,32 @@ fn assert_probe_types(results: &BTreeMap<String, CaseResult>, raw_cookies: bool)
             ("trace_usdt", "t", 1),
         ],
     );
+    let renames = &results["trace_tp_raw"];
+    assert_eq!(renames.code, 0, "{renames:#?}");
+    let events = renames
+        .stdout
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" task_rename"))
+        .count();
+    assert_eq!(events, 103, "{renames:#?}");
+    // trace compiles a program per raw tracepoint where there is no
+    // cookie: the link is a plain one either way.
+    assert_plan(results, "trace_tp_raw", ": raw tracepoint link\n");
+    assert_scraped(
+        results,
+        "exporter",
+        &[
+            &format!("rtools_calls_total{{probe=\"vfs_read\"}} {READS}"),
+            &format!("rtools_calls_total{{probe=\"vfs_write\"}} {WRITES}"),
+        ],
+    );
+    assert_scraped(
+        results,
+        "exporter_latency",
+        &[&format!(
+            "rtools_function_latency_seconds_count{{probe=\"vfs_read\"}} {READS}"
+        )],
+    );
     let latency = &results["latency_uprobe"];
     assert_eq!(latency.code, 0, "{latency:#?}");
     assert!(
@@ -323,6 +384,18 @@ fn assert_probe_types(results: &BTreeMap<String, CaseResult>, raw_cookies: bool)
             .any(|l| l.starts_with("avg = ") && l.ends_with(" nsecs, count: 20")),
         "{latency:#?}"
     );
+}
+
+/// The exporter's scrape holds each of `lines`, and the tool ended well.
+fn assert_scraped(results: &BTreeMap<String, CaseResult>, name: &str, lines: &[&str]) {
+    let result = &results[name];
+    assert_eq!(result.code, 0, "{name}: {result:#?}");
+    for line in lines {
+        assert!(
+            result.scrape.lines().any(|l| l == *line),
+            "{name}: {line:?} not scraped: {result:#?}"
+        );
+    }
 }
 
 /// Frames of each printed stack (leaf first) with the `comm [pid]` line
@@ -552,12 +625,29 @@ fn assert_trace(results: &BTreeMap<String, CaseResult>, by_name: &[(&str, &str, 
 /// What every kernel's trace cases print.
 const TRACE: &[(&str, &str, u64)] = &[
     ("trace_btf", "n=1", READS),
+    ("trace_typedef", "n=1", READS),
     ("trace_kprobe", "n=1", READS),
     ("trace_return", "ret=1", WRITES),
     ("trace_string", "/dev/null", 13),
     ("trace_ctx", "1", READS),
     ("trace_rejects", "", 0),
 ];
+
+/// trace `vfs_read+OFFSET`: a kprobe inside the function, at the
+/// instruction after its ftrace call (+5 on a kernel without IBT, +9
+/// after IBT's 4-byte endbr64), counted exactly.
+fn offset_case(offset: u64) -> Case {
+    case(
+        "trace_offset",
+        Some(RW),
+        format!("trace -v -p {{pid}} 'vfs_read+{offset} \"in\"'"),
+    )
+}
+
+fn assert_offset(results: &BTreeMap<String, CaseResult>) {
+    assert_trace(results, &[("trace_offset", "in", READS)]);
+    assert_plan(results, "trace_offset", "(kernel function): kprobe\n");
+}
 
 /// One warning line for the skipped matches, and exact counts for the rest.
 fn assert_skips(results: &BTreeMap<String, CaseResult>, name: &str, skipped: usize) {
@@ -612,6 +702,7 @@ fn vm_linux_6_1_kernel_functions() {
         Some(RW),
         "funccount -p {pid} -r ^(vfs_read|tcp_inbound_md5_hash|tcp_collapse)$",
     ));
+    cases.push(offset_case(5));
     cases.extend(wide_cases(&["fentry", "kprobe"]));
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
@@ -619,6 +710,7 @@ fn vm_linux_6_1_kernel_functions() {
     assert_latency(&results);
     assert_trace(&results, TRACE);
     assert_plan(&results, "trace_btf", "(kernel function): fentry");
+    assert_offset(&results);
     let forced = &results["kprobe_multi"];
     assert_eq!(forced.code, 1, "{forced:#?}");
     assert!(
@@ -659,6 +751,7 @@ fn vm_linux_6_12_kernel_functions() {
         Some(RW),
         "trace -v --backend kprobe-multi -p {pid} 'vfs_read (count == 1) \"n=%d\", count'",
     ));
+    cases.push(offset_case(9));
     cases.extend(wide_cases(&["kprobe-multi", "fentry", "kprobe"]));
     let results = guest::run(&kernel, &cases);
     assert_common(&results);
@@ -667,6 +760,7 @@ fn vm_linux_6_12_kernel_functions() {
     assert_trace(&results, TRACE);
     assert_trace(&results, &[("trace_multi", "n=1", READS)]);
     assert_plan(&results, "trace_multi", "(kernel function): kprobe-multi");
+    assert_offset(&results);
     assert_eq!(
         assert_ok(&results, "kprobe_multi"),
         BTreeMap::from([("vfs_read".into(), READS)])

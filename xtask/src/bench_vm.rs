@@ -47,6 +47,7 @@ pub fn run(rounds: usize, rtools: &Path, testprog: &Path) -> Result<()> {
                     name: Box::leak(format!("{name}#{round}").into_boxed_str()),
                     workload: Some(WORKLOAD),
                     rtools: args.clone(),
+                    scrape: None,
                 });
             }
         }

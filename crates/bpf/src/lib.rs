@@ -16,6 +16,7 @@ mod percpu;
 pub mod proc_maps;
 pub mod stack;
 pub mod stack_samples;
+pub mod symbol_files;
 pub mod symbolize;
 pub mod syscalls;
 pub mod system;

@@ -13,6 +13,7 @@ use rtools_core::stacks::Frame;
 
 use crate::proc_maps::{OpenFiles, ProcMaps};
 use crate::stack::FileFrame;
+use crate::symbol_files::SymbolFiles;
 
 pub struct Symbols {
     symbolizer: Symbolizer,
@@ -31,6 +32,9 @@ pub struct Symbols {
     /// When each process's maps were last read again for an address
     /// outside them.
     rereads: Rereads,
+    /// trace's `-s`: files that name the frames of files with their
+    /// build ids.
+    symbol_files: SymbolFiles,
 }
 
 /// How often at most a process's mappings are read again because its
@@ -74,6 +78,7 @@ impl Default for Symbols {
             open_files: OpenFiles::default(),
             notes: Vec::new(),
             rereads: Rereads::default(),
+            symbol_files: SymbolFiles::default(),
         }
     }
 }
@@ -144,6 +149,12 @@ impl Symbols {
         for path in paths {
             self.build_ids.note(path);
         }
+    }
+
+    /// Names user frames from `files` where a mapped file has the build
+    /// id of one of them (trace's `-s`).
+    pub fn use_symbol_files(&mut self, files: SymbolFiles) {
+        self.symbol_files = files;
     }
 
     /// Captures `pid`'s mappings now, if not done yet; call it as soon as
@@ -234,7 +245,12 @@ impl Symbols {
                 let Some(Some(file)) = frames.get(i) else {
                     return Frame::unknown(addr);
                 };
-                let Some(path) = self.build_ids.path(&file.build_id, &mut self.open_files) else {
+                let given = self
+                    .symbol_files
+                    .by_id(&file.build_id)
+                    .map(Path::to_path_buf);
+                let found = || self.build_ids.path(&file.build_id, &mut self.open_files);
+                let Some(path) = given.or_else(found) else {
                     return Frame::unknown(addr);
                 };
                 let (name, offset) =
@@ -295,6 +311,7 @@ impl Symbols {
             processes,
             images,
             files,
+            symbol_files,
             ..
         } = self;
         let maps = match execs.and_then(|e| images.get(&(pid, e))) {
@@ -308,7 +325,9 @@ impl Symbols {
             .iter()
             .map(|&addr| {
                 if let Some((mapping, offset)) = maps.file_offset(addr) {
-                    let (name, off) = file_symbol(symbolizer, files, &mapping.path, offset);
+                    let stand_in = symbol_files.stand_in(&mapping.path);
+                    let path = stand_in.as_deref().unwrap_or(&mapping.path);
+                    let (name, off) = file_symbol(symbolizer, files, path, offset);
                     return Frame {
                         addr,
                         name,

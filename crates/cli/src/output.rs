@@ -31,8 +31,13 @@ pub fn tool() -> &'static str {
 /// Writes `text` to stdout and flushes it; exits quietly if the reader has
 /// gone away.
 pub fn stdout(text: &str) {
+    stdout_bytes(text.as_bytes());
+}
+
+/// [`stdout`] for output that is bytes (trace's messages, as printf's).
+pub fn stdout_bytes(bytes: &[u8]) {
     let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
         if e.kind() == io::ErrorKind::BrokenPipe {
             std::process::exit(exit::OK);
         }

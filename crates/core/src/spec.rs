@@ -24,6 +24,9 @@ pub enum KernelFlavor {
     Kprobe,
     /// `fentry:`/`kfunc:` / `fexit:`/`kretfunc:`: BPF trampolines.
     Fentry,
+    /// Inside the function (trace's `func+0x12`): only a kprobe attaches
+    /// there.
+    Offset,
 }
 
 /// One parsed probe specification. Name fields may hold glob or regex
@@ -634,7 +637,6 @@ mod tests {
         assert!(error("rawtracepoint:a:b:c").contains("too many"));
     }
 
-    #[test]
     /// Issue 25: trace(8)'s own examples `:c:malloc` and `::do_sys_openat2`
     /// were refused; BCC reads an empty type as p.
     #[test]

@@ -29,8 +29,8 @@ const NUMBERS: [u64; 14] = [
     u64::MAX,
 ];
 
-/// glibc's rendering of `fmt` with one argument.
-fn glibc(fmt: &str, arg: Arg<'_>) -> String {
+/// glibc's rendering of `fmt` with one argument, its bytes.
+fn glibc(fmt: &str, arg: Arg<'_>) -> Vec<u8> {
     let mut buf = vec![0u8; 256];
     let cfmt = CString::new(fmt).unwrap();
     let b = buf.as_mut_ptr().cast::<c_char>();
@@ -49,11 +49,9 @@ fn glibc(fmt: &str, arg: Arg<'_>) -> String {
         }
     };
     assert!((0..256).contains(&n), "{fmt}: snprintf returned {n}");
-    // SAFETY: snprintf NUL-terminated what it wrote.
-    unsafe { CStr::from_ptr(buf.as_ptr().cast()) }
-        .to_str()
-        .unwrap()
-        .to_string()
+    // n bytes written (%c of 0 writes a NUL: not where the text ends).
+    buf.truncate(n as usize);
+    buf
 }
 
 #[derive(Clone, Copy)]
@@ -66,8 +64,18 @@ enum Arg<'a> {
     Str(&'a CStr),
 }
 
-fn rtools(fmt: &str, value: Value<'_>) -> String {
+fn rtools(fmt: &str, value: Value<'_>) -> Vec<u8> {
     parse(fmt).unwrap().render(&[value])
+}
+
+/// A difference, readable.
+fn differs(fmt: &str, of: &str, want: &[u8], got: &[u8]) -> String {
+    let show = |b: &[u8]| b.escape_ascii().to_string();
+    format!(
+        "{fmt} of {of}: glibc {:?}, rtools {:?}",
+        show(want),
+        show(got)
+    )
 }
 
 /// The argument glibc reads for an integer conversion of `length` on a
@@ -106,7 +114,7 @@ fn integer_conversions_render_as_glibc() {
                     let want = glibc(&fmt, int_arg(length, conv, v));
                     let got = rtools(&fmt, Value::Num(v));
                     if got != want {
-                        wrong.push(format!("{fmt} of {v:#x}: glibc {want:?}, rtools {got:?}"));
+                        wrong.push(differs(&fmt, &format!("{v:#x}"), &want, &got));
                     }
                     checked += 1;
                 }
@@ -125,32 +133,41 @@ fn integer_conversions_render_as_glibc() {
 #[test]
 fn pointers_chars_and_strings_render_as_glibc() {
     let mut wrong = Vec::new();
-    let strings = [c"", c"x", c"hello", c"a longer string, past widths"];
+    // Bytes that are no UTF-8, and UTF-8 of more than a byte a character:
+    // glibc counts widths and precisions in bytes.
+    let strings = [
+        c"",
+        c"x",
+        c"hello",
+        c"a longer string, past widths",
+        c"caf\xe9 \xff\x80",
+        c"\xc3\xa9t\xc3\xa9 \xe2\x82\xac",
+    ];
     for spec in specs() {
         for v in NUMBERS {
             let fmt = format!("[{spec}p]");
             let want = glibc(&fmt, Arg::Ptr(v as usize));
             let got = rtools(&fmt, Value::Num(v));
             if got != want {
-                wrong.push(format!("{fmt} of {v:#x}: glibc {want:?}, rtools {got:?}"));
+                wrong.push(differs(&fmt, &format!("{v:#x}"), &want, &got));
             }
         }
-        // ASCII characters; a byte above 0x7f is written as the
-        // character of that code point (see trace(8)).
-        for c in [b'a', b' ', b'~', b'0'] {
+        // Every byte, those above 0x7f written as they are; and values
+        // past a byte, which %c cuts to one.
+        for c in (0..=0xffu64).chain([0x1e9, u64::MAX]) {
             let fmt = format!("[{spec}c]");
             let want = glibc(&fmt, Arg::Int(c as c_int));
-            let got = rtools(&fmt, Value::Num(c as u64));
+            let got = rtools(&fmt, Value::Num(c));
             if got != want {
-                wrong.push(format!("{fmt} of {c:#x}: glibc {want:?}, rtools {got:?}"));
+                wrong.push(differs(&fmt, &format!("{c:#x}"), &want, &got));
             }
         }
         for s in strings {
             let fmt = format!("[{spec}s]");
             let want = glibc(&fmt, Arg::Str(s));
-            let got = rtools(&fmt, Value::text(s.to_str().unwrap()));
+            let got = rtools(&fmt, Value::text(s.to_bytes()));
             if got != want {
-                wrong.push(format!("{fmt} of {s:?}: glibc {want:?}, rtools {got:?}"));
+                wrong.push(differs(&fmt, &format!("{s:?}"), &want, &got));
             }
         }
     }

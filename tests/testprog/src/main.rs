@@ -7,8 +7,9 @@
 //! whether the process is still alive when rtools reads or symbolizes.
 //! With `--wait-signal` (the VM tests, driven by a shell) it waits for
 //! SIGUSR1 instead, makes no other system call before the work, and exits
-//! right after it (or `--linger MS` later, so that a tracer reads the
-//! process's mappings while it lives). With `--time` it prints `elapsed_ns N`, the duration of
+//! right after it (or with `--linger MS`, renames itself `done` and exits
+//! MS later, so that a tracer reads the process's mappings, or a test
+//! scrapes the exporter, while it lives). With `--time` it prints `elapsed_ns N`, the duration of
 //! the work alone (the benchmarks).
 //!
 //! Modes:
@@ -40,6 +41,8 @@
 //! - `jit N`: gamma N times through machine code in an anonymous page,
 //!   named `rtools_jit_trampoline` in /tmp/perf-PID.map (as JITs do);
 //! - `open N`: opens and closes /dev/null N times (do_sys_openat2 N times);
+//! - `http-get HOST:PORT/PATH`: prints the HTTP response (no work, no
+//!   signal);
 //! - `read-write N M`: N one-byte reads of /dev/zero, then M one-byte
 //!   writes to /dev/null (vfs_read N, vfs_write M times);
 //! - `loop-ctl N`: N LOOP_CTL_GET_FREE ioctls on /dev/loop-control (the
@@ -445,6 +448,29 @@ fn wait_for_sigusr1() {
     }
 }
 
+/// `http-get HOST:PORT/PATH`: the response to an HTTP/1.0 GET, on stdout
+/// (the VM tests' scrape of the exporter: busybox's wget crashed in a
+/// guest).
+fn http_get(url: &str) {
+    use std::net::TcpStream;
+    let (addr, path) = url.split_once('/').unwrap_or((url, ""));
+    let fetch = || -> io::Result<Vec<u8>> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+        write!(stream, "GET /{path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response)?;
+        Ok(response)
+    };
+    match fetch() {
+        Ok(response) => io::stdout().write_all(&response).unwrap(),
+        Err(e) => {
+            eprintln!("rtools-testprog: GET {url}: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut wait_signal = false;
@@ -472,6 +498,9 @@ fn main() {
         }
     }
     let mode = args.first().cloned().unwrap_or_default();
+    if mode == "http-get" {
+        return http_get(args.get(1).map_or("", String::as_str));
+    }
     let counts: Vec<u64> = args[1.min(args.len())..]
         .iter()
         .map(|c| c.parse().expect("counts are numbers"))
@@ -489,7 +518,11 @@ fn main() {
         if time {
             println!("elapsed_ns {}", start.elapsed().as_nanos());
         }
-        std::thread::sleep(linger);
+        if !linger.is_zero() {
+            // Said by its name, not on stdout: a write would be counted.
+            set_name("done");
+            std::thread::sleep(linger);
+        }
         return;
     }
     let stdin = io::stdin();

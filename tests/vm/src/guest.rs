@@ -91,6 +91,10 @@ pub struct Case {
     /// rtools arguments; `{pid}` is the workload's pid. Without a workload
     /// rtools must end by itself (-d).
     pub rtools: String,
+    /// HOST:PORT/PATH fetched (HTTP GET) once the workload has done its work
+    /// and lingers (give it `--linger`: `-p` tools end with their
+    /// process): the exporter's scrape.
+    pub scrape: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +104,8 @@ pub struct CaseResult {
     pub stderr: String,
     /// The workload's exit code ("none" without one) and output.
     pub workload: String,
+    /// What the case's scrape answered, or why it failed.
+    pub scrape: String,
 }
 
 const INIT: &str = r#"#!/bin/sh
@@ -114,17 +120,19 @@ mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
 insmod /modules/loop.ko
+ip link set lo up  # the exporter's scrapes
 echo "@@BOOTED $(uname -r)"
 
-# run_case NAME WORKLOAD RTOOLS_ARGS: runs the workload (waiting for
-# SIGUSR1) and rtools; once rtools is tracing, lets the workload run, then
-# stops rtools with Ctrl-C.
+# run_case NAME WORKLOAD SCRAPE_URL RTOOLS_ARGS: runs the workload
+# (waiting for SIGUSR1) and rtools; once rtools is tracing, lets the
+# workload run, fetches the URL if any once its work is done, then stops
+# rtools with Ctrl-C.
 run_case() {
-  name=$1; work=$2; shift 2
+  name=$1; work=$2; url=$3; shift 3
   # Old output must not be mistaken for the new run's ("ready",
   # "Tracing"): the shell can read a file before the new process has
   # truncated it.
-  rm -f /tmp/work.out /tmp/out /tmp/err
+  rm -f /tmp/work.out /tmp/out /tmp/err /tmp/scrape
   wrc=none
   if [ -n "$work" ]; then
     /testprog --wait-signal $work > /tmp/work.out 2>&1 &
@@ -138,6 +146,10 @@ run_case() {
   if [ -n "$work" ]; then
     while ! grep -q '^Tracing' /tmp/err 2>/dev/null && kill -0 $R 2>/dev/null; do sleep 0.05; done
     kill -USR1 $W
+    if [ -n "$url" ]; then
+      while ! grep -qx done /proc/$W/comm 2>/dev/null && kill -0 $W 2>/dev/null; do sleep 0.05; done
+      /testprog http-get "$url" > /tmp/scrape 2>&1
+    fi
     wait $W
     wrc=$?
     kill -INT $R 2>/dev/null
@@ -150,6 +162,8 @@ run_case() {
   cat /tmp/err
   echo "@@WORKLOAD rc=$wrc"
   cat /tmp/work.out 2>/dev/null
+  echo "@@SCRAPE"
+  cat /tmp/scrape 2>/dev/null
   echo "@@END"
 }
 . /cases.sh
@@ -221,19 +235,21 @@ fn parse_console(console: &str) -> BTreeMap<String, CaseResult> {
             stdout: String::new(),
             stderr: String::new(),
             workload: String::new(),
+            scrape: String::new(),
         };
         let mut section = 0;
         for line in lines.by_ref() {
             if line == "@@END" {
                 break;
             }
-            if line == "@@STDERR" || line.starts_with("@@WORKLOAD ") {
+            if line == "@@STDERR" || line.starts_with("@@WORKLOAD ") || line == "@@SCRAPE" {
                 section += 1;
             }
             let out = match section {
                 0 => &mut result.stdout,
                 1 => &mut result.stderr,
-                _ => &mut result.workload,
+                2 => &mut result.workload,
+                _ => &mut result.scrape,
             };
             if !line.starts_with("@@") || section == 2 {
                 out.push_str(line.trim_start_matches("@@WORKLOAD "));
@@ -294,9 +310,10 @@ fn script(cases: &[Case]) -> String {
                 .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
                 .collect();
             format!(
-                "run_case '{}' '{}' {}\n",
+                "run_case '{}' '{}' '{}' {}\n",
                 c.name,
                 c.workload.unwrap_or(""),
+                c.scrape.unwrap_or(""),
                 words.join(" ")
             )
         })
@@ -402,7 +419,8 @@ mod tests {
             name: "x",
             workload: None,
             rtools: "trace 'it''s'".into(),
+            scrape: None,
         }]);
-        assert_eq!(line, "run_case 'x' '' 'trace' 'its'\n");
+        assert_eq!(line, "run_case 'x' '' '' 'trace' 'its'\n");
     }
 }

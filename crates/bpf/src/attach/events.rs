@@ -2,10 +2,14 @@
 //! probes (through libbpf's USDT support). [`Attached::one_link`] records
 //! the outcome.
 
+use std::ffi::CString;
+use std::io::ErrorKind;
 use std::path::Path;
+use std::ptr::NonNull;
 
+use libbpf_rs::libbpf_sys;
 use libbpf_rs::{
-    Link, ProgramMut, RawTracepointOpts, TracepointCategory, TracepointOpts, UsdtOpts,
+    AsRawLibbpf, Link, ProgramMut, RawTracepointOpts, TracepointCategory, TracepointOpts, UsdtOpts,
 };
 
 pub(super) fn tracepoint(
@@ -32,6 +36,39 @@ pub(super) fn raw_tracepoint(
         ..Default::default()
     };
     prog.attach_raw_tracepoint_with_opts(event, opts)
+}
+
+/// A kprobe `offset` bytes into kernel function `func` (libbpf-rs's
+/// options have no offset: libbpf's own call).
+pub(super) fn kprobe_at(
+    prog: &ProgramMut<'_>,
+    func: &str,
+    offset: u64,
+    cookie: u64,
+) -> libbpf_rs::Result<Link> {
+    let name = CString::new(func)
+        .map_err(|_| libbpf_rs::Error::from(std::io::Error::from(ErrorKind::InvalidInput)))?;
+    let opts = libbpf_sys::bpf_kprobe_opts {
+        sz: size_of::<libbpf_sys::bpf_kprobe_opts>() as _,
+        bpf_cookie: cookie,
+        offset: offset as _,
+        ..Default::default()
+    };
+    // SAFETY: the program pointer is live for the call, the name a
+    // NUL-terminated string and the options sized as libbpf expects;
+    // libbpf returns a link it owns or NULL with errno set.
+    let link = unsafe {
+        libbpf_sys::bpf_program__attach_kprobe_opts(
+            prog.as_libbpf_object().as_ptr(),
+            name.as_ptr(),
+            &opts,
+        )
+    };
+    match NonNull::new(link) {
+        // SAFETY: a link libbpf just made, owned by nothing else.
+        Some(link) => Ok(unsafe { Link::from_ptr(link) }),
+        None => Err(libbpf_rs::Error::from(std::io::Error::last_os_error())),
+    }
 }
 
 /// A USDT probe; `pid`: it fires only in this process (`-p`).

@@ -7,7 +7,7 @@ use rtools_core::spec::KernelFlavor;
 use rtools_core::targets::{Attach, Target};
 
 use super::multi::{attach_split, SplitError};
-use super::{check_interrupt, Attached, Backend, Programs, Reason, Step};
+use super::{check_interrupt, events, Attached, Backend, Programs, Reason, Step};
 use crate::error::BpfError;
 use crate::links::Attachment;
 use crate::system;
@@ -20,6 +20,8 @@ const GIVE_UP_AFTER: usize = 16;
 /// The backends to try for one group of kernel functions, best first.
 fn kernel_backends(flavor: KernelFlavor, forced: Backend) -> Vec<Backend> {
     match (forced, flavor) {
+        (Backend::Auto | Backend::Kprobe, KernelFlavor::Offset) => vec![Backend::Kprobe],
+        (_, KernelFlavor::Offset) => Vec::new(),
         (Backend::Auto, KernelFlavor::Fentry) => vec![Backend::Fentry],
         (Backend::Auto, KernelFlavor::Kprobe) => vec![Backend::KprobeMulti, Backend::Kprobe],
         (Backend::Auto, KernelFlavor::Auto) => {
@@ -50,7 +52,14 @@ pub(super) fn attach_kernel(
     out: &mut Attached,
 ) -> Result<(), BpfError> {
     let mut failures = Vec::new();
-    for backend in kernel_backends(flavor, forced) {
+    let backends = kernel_backends(flavor, forced);
+    if backends.is_empty() {
+        failures.push(format!(
+            "{forced}: attaches at a function's entry only; an offset into a function needs a \
+             kprobe (--backend kprobe)"
+        ));
+    }
+    for backend in backends {
         let prog = match backend {
             Backend::KprobeMulti => progs.kprobe_multi,
             Backend::Fentry => progs.tracing_template,
@@ -80,6 +89,13 @@ fn kernel_func(target: &Target) -> &str {
     match &target.attach {
         Attach::Kernel { func, .. } => func,
         _ => unreachable!("kernel groups hold kernel targets"),
+    }
+}
+
+fn kernel_offset(target: &Target) -> u64 {
+    match &target.attach {
+        Attach::Kernel { offset, .. } => *offset,
+        _ => 0,
     }
 }
 
@@ -159,14 +175,19 @@ fn kprobe(
     }
     let how = if ret { "kretprobe" } else { "kprobe" };
     per_function(targets, slots, out, how, |slot, func| {
-        let opts = KprobeOpts {
-            cookie: slot as u64,
-            ..Default::default()
+        let offset = kernel_offset(&targets[slot]);
+        let link = if offset == 0 {
+            let opts = KprobeOpts {
+                cookie: slot as u64,
+                ..Default::default()
+            };
+            prog.attach_kprobe_with_opts(ret, func, opts)
+        } else {
+            events::kprobe_at(prog, func, offset, slot as u64)
         };
-        let link = prog
-            .attach_kprobe_with_opts(ret, func, opts)
-            .map_err(|e| Reason::from(&e))?;
-        Ok(vec![Attachment::Libbpf(link)])
+        Ok(vec![Attachment::Libbpf(
+            link.map_err(|e| Reason::from(&e))?,
+        )])
     })
 }
 
@@ -227,5 +248,10 @@ mod tests {
         );
         assert_eq!(kernel_backends(KernelFlavor::Fentry, Auto), [Fentry]);
         assert_eq!(kernel_backends(KernelFlavor::Auto, Kprobe), [Kprobe]);
+        // Inside a function only a kprobe attaches.
+        assert_eq!(kernel_backends(KernelFlavor::Offset, Auto), [Kprobe]);
+        assert_eq!(kernel_backends(KernelFlavor::Offset, Kprobe), [Kprobe]);
+        assert!(kernel_backends(KernelFlavor::Offset, Fentry).is_empty());
+        assert!(kernel_backends(KernelFlavor::Offset, KprobeMulti).is_empty());
     }
 }

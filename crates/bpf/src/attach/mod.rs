@@ -237,8 +237,19 @@ pub fn attach_all(
                 Some(Err(reason)) => out.skipped(target, reason),
                 None => out.skipped(target, NOT_FOR_THIS_TOOL),
             },
-            Attach::Kernel { ret, flavor, .. } => {
-                kernel.entry((*ret, *flavor)).or_default().push(slot);
+            Attach::Kernel {
+                ret,
+                flavor,
+                offset,
+                ..
+            } => {
+                // Only a kprobe attaches inside a function.
+                let flavor = if *offset != 0 {
+                    KernelFlavor::Offset
+                } else {
+                    *flavor
+                };
+                kernel.entry((*ret, flavor)).or_default().push(slot);
             }
             Attach::Uprobe { binary, ret, .. } => {
                 uprobes

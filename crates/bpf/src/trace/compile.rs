@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rtools_core::arch;
 use rtools_core::targets::{Attach, Target};
-use rtools_core::trace::check::{Int, Scope, Site, TExpr};
+use rtools_core::trace::check::{Int, ParamType, Scope, Site, TExpr};
 use rtools_core::trace::codegen::{self, Collect, Context, Filters, Plan, UsdtArg};
 use rtools_core::trace::event::Layout;
 use rtools_core::trace::fields;
@@ -106,6 +106,16 @@ pub fn variants(
             if params.is_empty() {
                 params = env.kernel.and_then(|k| k.params(func)).unwrap_or_default();
             }
+            // A signature's kernel typedefs (`ktime_t rqtp`), from BTF.
+            for p in &mut params {
+                let named = match &p.ty {
+                    ParamType::Named(name) => env.kernel.and_then(|k| k.type_named(name)),
+                    _ => None,
+                };
+                if let Some(ty) = named {
+                    p.ty = ty;
+                }
+            }
             let mut kinds = vec![
                 (Kind::Kprobe, Context::Regs),
                 (Kind::KprobeMulti, Context::Regs),
@@ -167,6 +177,7 @@ pub fn variants(
         site: scope_site,
         ret,
         params: &params,
+        byte_lists: parsed.byte_lists,
     };
     let (predicate, values) = parsed.typed(&scope)?;
     // ctx->REG: fentry saves no registers, so kprobes serve.
@@ -175,6 +186,14 @@ pub fn variants(
     let mut kinds = kinds;
     if registers {
         kinds.retain(|(kind, _)| *kind != Kind::FentryTemplate);
+    }
+    // A tracepoint probe that reads none of the record may attach raw: a
+    // perf tracepoint link takes ~40 ms to close, one at a time in the
+    // kernel (`t:*:*` took 95 s to detach), a raw one microseconds.
+    let record = predicate.as_ref().is_some_and(TExpr::reads_record)
+        || values.iter().any(|v| v.reads_record());
+    if matches!(kinds.as_slice(), [(Kind::Tracepoint, Context::Record)]) && !record {
+        kinds.push((Kind::RawTracepoint, Context::RawArgs));
     }
     let mut filters = env.filters;
     if kernel_side {

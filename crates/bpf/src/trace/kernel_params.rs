@@ -47,6 +47,33 @@ impl KernelParams {
         )
     }
 
+    /// What a type a signature names is, from BTF (BCC's `ktime_t rqtp`,
+    /// `enum pid_type type`): integers, enums and pointers; None for a
+    /// name BTF lacks, or a struct or union by value.
+    pub fn type_named(&self, name: &str) -> Option<ParamType> {
+        let name = name.trim();
+        let name = name.strip_prefix("const ").unwrap_or(name).trim();
+        let (enumeration, bare) = match name.split_once(char::is_whitespace) {
+            Some(("enum", bare)) => (true, bare.trim()),
+            Some(_) => return None,
+            None => (false, name),
+        };
+        if bare.contains('\0') {
+            return None;
+        }
+        let ty: BtfType<'_> = self.btf.type_by_name(bare)?;
+        let named = if enumeration {
+            matches!(ty.kind(), BtfKind::Enum | BtfKind::Enum64)
+        } else {
+            ty.kind() == BtfKind::Typedef
+        };
+        let scalar = matches!(
+            ty.skip_mods_and_typedefs().kind(),
+            BtfKind::Int | BtfKind::Enum | BtfKind::Enum64 | BtfKind::Ptr
+        );
+        (named && scalar).then(|| param_type(ty))
+    }
+
     /// How many arguments `func` takes (an fentry program reads no
     /// further), None when BTF does not know it.
     pub fn arg_count(&self, func: &str) -> Option<u8> {
@@ -112,5 +139,31 @@ mod tests {
         );
         assert_eq!(k.arg_count("do_sys_openat2"), Some(params.len() as u8));
         assert!(k.params("rtools_no_such_function").is_none());
+    }
+
+    /// Issue 25: BCC signatures name kernel typedefs (trace(8)'s
+    /// `ktime_t`): BTF says what they are.
+    #[test]
+    fn typedefs_and_enums_named_in_signatures() {
+        let Some(k) = KernelParams::load() else {
+            crate::skip_test("the kernel has no BTF");
+            return;
+        };
+        let s64 = ParamType::Int(check::Int {
+            bytes: 8,
+            signed: true,
+        });
+        assert_eq!(k.type_named("ktime_t"), Some(s64.clone()));
+        assert_eq!(k.type_named("const ktime_t"), Some(s64));
+        assert_eq!(
+            k.type_named("enum pid_type"),
+            Some(ParamType::Int(check::Int::U32))
+        );
+        assert_eq!(k.type_named("gfp_t"), Some(ParamType::Int(check::Int::U32)));
+        // A struct by value, a struct's name, no such name.
+        assert_eq!(k.type_named("atomic_t"), None);
+        assert_eq!(k.type_named("struct file"), None);
+        assert_eq!(k.type_named("file"), None);
+        assert_eq!(k.type_named("rtools_no_such_type"), None);
     }
 }

@@ -27,7 +27,7 @@ use rtools_core::trace::insn::Insn;
 use rtools_core::trace::parsed::Parsed;
 use rtools_core::trace::{usdt_args, ProbeError};
 
-use crate::attach::{self, AttachOptions, Attached, Programs};
+use crate::attach::{self, AttachOptions, Attached, Backend, Programs};
 use crate::error::{map_error, BpfError};
 use crate::kernel_probes;
 use compile::{Env, Kind, Place};
@@ -160,6 +160,16 @@ impl Tracer {
                 ProbeSpec::Kernel { ret: true, .. } | ProbeSpec::User { ret: true, .. }
             );
             let places = places(probe, parsed).map_err(err)?;
+            let inside = |p: &Place| matches!(p.target.attach, Attach::Kernel { offset: 1.., .. });
+            let backend = config.attach.backend;
+            if matches!(backend, Backend::Fentry | Backend::KprobeMulti)
+                && places.iter().any(inside)
+            {
+                return Err(err(format!(
+                    "--backend {backend} attaches at a function's entry only: an offset into \
+                     a function needs a kprobe (--backend kprobe or auto)"
+                )));
+            }
             // Targets whose programs come out the same share them; but a
             // shared raw tracepoint program reads its cookie, which raw
             // tracepoints carry only on some kernels: elsewhere each has
@@ -169,8 +179,8 @@ impl Tracer {
             for (i, place) in places.iter().enumerate() {
                 let code = compile::variants(parsed, ret, place, &layout, 0, false, &env)
                     .map_err(|m| err(at_target(&m, &place.target, places.len())))?;
-                let alone = place.syscall.is_some()
-                    || (!share_raw && matches!(place.target.attach, Attach::RawTracepoint { .. }));
+                let raw = code.iter().any(|(kind, _)| *kind == Kind::RawTracepoint);
+                let alone = place.syscall.is_some() || (!share_raw && raw);
                 let key = (fingerprint(&code), alone.then_some(i));
                 by_code.entry(key).or_default().push(i);
             }
@@ -272,6 +282,7 @@ impl Tracer {
                 tracing_template: find(Kind::FentryTemplate),
                 uprobe: find(Kind::Uprobe),
                 uprobe_multi: find(Kind::UprobeMulti),
+                tracepoints_as_raw: true,
                 ..Programs::default()
             };
             let got = attach::attach_all(&group_progs, targets, &config.attach)?;
@@ -346,15 +357,17 @@ fn places(probe: &Probe<'_>, parsed: &Parsed) -> Result<Vec<Place>, String> {
                     });
                 }
             }
-            Attach::Kernel { .. } if offset != 0 => {
-                return Err(
-                    "offsets into kernel functions are not supported: probe the function itself"
-                        .into(),
-                )
+            Attach::Kernel { ret: true, .. } | Attach::Uprobe { ret: true, .. } if offset != 0 => {
+                return Err(format!(
+                    "+{offset:#x}: a return probe has no offset (it fires where the function \
+                     returns): drop the offset, or probe p: at it"
+                ))
             }
-            Attach::Uprobe { .. } if offset != 0 => {
+            Attach::Kernel { .. } | Attach::Uprobe { .. } if offset != 0 => {
                 let mut t = target.clone();
-                if let Attach::Uprobe { offset: at, .. } = &mut t.attach {
+                if let Attach::Kernel { offset: at, .. } | Attach::Uprobe { offset: at, .. } =
+                    &mut t.attach
+                {
                     *at += offset;
                 }
                 out.push(Place {

@@ -4,14 +4,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::mem::MaybeUninit;
 use std::os::fd::RawFd;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueHint};
 use rtools_bpf::attach::Attached;
+use rtools_bpf::symbol_files::SymbolFiles;
 use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::trace::{Probe, TraceConfig, TraceStartError, Tracer};
 use rtools_bpf::OpenObject;
@@ -66,9 +67,14 @@ Examples:
 /// function's parameters by name, from BTF (+); casts (int), (u8)..(u64),
 /// (s8)..(s64), (bool), (char *), (int *) and other integer pointers; C's
 /// operators, `?:` included. Strings compare with STRCMP("lit", e) or
-/// str(e) == "lit". Formats take %d %i %u %x %X %o %c %s %p with h, hh, l,
-/// ll, widths, precisions and flags, rendered as glibc's printf renders
-/// them, and %K and %U for kernel and user symbols.
+/// str(e) == "lit"; with -B, STRCMP("{0x6c, 0, 0, 0}", e) compares bytes.
+/// A signature's types are C's integers and pointers, and at kernel
+/// functions the types the kernel's BTF names (ktime_t, enum pid_type).
+/// FUNC+OFFSET probes inside a kernel function (a kprobe) or a user one.
+/// Formats take %d %i %u %x %X %o %c %s %p with h, hh, l, ll, widths,
+/// precisions and flags, rendered as glibc's printf renders them (bytes:
+/// %s and %c write what they read), and %K and %U for kernel and user
+/// symbols.
 ///
 /// Expressions compute what C computes (trace's tests compare them with
 /// gcc's): argN and retval are unsigned long, as in BCC; narrower types
@@ -85,8 +91,10 @@ Examples:
 /// Differences from BCC's trace, on purpose: STRCMP("ab", s) is exact
 /// equality (BCC's compares only the literal's length, a prefix match);
 /// e == "lit" compares strings where BCC would compare pointers; a pointer
-/// that cannot be read reads as the empty string, so it equals "". %c of a
-/// byte above 0x7f prints the character of that code point in UTF-8.
+/// that cannot be read reads as the empty string, so it equals "". A -B
+/// byte list matches as many bytes as it holds (BCC's compares one fewer).
+/// A tracepoint probe that reads no args-> field attaches as a raw
+/// tracepoint, which detaches at once.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "trace",
@@ -110,6 +118,14 @@ pub struct TraceArgs {
     /// Trace trace's own events too
     #[arg(short = 'S', long = "include-self")]
     pub include_self: bool,
+    /// STRCMP's literal may be a C list of bytes, STRCMP("{0x6c, 0, 0, 0}",
+    /// arg4): memory compared byte by byte, NULs included
+    #[arg(short = 'B', long = "bin_cmp")]
+    pub bin_cmp: bool,
+    /// Name user frames from these ELF files (separated by commas) where a
+    /// mapped file has the same build id: an unstripped copy, a debug file
+    #[arg(short = 's', long = "sym_file_list", value_name = "FILES", value_hint = ValueHint::FilePath)]
+    pub sym_file_list: Option<String>,
     /// Exit after printing this many events
     #[arg(short = 'M', long = "max-events", value_name = "N", value_parser = numbers::unsigned::<u64>, value_hint = ValueHint::Other)]
     pub max_events: Option<u64>,
@@ -208,6 +224,9 @@ impl Tool for TraceArgs {
         for raw in &self.probes {
             Parsed::new(raw)?;
         }
+        if let Err(e) = self.symbol_files() {
+            return usage(e);
+        }
         if !self.include.is_empty() {
             say!("trace: note: -I is not needed: rtools reads types from BTF and tracefs, not headers");
         }
@@ -292,7 +311,18 @@ impl TraceArgs {
         self.probes
             .iter()
             .filter_map(|raw| Parsed::new(raw).ok())
+            .map(|p| Parsed {
+                byte_lists: self.bin_cmp,
+                ..p
+            })
             .collect()
+    }
+
+    /// `-s`'s files, their build ids read.
+    fn symbol_files(&self) -> Result<SymbolFiles, String> {
+        let list = self.sym_file_list.as_deref().unwrap_or("");
+        let paths = list.split(',').filter(|p| !p.is_empty()).map(Path::new);
+        SymbolFiles::new(paths).map_err(|e| format!("-s/--sym_file_list: {e}"))
     }
 }
 
@@ -388,16 +418,16 @@ struct Printer {
     printed: u64,
     done: bool,
     /// -A: identical events, counted.
-    aggregate: Option<HashMap<String, u64>>,
+    aggregate: Option<HashMap<Vec<u8>, u64>>,
     symbols: Symbols,
     /// CLOCK_MONOTONIC and the epoch when tracing started.
     start_ns: u64,
     start_unix: f64,
     pages: u32,
     /// The message being rendered, kept between records.
-    msg: String,
+    msg: Vec<u8>,
     /// Lines not written out yet.
-    out: String,
+    out: Vec<u8>,
 }
 
 impl Printer {
@@ -430,12 +460,15 @@ impl Printer {
             printed: 0,
             done: false,
             aggregate: args.aggregate.then(HashMap::new),
-            symbols: symbols_of(args.common.pid.filter(|_| args.user_stack)),
+            symbols: symbols_of(
+                args.common.pid.filter(|_| args.user_stack),
+                args.symbol_files().unwrap_or_default(),
+            ),
             start_ns: monotonic_ns(),
             start_unix: output::now().1,
             pages: args.pages,
-            msg: String::new(),
-            out: String::new(),
+            msg: Vec::new(),
+            out: Vec::new(),
         }
     }
 
@@ -474,7 +507,7 @@ impl Printer {
             .convs()
             .zip(r.values_iter(layout))
             .map(|(conv, v)| match (conv.kind, v) {
-                (_, Collected::Str(s)) => Value::Text(String::from_utf8_lossy(s)),
+                (_, Collected::Str(s)) => Value::Text(s.into()),
                 (ConvKind::KernelSym, Collected::Num(a)) => Value::text(kernel_symbol(symbols, a)),
                 (ConvKind::UserSym, Collected::Num(a)) => {
                     Value::text(user_symbol(symbols, r.tgid(), a))
@@ -487,7 +520,7 @@ impl Printer {
         if self
             .msg_filter
             .as_ref()
-            .is_some_and(|m| !msg.contains(m.as_str()))
+            .is_some_and(|m| !contains(msg, m.as_bytes()))
         {
             return;
         }
@@ -512,7 +545,7 @@ impl Printer {
             stacks: &stacks,
         };
         // -A counts whole lines; otherwise they go straight to the buffer.
-        let mut line = String::new();
+        let mut line = Vec::new();
         let into = if self.aggregate.is_some() {
             &mut line
         } else {
@@ -535,7 +568,7 @@ impl Printer {
     /// Writes what the records made.
     fn flush(&mut self) {
         if !self.out.is_empty() {
-            output::stdout(&self.out);
+            output::stdout_bytes(&self.out);
             self.out.clear();
         }
     }
@@ -545,18 +578,19 @@ impl Printer {
         let Some(counts) = self.aggregate.take() else {
             return;
         };
-        let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+        let mut counts: Vec<(Vec<u8>, u64)> = counts.into_iter().collect();
         counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        let mut out = String::new();
-        for (line, n) in counts {
+        let mut out = Vec::new();
+        for (mut line, n) in counts {
             // BCC's layout: the line (and its stacks), then the count; no
             // blank line between.
-            out.push_str(&format!(
-                "{}\n-->COUNT {n}\n\n",
-                line.trim_end_matches('\n')
-            ));
+            while line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            out.extend_from_slice(&line);
+            out.extend_from_slice(format!("\n-->COUNT {n}\n\n").as_bytes());
         }
-        output::stdout(&out);
+        output::stdout_bytes(&out);
     }
 }
 
@@ -569,7 +603,7 @@ struct Event<'a> {
     func: &'a str,
     /// The probe as typed.
     probe: &'a str,
-    message: &'a str,
+    message: &'a [u8],
     values: &'a [Value<'a>],
     stacks: &'a Stacks,
 }
@@ -582,7 +616,7 @@ struct Stacks {
 }
 
 /// BCC's line, and the stacks below it.
-fn text_line(e: &Event<'_>, cols: &Columns, start_unix: f64, addresses: bool, out: &mut String) {
+fn text_line(e: &Event<'_>, cols: &Columns, start_unix: f64, addresses: bool, out: &mut Vec<u8>) {
     let time = cols.time.map_or(String::new(), |col| {
         trace_text::time_text(col, &output::now().0, e.since, start_unix + e.since)
     });
@@ -601,12 +635,13 @@ fn text_line(e: &Event<'_>, cols: &Columns, start_unix: f64, addresses: bool, ou
         trace_text::stack(frames.as_deref().map_err(|&c| c), addresses, out);
     }
     if stacks.iter().any(|s| s.is_some()) {
-        out.push('\n');
+        out.push(b'\n');
     }
 }
 
-/// One JSON object, on its line.
-fn json_line(e: &Event<'_>, start_unix: f64, out: &mut String) {
+/// One JSON object, on its line (JSON is text: bytes that are no UTF-8
+/// become U+FFFD).
+fn json_line(e: &Event<'_>, start_unix: f64, out: &mut Vec<u8>) {
     let stack = |s: &Option<Result<Vec<(u64, String)>, i32>>| match s {
         None => serde_json::Value::Null,
         Some(Ok(frames)) => frames
@@ -620,7 +655,7 @@ fn json_line(e: &Event<'_>, start_unix: f64, out: &mut String) {
         .iter()
         .map(|v| match v {
             Value::Num(n) => json!(n),
-            Value::Text(t) => json!(t),
+            Value::Text(t) => json!(String::from_utf8_lossy(t)),
         })
         .collect();
     let v = json!({
@@ -634,12 +669,13 @@ fn json_line(e: &Event<'_>, start_unix: f64, out: &mut String) {
         "comm": e.comm,
         "func": e.func,
         "probe": e.probe,
-        "message": e.message,
+        "message": String::from_utf8_lossy(e.message),
         "values": values,
         "kernel_stack": stack(&e.stacks.kernel),
         "user_stack": stack(&e.stacks.user),
     });
-    let _ = writeln!(out, "{v}");
+    out.extend_from_slice(v.to_string().as_bytes());
+    out.push(b'\n');
 }
 
 /// Kernel frames, BCC's `name+0xoff [kernel]`.
@@ -650,18 +686,19 @@ fn kernel_frames(symbols: &mut Symbols, addrs: &[u64]) -> Vec<(u64, String)> {
         .collect()
 }
 
-/// User frames of process `pid`, BCC's `name+0xoff [file]`.
 /// The symbolizer; with `-p` and user stacks, the process's mappings
 /// read now, while it surely lives: it may exit before its first record
 /// is read, and its frames would print as [unknown].
-fn symbols_of(pid: Option<u32>) -> Symbols {
+fn symbols_of(pid: Option<u32>, files: SymbolFiles) -> Symbols {
     let mut symbols = Symbols::default();
+    symbols.use_symbol_files(files);
     if let Some(pid) = pid {
         symbols.remember(pid);
     }
     symbols
 }
 
+/// User frames of process `pid`, BCC's `name+0xoff [file]`.
 fn user_frames(symbols: &mut Symbols, pid: u32, addrs: &[u64]) -> Vec<(u64, String)> {
     addrs
         .iter()
@@ -690,6 +727,11 @@ fn user_symbol(symbols: &mut Symbols, pid: u32, addr: u64) -> String {
         Some(module) => format!("{name} [{module}]"),
         None => name,
     }
+}
+
+/// Whether `needle` occurs in `haystack` (-f on a message's bytes).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// CLOCK_MONOTONIC now, as bpf_ktime_get_ns() counts.

@@ -1,9 +1,11 @@
 //! trace's lines, as BCC's trace prints them: an optional time column
 //! (`-T` clock, `-t` seconds since the start, `-t -u` Unix time), an
 //! optional CPU column (`-C`), then `PID TID COMM FUNC -` and the message;
-//! stacks (`-K`, `-U`) below, a frame a line, then a blank line.
+//! stacks (`-K`, `-U`) below, a frame a line, then a blank line. Lines
+//! are bytes: a message holds what `%s` and `%c` were given, as printf's.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// Which columns come before PID.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,7 +54,7 @@ pub struct Line<'a> {
     pub tid: u32,
     pub comm: &'a str,
     pub func: &'a str,
-    pub message: &'a str,
+    pub message: &'a [u8],
 }
 
 /// The time column's text (BCC cuts it to the column's width).
@@ -64,7 +66,7 @@ pub fn time_text(col: TimeColumn, clock: &str, since_start: f64, unix: f64) -> S
     }
 }
 
-pub fn line(cols: &Columns, l: &Line<'_>, out: &mut String) {
+pub fn line(cols: &Columns, l: &Line<'_>, out: &mut Vec<u8>) {
     match cols.time {
         Some(TimeColumn::Unix) => {
             let _ = write!(out, "{:<17} ", l.time);
@@ -77,29 +79,31 @@ pub fn line(cols: &Columns, l: &Line<'_>, out: &mut String) {
     if cols.cpu {
         let _ = write!(out, "{:<3} ", l.cpu);
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "{:<7} {:<7} {:<15} {:<16} {}",
-        l.tgid, l.tid, l.comm, l.func, l.message
+        "{:<7} {:<7} {:<15} {:<16} ",
+        l.tgid, l.tid, l.comm, l.func
     );
+    out.extend_from_slice(l.message);
+    out.push(b'\n');
 }
 
 /// A stack under its line: each frame indented 8, its address first with
 /// `-a`; a stack the kernel could not take is its error code, as BCC
 /// prints it.
-pub fn stack(frames: Result<&[(u64, String)], i32>, addresses: bool, out: &mut String) {
+pub fn stack(frames: Result<&[(u64, String)], i32>, addresses: bool, out: &mut Vec<u8>) {
     match frames {
         Err(code) => {
             let _ = writeln!(out, "        {code}");
         }
         Ok(frames) => {
             for (addr, name) in frames {
-                out.push_str("        ");
+                out.extend_from_slice(b"        ");
                 if addresses {
                     let _ = write!(out, "{addr:16x} ");
                 }
-                out.push_str(name);
-                out.push('\n');
+                out.extend_from_slice(name.as_bytes());
+                out.push(b'\n');
             }
         }
     }
@@ -120,7 +124,7 @@ mod tests {
             header(&cols, false),
             "PID     TID     COMM            FUNC             \n"
         );
-        let mut out = String::new();
+        let mut out = Vec::new();
         line(
             &cols,
             &Line {
@@ -130,13 +134,13 @@ mod tests {
                 tid: 1235,
                 comm: "testprog",
                 func: "trace_target",
-                message: "i=7 s=x",
+                message: b"i=7 s=x",
             },
             &mut out,
         );
         assert_eq!(
             out,
-            "1234    1235    testprog        trace_target     i=7 s=x\n"
+            b"1234    1235    testprog        trace_target     i=7 s=x\n"
         );
     }
 
@@ -164,7 +168,7 @@ mod tests {
             time_text(TimeColumn::Unix, "", 0.0, 1_764_600_000.5),
             "1764600000.500000"
         );
-        let mut out = String::new();
+        let mut out = Vec::new();
         line(
             &cols,
             &Line {
@@ -174,13 +178,13 @@ mod tests {
                 tid: 1,
                 comm: "init",
                 func: "f",
-                message: "",
+                message: b"",
             },
             &mut out,
         );
         assert_eq!(
             out,
-            "1.500000 1   1       1       init            f                \n"
+            b"1.500000 1   1       1       init            f                \n"
         );
         let unix = Columns {
             time: Some(TimeColumn::Unix),
@@ -192,14 +196,14 @@ mod tests {
     #[test]
     fn stacks_frame_by_frame() {
         let frames = [(0xffff_1234u64, "vfs_read+0x4 [kernel]".to_string())];
-        let mut out = String::new();
+        let mut out = Vec::new();
         stack(Ok(&frames), false, &mut out);
-        assert_eq!(out, "        vfs_read+0x4 [kernel]\n");
+        assert_eq!(out, b"        vfs_read+0x4 [kernel]\n");
         out.clear();
         stack(Ok(&frames), true, &mut out);
-        assert_eq!(out, "                ffff1234 vfs_read+0x4 [kernel]\n");
+        assert_eq!(out, b"                ffff1234 vfs_read+0x4 [kernel]\n");
         out.clear();
         stack(Err(-14), false, &mut out);
-        assert_eq!(out, "        -14\n");
+        assert_eq!(out, b"        -14\n");
     }
 }

@@ -38,6 +38,8 @@ pub enum Attach {
         module: Option<String>,
         ret: bool,
         flavor: KernelFlavor,
+        /// Bytes into the function (trace's `func+0x12`): kprobes only.
+        offset: u64,
     },
     Tracepoint {
         category: String,
@@ -288,6 +290,7 @@ impl Resolver {
                     module: f.module,
                     ret,
                     flavor,
+                    offset: 0,
                 },
             })
             .collect();

@@ -297,6 +297,7 @@ mod tests {
                 module: None,
                 ret: true,
                 flavor: crate::spec::KernelFlavor::Auto,
+                offset: 0,
             },
         };
         let (kept, refused) = split_returnable(vec![

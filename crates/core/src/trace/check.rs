@@ -131,10 +131,13 @@ pub enum TExpr {
         yes: Box<TExpr>,
         no: Box<TExpr>,
     },
-    /// 1 if the string equals `lit`, else 0.
+    /// 1 if the string equals `lit`, else 0; with `bytes` (BCC's `-B`)
+    /// 1 if the memory starts with exactly the bytes of `lit`, read as
+    /// they are (NULs included), not as a string.
     StrEq {
         s: Str,
         lit: Vec<u8>,
+        bytes: bool,
     },
 }
 
@@ -142,37 +145,65 @@ impl TExpr {
     /// Whether it reads the probe's saved registers (`ctx->REG`), which
     /// only kprobes and uprobes have.
     pub fn reads_registers(&self) -> bool {
-        match self {
-            TExpr::Reg(_) => true,
-            TExpr::Const(_)
-            | TExpr::Arg { .. }
-            | TExpr::Ret { .. }
-            | TExpr::Field { .. }
-            | TExpr::Task(_) => false,
-            TExpr::Load { addr: e, .. } | TExpr::Unary(_, e) | TExpr::Convert { e, .. } => {
-                e.reads_registers()
+        self.any(&|e| matches!(e, TExpr::Reg(_)), &|_| false)
+    }
+
+    /// Whether it reads the tracepoint's record (`args->FIELD`), which
+    /// only a tracepoint's own (perf) program is handed.
+    pub fn reads_record(&self) -> bool {
+        self.any(&|e| matches!(e, TExpr::Field { .. }), &Str::in_record)
+    }
+
+    /// Whether `node` holds for this expression or any part of it, or
+    /// `string` for a string it compares.
+    fn any(&self, node: &dyn Fn(&TExpr) -> bool, string: &dyn Fn(&Str) -> bool) -> bool {
+        node(self)
+            || match self {
+                TExpr::Const(_)
+                | TExpr::Arg { .. }
+                | TExpr::Ret { .. }
+                | TExpr::Reg(_)
+                | TExpr::Field { .. }
+                | TExpr::Task(_) => false,
+                TExpr::Load { addr: e, .. } | TExpr::Unary(_, e) | TExpr::Convert { e, .. } => {
+                    e.any(node, string)
+                }
+                TExpr::Binary { left, right, .. } => {
+                    left.any(node, string) || right.any(node, string)
+                }
+                TExpr::Cond { c, yes, no } => {
+                    c.any(node, string) || yes.any(node, string) || no.any(node, string)
+                }
+                TExpr::StrEq { s, .. } => s.any(node, string),
             }
-            TExpr::Binary { left, right, .. } => left.reads_registers() || right.reads_registers(),
-            TExpr::Cond { c, yes, no } => {
-                c.reads_registers() || yes.reads_registers() || no.reads_registers()
-            }
-            TExpr::StrEq { s, .. } => s.reads_registers(),
-        }
     }
 }
 
 impl Str {
-    fn reads_registers(&self) -> bool {
-        matches!(self, Str::At(e, _) if e.reads_registers())
+    fn any(&self, node: &dyn Fn(&TExpr) -> bool, string: &dyn Fn(&Str) -> bool) -> bool {
+        string(self) || matches!(self, Str::At(e, _) if e.any(node, string))
+    }
+
+    fn in_record(&self) -> bool {
+        matches!(self, Str::InRecord { .. } | Str::DataLoc { .. })
     }
 }
 
 impl Value {
     /// See [`TExpr::reads_registers`].
     pub fn reads_registers(&self) -> bool {
+        self.any(&|e| matches!(e, TExpr::Reg(_)), &|_| false)
+    }
+
+    /// See [`TExpr::reads_record`].
+    pub fn reads_record(&self) -> bool {
+        self.any(&|e| matches!(e, TExpr::Field { .. }), &Str::in_record)
+    }
+
+    fn any(&self, node: &dyn Fn(&TExpr) -> bool, string: &dyn Fn(&Str) -> bool) -> bool {
         match self {
-            Value::Num(e) => e.reads_registers(),
-            Value::Str(s) => s.reads_registers(),
+            Value::Num(e) => e.any(node, string),
+            Value::Str(s) => s.any(node, string),
         }
     }
 }
@@ -197,6 +228,56 @@ pub enum Value {
     Str(Str),
 }
 
+/// BCC's `-B` byte list, `{0x6c, 0, 'a', -1}`: each item a C integer or
+/// character constant of one byte. None for a literal that is no list
+/// (it compares as a string).
+fn byte_list(lit: &[u8]) -> Option<Result<Vec<u8>, String>> {
+    let text = std::str::from_utf8(lit).ok()?.trim();
+    let inner = text.strip_prefix('{')?.strip_suffix('}')?;
+    let byte = |item: &str| -> Result<u8, String> {
+        let item = item.trim();
+        let bad = || {
+            format!(
+                "'{item}' in the byte list of STRCMP is not a byte: give C constants from -128 \
+                 to 255, as in STRCMP(\"{{0x6c, 0, 0, 0}}\", arg4)"
+            )
+        };
+        let (negative, digits) = match item.strip_prefix('-') {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, item),
+        };
+        let value: i64 =
+            if let Some(c) = digits.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+                match c.as_bytes() {
+                    [b] if *b != b'\\' => i64::from(*b),
+                    _ => return Err(bad()),
+                }
+            } else if let Some(hex) = digits
+                .strip_prefix("0x")
+                .or_else(|| digits.strip_prefix("0X"))
+            {
+                i64::from_str_radix(hex, 16).map_err(|_| bad())?
+            } else if digits.len() > 1 && digits.starts_with('0') {
+                i64::from_str_radix(&digits[1..], 8).map_err(|_| bad())?
+            } else {
+                digits.parse().map_err(|_| bad())?
+            };
+        let value = if negative { -value } else { value };
+        match value {
+            0..=255 => Ok(value as u8),
+            -128..=-1 => Ok(value as i8 as u8),
+            _ => Err(bad()),
+        }
+    };
+    if inner.trim().is_empty() {
+        return Some(Err(
+            "STRCMP's byte list is empty: give at least one byte, as in STRCMP(\"{0x6c}\", arg4)"
+                .into(),
+        ));
+    }
+    Some(inner.split(',').map(byte).collect())
+}
+
 /// What a probe's expressions may name.
 #[derive(Debug, Clone)]
 pub struct Scope<'a> {
@@ -205,6 +286,9 @@ pub struct Scope<'a> {
     pub ret: bool,
     /// Arguments named by a signature or the kernel's BTF.
     pub params: &'a [Param],
+    /// BCC's `-B`: STRCMP's literal may be a list of bytes,
+    /// `STRCMP("{0x6c, 0, 0, 0}", arg4)`.
+    pub byte_lists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -230,13 +314,17 @@ pub struct Param {
     pub ty: ParamType,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParamType {
     Int(Int),
     /// `char *`: a string.
     CharPtr,
     /// Another pointer: a number.
     Ptr,
+    /// A type a signature names that trace does not know by itself (a
+    /// kernel typedef such as `ktime_t`, `enum pid_type`): at a kernel
+    /// function the kernel's BTF says what it is; elsewhere it is refused.
+    Named(String),
 }
 
 /// The most arguments a function probe reads (the registers of the
@@ -458,7 +546,11 @@ impl Checker<'_, '_> {
             if let Some((lit, other)) = strings {
                 let other_text = if matches!(lt, Typed::Lit(_)) { r } else { l };
                 let s = self.string(other, &describe(other_text))?;
-                let eq = TExpr::StrEq { s, lit };
+                let eq = TExpr::StrEq {
+                    s,
+                    lit,
+                    bytes: false,
+                };
                 let e = if op == BinOp::Eq {
                     eq
                 } else {
@@ -538,7 +630,20 @@ impl Checker<'_, '_> {
                     );
                 };
                 let s = self.string(self.check(other)?, &describe(other))?;
-                Ok(Typed::Int(TExpr::StrEq { s, lit }, Int::S32))
+                let list = self.scope.byte_lists.then(|| byte_list(&lit)).flatten();
+                let e = match list {
+                    Some(list) => TExpr::StrEq {
+                        s,
+                        lit: list?,
+                        bytes: true,
+                    },
+                    None => TExpr::StrEq {
+                        s,
+                        lit,
+                        bytes: false,
+                    },
+                };
+                Ok(Typed::Int(e, Int::S32))
             }
             ("str", [inner]) => Ok(Typed::Str(
                 self.string(self.check(inner)?, &describe(inner))?,
@@ -593,7 +698,7 @@ impl Checker<'_, '_> {
             _ => {}
         }
         if let Some(p) = self.scope.params.iter().find(|p| p.name == name) {
-            return Ok(self.param(p));
+            return self.param(p);
         }
         if let Some(n) = name
             .strip_prefix("arg")
@@ -613,17 +718,28 @@ impl Checker<'_, '_> {
         ))
     }
 
-    fn param(&self, p: &Param) -> Typed {
+    fn param(&self, p: &Param) -> Result<Typed, String> {
         let e = self.arg_expr(p.index, Int::U64);
-        match p.ty {
-            ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty),
+        Ok(match &p.ty {
+            &ParamType::Int(ty) => Typed::Int(TExpr::Convert { e: Box::new(e), ty }, ty),
             ParamType::CharPtr => Typed::Ptr {
                 e,
                 mem: self.default_mem(),
                 to: CHAR,
             },
             ParamType::Ptr => Typed::Int(e, Int::U64),
-        }
+            ParamType::Named(ty) => {
+                return Err(format!(
+                    "parameter '{}': type '{ty}' is not one trace knows (integers, char * and \
+                     pointers; at a kernel function, the types its BTF names){}",
+                    p.name,
+                    match self.scope.site {
+                        Site::KernelFunction { .. } => ": this kernel's BTF has no such type",
+                        _ => "",
+                    }
+                ))
+            }
+        })
     }
 
     /// `argN` (1-based, as BCC numbers them).
@@ -790,6 +906,7 @@ mod tests {
             site,
             ret: false,
             params: &[],
+            byte_lists: false,
         }
     }
 
@@ -887,7 +1004,8 @@ mod tests {
             eq,
             TExpr::StrEq {
                 s: Str::Comm,
-                lit: b"bash".to_vec()
+                lit: b"bash".to_vec(),
+                bytes: false,
             }
         );
         let ne = predicate(r#""x" != str(arg2)"#, &user()).unwrap();
@@ -897,7 +1015,8 @@ mod tests {
                 UnOp::Not,
                 Box::new(TExpr::StrEq {
                     s: Str::At(Box::new(TExpr::Arg { n: 1, ty: Int::U64 }), Mem::User),
-                    lit: b"x".to_vec()
+                    lit: b"x".to_vec(),
+                    bytes: false,
                 })
             )
         );
@@ -910,9 +1029,97 @@ mod tests {
             strcmp,
             TExpr::StrEq {
                 s: Str::At(Box::new(TExpr::Arg { n: 0, ty: Int::U64 }), Mem::User),
-                lit: b"a".to_vec()
+                lit: b"a".to_vec(),
+                bytes: false,
             }
         );
+    }
+
+    /// BCC's `-B`: STRCMP's literal is a C list of bytes; without -B the
+    /// same text is a string.
+    #[test]
+    fn byte_lists_of_strcmp_under_dash_b() {
+        let k = Scope {
+            byte_lists: true,
+            ..scope(Site::KernelFunction { syscall: false })
+        };
+        let list = predicate(r#"STRCMP("{0x6C,0x00, 0, 010, 'a', -1, 255}", arg4)"#, &k);
+        assert_eq!(
+            list.unwrap(),
+            TExpr::StrEq {
+                s: Str::At(Box::new(TExpr::Arg { n: 3, ty: Int::U64 }), Mem::ByAddress),
+                lit: vec![0x6c, 0, 0, 8, b'a', 0xff, 0xff],
+                bytes: true,
+            }
+        );
+        // A literal that is no list stays a string.
+        let TExpr::StrEq { bytes, .. } = predicate(r#"STRCMP("ab", arg4)"#, &k).unwrap() else {
+            panic!()
+        };
+        assert!(!bytes);
+        let plain = scope(Site::KernelFunction { syscall: false });
+        let TExpr::StrEq { lit, bytes, .. } =
+            predicate(r#"STRCMP("{0x6C}", arg4)"#, &plain).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((lit, bytes), (b"{0x6C}".to_vec(), false));
+        for (bad, needle) in [
+            ("{256}", "'256' in the byte list of STRCMP is not a byte"),
+            ("{-129}", "'-129' in the byte list"),
+            ("{0x6c,,1}", "'' in the byte list"),
+            ("{x}", "'x' in the byte list"),
+            ("{}", "STRCMP's byte list is empty"),
+        ] {
+            let e = predicate(&format!("STRCMP(\"{bad}\", arg4)"), &k).unwrap_err();
+            assert!(e.starts_with(needle), "{bad}: {e}");
+        }
+    }
+
+    /// Issue 25: a tracepoint probe that reads none of its record
+    /// attaches as a raw tracepoint (a link that detaches at once), so
+    /// every way of reading the record must be found.
+    #[test]
+    fn record_reads_are_found_anywhere_in_a_probe() {
+        let f = fields::parse(
+            "\tfield:int nr;\toffset:8;\tsize:4;\tsigned:1;
+\tfield:const char * name;\toffset:16;\tsize:8;\tsigned:0;
+\tfield:__data_loc char[] path;\toffset:24;\tsize:4;\tsigned:0;
+\tfield:char comm[16];\toffset:28;\tsize:16;\tsigned:0;",
+        );
+        let s = scope(Site::Tracepoint(&f));
+        let reads = |text: &str| predicate(text, &s).unwrap().reads_record();
+        for text in [
+            "args->nr",
+            "-args->nr == 1",
+            "$pid ? 0 : args->nr",
+            "*(char *)args->name",
+            "STRCMP(\"x\", args->name)",
+            "STRCMP(\"x\", args->path)",
+            "args->comm == \"x\"",
+        ] {
+            assert!(reads(text), "{text}");
+        }
+        for text in ["$pid == 1", "str($comm) == \"a\"", "$uid + 1"] {
+            assert!(!reads(text), "{text}");
+        }
+        let fmt = format::parse("%s %s %d %s").unwrap();
+        let value = |arg: &str, at: usize| {
+            let mut args = vec![
+                "$comm".to_string(),
+                "$comm".into(),
+                "1".into(),
+                "$comm".into(),
+            ];
+            args[at] = arg.into();
+            values(&fmt, &args, &s).unwrap()[at].reads_record()
+        };
+        assert!(value("args->path", 0));
+        assert!(value("args->comm", 1));
+        assert!(value("args->nr", 2));
+        assert!(value("args->name", 3));
+        assert!(!value("$comm", 0));
+        assert!(!value("$pid", 2));
     }
 
     #[test]
@@ -1028,6 +1235,7 @@ mod tests {
             site: Site::KernelFunction { syscall: false },
             ret: true,
             params: &params,
+            byte_lists: false,
         };
         let fmt = format::parse("%d %s %x").unwrap();
         let args: Vec<String> = ["fd", "filename", "retval"]

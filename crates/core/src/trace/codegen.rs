@@ -665,7 +665,7 @@ impl Gen<'_> {
                 self.eval(no, depth)?;
                 self.a.bind(done);
             }
-            TExpr::StrEq { s, lit } => self.str_eq(s, lit, depth)?,
+            TExpr::StrEq { s, lit, bytes } => self.str_eq(s, lit, *bytes, depth)?,
         }
         Ok(())
     }
@@ -903,7 +903,7 @@ impl Gen<'_> {
 
     /// r0 = 1 if string `s` equals `lit`: read into the stack buffer, then
     /// compared byte by byte, NUL included.
-    fn str_eq(&mut self, s: &Str, lit: &[u8], depth: usize) -> Result<(), String> {
+    fn str_eq(&mut self, s: &Str, lit: &[u8], bytes: bool, depth: usize) -> Result<(), String> {
         if lit.len() > MAX_LITERAL {
             return Err(format!(
                 "string literals compared in the kernel are at most {MAX_LITERAL} bytes"
@@ -912,16 +912,29 @@ impl Gen<'_> {
         let zero = STR_BUF;
         // The literal and its NUL are compared with the string read one
         // byte further (or as far as its array goes) into a zeroed
-        // buffer: a longer string never reads as equal.
-        let compared = lit.len() + 1;
+        // buffer: a longer string never reads as equal. A byte list is
+        // compared with as many bytes of memory, read as they are.
+        let compared = if bytes { lit.len() } else { lit.len() + 1 };
         for i in (0..=compared).step_by(8) {
             self.a.store_imm(Size::DW, R10, zero + i as i16, 0);
         }
-        // (A char array of the record is read raw and ended with a NUL.)
-        self.string(s, R10, zero, compared + 1, depth)?;
-        let expected = lit.iter().copied().chain([0]);
         let differ = self.a.label();
         let done = self.a.label();
+        match s {
+            Str::At(addr, mem) if bytes => {
+                self.eval(addr, depth)?;
+                self.a.mov(R3, R0);
+                self.a.mov(R1, R10);
+                self.a.alu_imm(Alu::Add, R1, zero as i32);
+                self.a.mov_imm(R2, compared as i32);
+                self.read(*mem, false);
+                // Unreadable memory equals no list, even one of zeros.
+                self.a.jump_if_imm(Cond::Ne, R0, 0, differ);
+            }
+            // (A char array of the record is read raw and ended with a NUL.)
+            _ => self.string(s, R10, zero, compared + 1, depth)?,
+        }
+        let expected = lit.iter().copied().chain((!bytes).then_some(0));
         for (i, byte) in expected.enumerate() {
             self.a.load(Size::B, R0, R10, zero + i as i16);
             self.a.jump_if_imm(Cond::Ne, R0, byte as i32, differ);
@@ -990,6 +1003,7 @@ mod tests {
             site: Site::UserFunction,
             ret: false,
             params: &[],
+            byte_lists: false,
         };
         let p = check::predicate("arg1 == 12345", &scope).unwrap();
         let layout = Layout::new(&[], false, false);
@@ -1030,6 +1044,7 @@ mod tests {
             site: Site::UserFunction,
             ret: false,
             params: &[],
+            byte_lists: false,
         };
         let layout = Layout::new(&[], false, false);
         let p = check::predicate("arg1 % 7 == 0", &scope).unwrap();
@@ -1060,6 +1075,7 @@ mod tests {
             site: Site::UserFunction,
             ret: true,
             params: &[],
+            byte_lists: false,
         };
         let fmt = format::parse("%d %s").unwrap();
         let values = check::values(&fmt, &["retval".into(), "arg2".into()], &scope).unwrap();
@@ -1131,6 +1147,7 @@ mod tests {
             site: Site::UserFunction,
             ret: false,
             params: &[],
+            byte_lists: false,
         };
         let p = check::predicate(r#"$comm == "sh""#, &scope).unwrap();
         let layout = Layout::new(&[], false, false);
@@ -1188,6 +1205,7 @@ mod tests {
             site: Site::Usdt(&types),
             ret: false,
             params: &[],
+            byte_lists: false,
         };
         let fmt = format::parse("%d %d %d").unwrap();
         let values =

@@ -189,34 +189,36 @@ impl Format {
 }
 
 /// A collected value, as a conversion renders it: a number, or text (a
-/// string read in the kernel, or a symbol already looked up).
+/// string read in the kernel, its bytes as they were, or a symbol already
+/// looked up).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value<'a> {
     Num(u64),
-    Text(std::borrow::Cow<'a, str>),
+    Text(std::borrow::Cow<'a, [u8]>),
 }
 
 impl Value<'_> {
     /// Text of its own.
-    pub fn text(s: impl Into<String>) -> Value<'static> {
+    pub fn text(s: impl Into<Vec<u8>>) -> Value<'static> {
         Value::Text(std::borrow::Cow::Owned(s.into()))
     }
 }
 
 impl Format {
-    /// The message: each conversion applied to its value, in order.
-    pub fn render(&self, values: &[Value<'_>]) -> String {
-        let mut out = String::new();
+    /// The message: each conversion applied to its value, in order. It
+    /// is bytes, as printf's: `%s` and `%c` write what they were given.
+    pub fn render(&self, values: &[Value<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
         self.render_into(values, &mut out);
         out
     }
 
     /// [`Format::render`] appended to `out`.
-    pub fn render_into(&self, values: &[Value<'_>], out: &mut String) {
+    pub fn render_into(&self, values: &[Value<'_>], out: &mut Vec<u8>) {
         let mut values = values.iter();
         for piece in &self.pieces {
             match piece {
-                Piece::Text(t) => out.push_str(t),
+                Piece::Text(t) => out.extend_from_slice(t.as_bytes()),
                 Piece::Conv(c) => c.render(values.next().unwrap_or(&Value::Num(0)), out),
             }
         }
@@ -250,12 +252,12 @@ impl Conv {
             && !(self.plus || self.space || self.alt || self.left || self.zero)
     }
 
-    fn render(&self, value: &Value<'_>, out: &mut String) {
-        use std::fmt::Write as _;
+    fn render(&self, value: &Value<'_>, out: &mut Vec<u8>) {
+        use std::io::Write as _;
         // The common cases written straight out, no text made first.
         if self.plain() {
             match (self.kind, value) {
-                (_, Value::Text(t)) => return out.push_str(t),
+                (_, Value::Text(t)) => return out.extend_from_slice(t),
                 (ConvKind::Signed, Value::Num(n)) => {
                     let _ = write!(out, "{}", self.signed(*n));
                     return;
@@ -269,22 +271,23 @@ impl Conv {
         }
         let n = match value {
             Value::Num(n) => *n,
+            // glibc's precision and width count bytes.
             Value::Text(t) => {
                 let text = match self.precision {
-                    Some(p) => t.chars().take(p).collect::<String>(),
-                    None => t.to_string(),
+                    Some(p) => &t[..p.min(t.len())],
+                    None => t,
                 };
-                return self.pad("", &text, false, out);
+                return self.pad(b"", text, false, out);
             }
         };
         match self.kind {
-            ConvKind::Char => self.pad("", &(n as u8 as char).to_string(), false, out),
+            ConvKind::Char => self.pad(b"", &[n as u8], false, out),
             // glibc prints a null pointer as "(nil)", a string.
-            ConvKind::Pointer if n == 0 => self.pad("", "(nil)", false, out),
+            ConvKind::Pointer if n == 0 => self.pad(b"", b"(nil)", false, out),
             // Symbols and strings arrive as text; a number here is an
             // address that found no name.
             ConvKind::Str | ConvKind::KernelSym | ConvKind::UserSym => {
-                self.pad("", &format!("0x{n:x}"), false, out)
+                self.pad(b"", format!("0x{n:x}").as_bytes(), false, out)
             }
             _ => self.number(n, out),
         }
@@ -295,7 +298,7 @@ impl Conv {
     /// at least `precision` of them (none for 0 at precision 0, save
     /// octal's `#` zero), padded to the width by spaces or, with `0` and
     /// no precision, by zeros after the sign and prefix.
-    fn number(&self, n: u64, out: &mut String) {
+    fn number(&self, n: u64, out: &mut Vec<u8>) {
         let signed_flags = |negative: bool| {
             if negative {
                 "-"
@@ -352,28 +355,32 @@ impl Conv {
             digits.insert(0, '0');
         }
         let head = format!("{sign}{prefix}");
-        self.pad(&head, &digits, self.precision.is_none(), out);
+        self.pad(
+            head.as_bytes(),
+            digits.as_bytes(),
+            self.precision.is_none(),
+            out,
+        );
     }
 
     /// `head` (sign and prefix) and `body` padded to the width: on the
     /// right with `-`; with zeros between them where `zeros` allows and
     /// the `0` flag asks; else with spaces on the left.
-    fn pad(&self, head: &str, body: &str, zeros: bool, out: &mut String) {
+    fn pad(&self, head: &[u8], body: &[u8], zeros: bool, out: &mut Vec<u8>) {
         let width = self.width.unwrap_or(0);
-        let len = head.chars().count() + body.chars().count();
-        let fill = width.saturating_sub(len);
+        let fill = width.saturating_sub(head.len() + body.len());
         if self.left {
-            out.push_str(head);
-            out.push_str(body);
-            out.extend(std::iter::repeat_n(' ', fill));
+            out.extend_from_slice(head);
+            out.extend_from_slice(body);
+            out.extend(std::iter::repeat_n(b' ', fill));
         } else if self.zero && zeros {
-            out.push_str(head);
-            out.extend(std::iter::repeat_n('0', fill));
-            out.push_str(body);
+            out.extend_from_slice(head);
+            out.extend(std::iter::repeat_n(b'0', fill));
+            out.extend_from_slice(body);
         } else {
-            out.extend(std::iter::repeat_n(' ', fill));
-            out.push_str(head);
-            out.push_str(body);
+            out.extend(std::iter::repeat_n(b' ', fill));
+            out.extend_from_slice(head);
+            out.extend_from_slice(body);
         }
     }
 }
@@ -383,7 +390,7 @@ mod tests {
     use super::*;
 
     fn render(fmt: &str, values: &[Value<'_>]) -> String {
-        parse(fmt).unwrap().render(values)
+        String::from_utf8(parse(fmt).unwrap().render(values)).unwrap()
     }
 
     fn n(v: u64) -> Value<'static> {
@@ -392,10 +399,7 @@ mod tests {
 
     #[test]
     fn conversions_print_as_c_does() {
-        assert_eq!(
-            render("i=%d s=%s", &[n(7), Value::Text("x".into())]),
-            "i=7 s=x"
-        );
+        assert_eq!(render("i=%d s=%s", &[n(7), Value::text("x")]), "i=7 s=x");
         assert_eq!(render("%d", &[n(u64::MAX)]), "-1");
         assert_eq!(render("%u", &[n(u64::MAX)]), "4294967295");
         assert_eq!(render("%lu", &[n(u64::MAX)]), "18446744073709551615");
@@ -414,6 +418,20 @@ mod tests {
             "10 010 0xff 0XFF"
         );
         assert_eq!(render("%c%c", &[n(b'o' as u64), n(b'k' as u64)]), "ok");
+        // Bytes as printf writes them: %c of 0xe9 is that byte, %s's bytes
+        // are written as they were read, its width and precision in bytes.
+        let bytes = |fmt: &str, values: &[Value<'_>]| parse(fmt).unwrap().render(values);
+        assert_eq!(bytes("%c|%3c", &[n(0xe9), n(0x1ff)]), b"\xe9|  \xff");
+        let latin = Value::text(b"a\xe9b".to_vec());
+        assert_eq!(
+            bytes("[%s][%.2s][%4s]", &[latin.clone(), latin.clone(), latin]),
+            b"[a\xe9b][a\xe9][ a\xe9b]"
+        );
+        let accented = Value::text("\u{e9}t\u{e9}");
+        assert_eq!(
+            bytes("[%.3s][%6s]", &[accented.clone(), accented]),
+            "[\u{e9}t][ \u{e9}t\u{e9}]".as_bytes()
+        );
         assert_eq!(render("%p", &[n(0x1000)]), "0x1000");
         assert_eq!(render("%i", &[n(3)]), "3");
         assert_eq!(render("100%%", &[]), "100%");

@@ -17,6 +17,8 @@ pub struct Parsed {
     pub format: Format,
     /// Names from the signature, if it has one.
     pub params: Vec<Param>,
+    /// BCC's `-B`: STRCMP's literal may be a list of bytes.
+    pub byte_lists: bool,
 }
 
 impl Parsed {
@@ -44,6 +46,7 @@ impl Parsed {
             text,
             format,
             params,
+            byte_lists: false,
         })
     }
 
@@ -98,6 +101,7 @@ mod tests {
             site: Site::UserFunction,
             ret: false,
             params: &p.params,
+            byte_lists: false,
         };
         let (pred, values) = p.typed(&scope).unwrap();
         assert!(pred.is_some());

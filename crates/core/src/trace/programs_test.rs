@@ -57,9 +57,34 @@ fn compile_z(
     single: bool,
     z: usize,
 ) -> Probe {
-    let parsed = Parsed::new(raw).unwrap();
+    compile_parsed(
+        Parsed::new(raw).unwrap(),
+        site,
+        ret,
+        ctx,
+        filters,
+        single,
+        z,
+    )
+}
+
+/// [`compile_z`] of a probe already read (with its options set).
+fn compile_parsed(
+    parsed: Parsed,
+    site: Site<'_>,
+    ret: bool,
+    ctx: Context<'_>,
+    filters: Filters,
+    single: bool,
+    z: usize,
+) -> Probe {
     let params: &[Param] = &parsed.params;
-    let scope = Scope { site, ret, params };
+    let scope = Scope {
+        site,
+        ret,
+        params,
+        byte_lists: parsed.byte_lists,
+    };
     let (predicate, values) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&parsed.slots(z), false, false);
     let plan = Plan {
@@ -753,6 +778,7 @@ fn syscall_entry_points_read_the_inner_registers() {
         site: Site::KernelFunction { syscall: false },
         ret: false,
         params: &params,
+        byte_lists: false,
     };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&parsed.slots(16), false, false);
@@ -775,6 +801,7 @@ fn stacks_are_copied_into_the_record() {
         site: Site::UserFunction,
         ret: false,
         params: &[],
+        byte_lists: false,
     };
     let (_, vals) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&[], true, true);
@@ -807,6 +834,40 @@ fn a_string_comparison_right_of_an_operator_keeps_the_left_operand() {
         let p = user_probe(&format!("c:f \"%lld\", {expr}"));
         let got = values(&p, &regs(&args, 0).run(&p.insns));
         assert_eq!(got, [vec![num(*want)]], "{expr}");
+    }
+}
+
+/// Issue 25: BCC's `-B`: STRCMP compares a list of bytes with as many
+/// bytes of memory, NULs and all; an unreadable address matches no list.
+#[test]
+fn byte_lists_compare_raw_memory() {
+    const BYTES: u64 = 0x6000;
+    let cases: &[(&str, u64, u64)] = &[
+        (r#"STRCMP("{0x6c, 0, 0, 0}", arg1)"#, BYTES, 1),
+        (r#"STRCMP("{0x6c, 0, 0, 0, 7}", arg1)"#, BYTES, 1),
+        (r#"STRCMP("{0x6c, 0, 0, 0, 7, 0}", arg1)"#, BYTES, 0),
+        (r#"STRCMP("{0x6c, 0, 1}", arg1)"#, BYTES, 0),
+        (r#"STRCMP("{0x6c}", arg1)"#, BYTES, 1),
+        (r#"STRCMP("{0}", arg1)"#, 0x10, 0),
+        (r#"STRCMP("{'u', 's'}", arg1)"#, USER_STR, 1),
+        (r#"STRCMP("user text", arg1)"#, USER_STR, 1),
+        (r#"STRCMP("user", arg1)"#, USER_STR, 0),
+    ];
+    for &(expr, at, want) in cases {
+        let mut parsed = Parsed::new(&format!("c:f \"%lld\", {expr}")).unwrap();
+        parsed.byte_lists = true;
+        let p = compile_parsed(
+            parsed,
+            Site::UserFunction,
+            false,
+            Context::Regs,
+            Filters::default(),
+            true,
+            16,
+        );
+        let mut m = regs(&[at], 0);
+        m.memory.push((BYTES, vec![0x6c, 0, 0, 0, 7, 9]));
+        assert_eq!(values(&p, &m.run(&p.insns)), [vec![num(want)]], "{expr}");
     }
 }
 
@@ -897,6 +958,7 @@ fn a_record_past_what_offsets_address_is_refused() {
         site: Site::UserFunction,
         ret: false,
         params: &[],
+        byte_lists: false,
     };
     let (_, values) = parsed.typed(&scope).unwrap();
     let layout = Layout::new(&parsed.slots(4096), false, false);
@@ -920,6 +982,7 @@ fn ctx_names_the_saved_registers() {
         site: Site::UserFunction,
         ret: false,
         params: &[],
+        byte_lists: false,
     };
     let err = parsed.typed(&scope).unwrap_err();
     assert!(

@@ -1,7 +1,8 @@
 //! A probe's signature, BCC's way of naming arguments
 //! (`c:open(char *path, int flags)`): each parameter's name, position and
 //! type. Pointers other than `char *` are numbers (their members are not
-//! known here).
+//! known here); other type names are left for the kernel's BTF to tell
+//! (`ktime_t`, at kernel functions).
 
 use super::check::{Param, ParamType};
 use super::expr::CType;
@@ -42,12 +43,7 @@ pub fn parse(signature: &str) -> Result<Vec<Param>, String> {
                 }),
                 Some(CType::Ptr(_)) => ParamType::Ptr,
                 None if ty.ends_with('*') => ParamType::Ptr,
-                None => {
-                    return Err(format!(
-                        "signature parameter '{decl}': type '{ty}' is not one trace knows \
-                         (integers, char * and pointers)"
-                    ))
-                }
+                None => ParamType::Named(ty.to_string()),
             };
             if i >= super::check::MAX_ARGS as usize {
                 return Err(format!(
@@ -110,9 +106,10 @@ mod tests {
         assert!(parse("int 9x")
             .unwrap_err()
             .contains("needs a type and a name"));
-        assert!(parse("struct foo bar")
-            .unwrap_err()
-            .contains("not one trace knows"));
+        assert_eq!(
+            parse("struct foo bar, ktime_t t").unwrap()[1].ty,
+            ParamType::Named("ktime_t".into())
+        );
         // Names are C identifiers: underscores, never other signs.
         assert_eq!(parse("int max_len").unwrap()[0].name, "max_len");
         assert!(parse("int a-b")
