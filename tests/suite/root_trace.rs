@@ -199,6 +199,24 @@ fn root_stacks_name_the_callers() {
     w.exit();
     assert!(done.stdout.contains("do_syscall_64+0x"), "{}", done.stdout);
     assert!(done.stdout.contains(" [kernel]"), "{}", done.stdout);
+    // At a tracepoint attached raw, the stack starts at the tracepoint's
+    // caller, as BCC's does: not in rtools' program or bpf_trace_runN.
+    let mut w = Workload::start(&["comms", "3"]);
+    let pid = w.pid_str();
+    let tracer = Tracer::start(&["trace", "-p", &pid, "-K", "-M", "1", "t:task:task_rename"]);
+    w.run();
+    let done = tracer.finish();
+    w.exit();
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.trim_end().ends_with(" task_rename"));
+    let first = first.unwrap_or_else(|| panic!("{}", done.stdout));
+    assert!(
+        lines[first + 1].trim().starts_with("__set_task_comm+0x"),
+        "{}",
+        done.stdout
+    );
 }
 
 #[test]

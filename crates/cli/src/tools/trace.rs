@@ -17,6 +17,7 @@ use rtools_bpf::symbolize::Symbols;
 use rtools_bpf::trace::{Probe, TraceConfig, TraceStartError, Tracer};
 use rtools_bpf::OpenObject;
 use rtools_core::render::trace_text::{self, Columns, TimeColumn};
+use rtools_core::stacks::{self, Frame};
 use rtools_core::trace::codegen::{Collect, POLL_MS};
 use rtools_core::trace::event::{Collected, Record};
 use rtools_core::trace::format::{ConvKind, Value};
@@ -678,12 +679,24 @@ fn json_line(e: &Event<'_>, start_unix: f64, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-/// Kernel frames, BCC's `name+0xoff [kernel]`.
+/// Kernel frames, BCC's `name+0xoff [kernel]`, from the probed function
+/// or the tracepoint's caller down (the frames of rtools' program and what
+/// runs it, at a raw tracepoint or a trampoline, left out).
 fn kernel_frames(symbols: &mut Symbols, addrs: &[u64]) -> Vec<(u64, String)> {
-    addrs
-        .iter()
-        .map(|&a| (a, format!("{} [kernel]", kernel_symbol(symbols, a))))
+    let mut frames = symbols.kernel(addrs);
+    stacks::trim_bpf_frames(&mut frames);
+    frames
+        .into_iter()
+        .map(|f| (f.addr, format!("{} [kernel]", with_offset(&f))))
         .collect()
+}
+
+/// BCC's `name+0xoff` (the name alone where the offset is unknown).
+fn with_offset(f: &Frame) -> String {
+    match f.offset {
+        Some(off) => format!("{}+0x{off:x}", f.name),
+        None => f.name.clone(),
+    }
 }
 
 /// The symbolizer; with `-p` and user stacks, the process's mappings
@@ -708,21 +721,13 @@ fn user_frames(symbols: &mut Symbols, pid: u32, addrs: &[u64]) -> Vec<(u64, Stri
 
 /// `%K`: the kernel function at `addr`, BCC's `name+0xoff`.
 fn kernel_symbol(symbols: &mut Symbols, addr: u64) -> String {
-    let f = &symbols.kernel(&[addr])[0];
-    match f.offset {
-        Some(off) => format!("{}+0x{off:x}", f.name),
-        None => f.name.clone(),
-    }
+    with_offset(&symbols.kernel(&[addr])[0])
 }
 
 /// `%U`: the user function at `addr` in process `pid`, with its file:
 /// BCC's `name+0xoff [file]`.
 fn user_symbol(symbols: &mut Symbols, pid: u32, addr: u64) -> String {
-    let f = symbols.user(pid, &[addr]).remove(0);
-    let name = match f.offset {
-        Some(off) => format!("{}+0x{off:x}", f.name),
-        None => f.name,
-    };
+    let name = with_offset(&symbols.user(pid, &[addr])[0]);
     match symbols.user_module(pid, addr) {
         Some(module) => format!("{name} [{module}]"),
         None => name,
