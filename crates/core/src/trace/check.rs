@@ -1043,12 +1043,15 @@ mod tests {
             byte_lists: true,
             ..scope(Site::KernelFunction { syscall: false })
         };
-        let list = predicate(r#"STRCMP("{0x6C,0x00, 0, 010, 'a', -1, 255}", arg4)"#, &k);
+        let list = predicate(
+            r#"STRCMP("{0x6C,0x00, 0, 010, 'a', -1, 255, -128, 0XfF}", arg4)"#,
+            &k,
+        );
         assert_eq!(
             list.unwrap(),
             TExpr::StrEq {
                 s: Str::At(Box::new(TExpr::Arg { n: 3, ty: Int::U64 }), Mem::ByAddress),
-                lit: vec![0x6c, 0, 0, 8, b'a', 0xff, 0xff],
+                lit: vec![0x6c, 0, 0, 8, b'a', 0xff, 0xff, 0x80, 0xff],
                 bytes: true,
             }
         );
@@ -1069,6 +1072,10 @@ mod tests {
             ("{-129}", "'-129' in the byte list"),
             ("{0x6c,,1}", "'' in the byte list"),
             ("{x}", "'x' in the byte list"),
+            ("{'\\\\'}", "''\\'' in the byte list"),
+            ("{''}", "'''' in the byte list"),
+            ("{'ab'}", "''ab'' in the byte list"),
+            ("{09}", "'09' in the byte list"),
             ("{}", "STRCMP's byte list is empty"),
         ] {
             let e = predicate(&format!("STRCMP(\"{bad}\", arg4)"), &k).unwrap_err();

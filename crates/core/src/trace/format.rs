@@ -461,6 +461,9 @@ mod tests {
             "[vfs_read+0x4]"
         );
         assert_eq!(render("[%K]", &[n(0xffff)]), "[0xffff]");
+        // An address with no name is text: no sign, no digits added.
+        assert_eq!(render("[%+.6K]", &[n(0xff)]), "[0xff]");
+        assert_eq!(render("[% 8U]", &[n(0xff)]), "[    0xff]");
         // Missing values render as 0, never panic.
         assert_eq!(render("%d %s", &[]), "0 0x0");
     }

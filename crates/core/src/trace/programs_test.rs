@@ -852,6 +852,8 @@ fn byte_lists_compare_raw_memory() {
         (r#"STRCMP("{'u', 's'}", arg1)"#, USER_STR, 1),
         (r#"STRCMP("user text", arg1)"#, USER_STR, 1),
         (r#"STRCMP("user", arg1)"#, USER_STR, 0),
+        // A string is read as one: unreadable, it is "" (trace(8)).
+        (r#"STRCMP("", arg1)"#, 0x10, 1),
     ];
     for &(expr, at, want) in cases {
         let mut parsed = Parsed::new(&format!("c:f \"%lld\", {expr}")).unwrap();
