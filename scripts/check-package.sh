@@ -7,13 +7,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 deb=$(scripts/package.sh)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 fail() { echo "check-package: $*" >&2; exit 1; }
 
 dpkg -x "$deb" "$root/x"
-tools=(funccount stackcount trace funclatency)
+mapfile -t tools < <(tool_names "$root/x/usr/sbin/rtools")
+((${#tools[@]} > 0)) || fail "rtools --list names no tool"
 [ -x "$root/x/usr/sbin/rtools" ] || fail "no /usr/sbin/rtools"
 for tool in "${tools[@]}"; do
   [ "$(readlink "$root/x/usr/sbin/$tool")" = rtools ] || fail "/usr/sbin/$tool is not a link to rtools"

@@ -1,4 +1,11 @@
-# Shared by the scripts: install Debian packages that are missing.
+# Shared by the scripts: install Debian packages that are missing; the
+# tools a binary carries.
+
+# The tools of rtools binary $1, a name a line, from `rtools --list` (a new
+# tool needs no script changed).
+tool_names() {
+  "$1" --list | awk '{ print $1 }'
+}
 
 install_packages() {
   local missing=() p

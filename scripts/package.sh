@@ -21,7 +21,7 @@ cargo build --release --locked -p rtools
 stage=target/package
 rm -rf "$stage"
 mkdir -p "$stage/sbin" "$stage/man" "$stage/bash"
-for tool in funccount stackcount trace funclatency; do
+for tool in $(tool_names target/release/rtools); do
   ln -s rtools "$stage/sbin/$tool"
 done
 for page in man/*.8; do

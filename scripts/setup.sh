@@ -14,7 +14,7 @@ scripts/deps.sh
 install_packages bash-completion
 deb=$(scripts/package.sh)
 # Copies an older setup.sh put in /usr/local/bin would shadow the package.
-for tool in rtools funccount stackcount trace funclatency; do
+for tool in rtools $(tool_names target/release/rtools); do
   file="/usr/local/bin/$tool"
   if [ "$tool" = rtools ] && [ -f "$file" ] && ! [ -L "$file" ]; then
     rm -f "$file"

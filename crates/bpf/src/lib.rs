@@ -24,6 +24,9 @@ pub mod task_filters;
 pub mod trace;
 mod tracing_progs;
 
+// libbpf-cargo's generated skeletons: their unsafe blocks are libbpf-rs'
+// own, not commented by the generator.
+#[allow(clippy::undocumented_unsafe_blocks)]
 mod skel {
     pub mod count {
         include!(concat!(env!("OUT_DIR"), "/count.skel.rs"));

@@ -118,7 +118,10 @@ fn attach_once(spec: &str, backend: Backend) -> anyhow::Result<String> {
         filters: Default::default(),
         group_by: GroupBy::None,
         keep_exited: true,
-        attach: AttachOptions { pid: None, backend },
+        attach: AttachOptions {
+            backend,
+            ..AttachOptions::default()
+        },
     };
     let mut storage = MaybeUninit::uninit();
     let counter = Counter::start(&mut storage, &targets[..1], &config)?;

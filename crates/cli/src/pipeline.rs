@@ -248,6 +248,7 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
         attach: AttachOptions {
             pid: common.pid,
             backend: common.backend.into(),
+            stop: stop.attach_stop(),
         },
     };
     let started = Instant::now();

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use rtools_bpf::attach::Stop;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::{flag, low_level};
 
@@ -37,8 +38,12 @@ impl StopSignal {
         let mut stop = StopSignal::install()?;
         stop.target = pid.and_then(|pid| Some((pid, pidfd_open(pid)?)));
         stop.summary = summary;
-        rtools_bpf::attach::interrupt_on(Arc::clone(&stop.requested));
         Ok(stop)
+    }
+
+    /// What interrupts attaching, between probes.
+    pub fn attach_stop(&self) -> Stop {
+        Stop::on(Arc::clone(&self.requested))
     }
 
     pub fn install() -> io::Result<StopSignal> {

@@ -7,7 +7,7 @@ use rtools_core::spec::KernelFlavor;
 use rtools_core::targets::{Attach, Target};
 
 use super::multi::{attach_split, SplitError};
-use super::{check_interrupt, events, Attached, Backend, Programs, Reason, Step};
+use super::{events, AttachOptions, Attached, Backend, Programs, Reason, Step, Stop};
 use crate::error::BpfError;
 use crate::links::Attachment;
 use crate::system;
@@ -48,9 +48,10 @@ pub(super) fn attach_kernel(
     slots: &[usize],
     ret: bool,
     flavor: KernelFlavor,
-    forced: Backend,
+    opts: &AttachOptions,
     out: &mut Attached,
 ) -> Result<(), BpfError> {
+    let (forced, stop) = (opts.backend, &opts.stop);
     let mut failures = Vec::new();
     let backends = kernel_backends(flavor, forced);
     if backends.is_empty() {
@@ -67,9 +68,9 @@ pub(super) fn attach_kernel(
         };
         let result = match (backend, prog) {
             (_, None) => BackendResult::Unsupported("this tool has no program for it".into()),
-            (Backend::KprobeMulti, Some(p)) => kprobe_multi(p, targets, slots, ret, out),
-            (Backend::Fentry, Some(p)) => fentry(p, targets, slots, ret, out),
-            (_, Some(p)) => kprobe(p, targets, slots, ret, out),
+            (Backend::KprobeMulti, Some(p)) => kprobe_multi(p, targets, slots, ret, stop, out),
+            (Backend::Fentry, Some(p)) => fentry(p, targets, slots, ret, stop, out),
+            (_, Some(p)) => kprobe(p, targets, slots, ret, stop, out),
         };
         match result {
             BackendResult::Attached => {
@@ -104,9 +105,10 @@ fn kprobe_multi(
     targets: &[Target],
     slots: &[usize],
     ret: bool,
+    stop: &Stop,
     out: &mut Attached,
 ) -> BackendResult {
-    let split = attach_split(slots, |batch| {
+    let split = attach_split(slots, stop, |batch| {
         let opts = KprobeMultiOpts {
             symbols: batch
                 .iter()
@@ -143,6 +145,7 @@ fn fentry(
     targets: &[Target],
     slots: &[usize],
     ret: bool,
+    stop: &Stop,
     out: &mut Attached,
 ) -> BackendResult {
     if !system::has_btf() {
@@ -155,7 +158,7 @@ fn fentry(
         Err(e) => return BackendResult::Unsupported(Reason::os("reading the kernel's BTF", &e)),
     };
     let how = if ret { "fexit" } else { "fentry" };
-    per_function(targets, slots, out, how, |slot, func| {
+    per_function(targets, slots, (how, stop), out, |slot, func| {
         let link = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
         Ok(vec![Attachment::Fd(link)])
     })
@@ -166,6 +169,7 @@ fn kprobe(
     targets: &[Target],
     slots: &[usize],
     ret: bool,
+    stop: &Stop,
     out: &mut Attached,
 ) -> BackendResult {
     if !system::has_kprobes() {
@@ -174,7 +178,7 @@ fn kprobe(
         );
     }
     let how = if ret { "kretprobe" } else { "kprobe" };
-    per_function(targets, slots, out, how, |slot, func| {
+    per_function(targets, slots, (how, stop), out, |slot, func| {
         let offset = kernel_offset(&targets[slot]);
         let link = if offset == 0 {
             let opts = KprobeOpts {
@@ -191,19 +195,20 @@ fn kprobe(
     })
 }
 
-/// Attaches function by function. If none attaches the backend counts as
-/// unsupported (so `auto` moves on); otherwise failures are skips.
+/// Attaches function by function (`how`, until `stop`). If none attaches
+/// the backend counts as unsupported (so `auto` moves on); otherwise
+/// failures are skips.
 fn per_function(
     targets: &[Target],
     slots: &[usize],
+    (how, stop): (&str, &Stop),
     out: &mut Attached,
-    how: &str,
     mut attach: impl FnMut(usize, &str) -> Result<Vec<Attachment>, Reason>,
 ) -> BackendResult {
     let mut failed = Vec::new();
     let mut attached = Vec::new();
     for &slot in slots {
-        if check_interrupt().is_err() {
+        if stop.check().is_err() {
             return BackendResult::Interrupted;
         }
         match attach(slot, kernel_func(&targets[slot])) {

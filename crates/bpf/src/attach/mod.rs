@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use libbpf_rs::ProgramMut;
 use rtools_core::spec::KernelFlavor;
@@ -75,31 +75,36 @@ impl fmt::Display for Backend {
 }
 
 /// The stop request (Ctrl-C, SIGTERM) that ends a long attach between
-/// probes, set by the tool.
-static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// probes: thousands of probes take seconds, and Ctrl-C must answer within
+/// one. A flag the tool's signal handler sets; the default never stops.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Option<Arc<AtomicBool>>);
 
-/// Lets `flag` (set by a stop signal) interrupt attaching: thousands of
-/// probes take seconds, and Ctrl-C must answer within one.
-pub fn interrupt_on(flag: Arc<AtomicBool>) {
-    let _ = INTERRUPT.set(flag);
-}
+impl Stop {
+    /// Stops once `flag` is set.
+    pub fn on(flag: Arc<AtomicBool>) -> Stop {
+        Stop(Some(flag))
+    }
 
-fn check_interrupt() -> Result<(), BpfError> {
-    if INTERRUPT.get().is_some_and(|f| f.load(Ordering::SeqCst)) {
-        Err(BpfError::Interrupted)
-    } else {
-        Ok(())
+    fn check(&self) -> Result<(), BpfError> {
+        if self.0.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            Err(BpfError::Interrupted)
+        } else {
+            Ok(())
+        }
     }
 }
 
 const NOT_FOR_THIS_TOOL: &str = "this tool does not attach to this kind of probe";
 
 /// Options that change how targets attach.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AttachOptions {
     /// `-p`: uprobes and USDT probes fire only in this process.
     pub pid: Option<u32>,
     pub backend: Backend,
+    /// When to give up attaching.
+    pub stop: Stop,
 }
 
 /// What got attached, how, and what was skipped.
@@ -211,7 +216,7 @@ pub fn attach_all(
         attach_syscall_table(syscalls, targets, &table, &mut out)?;
     }
     for (slot, target) in targets.iter().enumerate() {
-        check_interrupt()?;
+        opts.stop.check()?;
         match &target.attach {
             Attach::Tracepoint { .. } if use_table && table.iter().any(|e| e.slot == slot) => {}
             Attach::Tracepoint { category, event } => {
@@ -273,10 +278,10 @@ pub fn attach_all(
         }
     }
     for ((ret, flavor), slots) in kernel {
-        kernel::attach_kernel(progs, targets, &slots, ret, flavor, opts.backend, &mut out)?;
+        kernel::attach_kernel(progs, targets, &slots, ret, flavor, opts, &mut out)?;
     }
     for ((binary, ret), slots) in uprobes {
-        user::attach_uprobes(progs, targets, &binary, ret, &slots, opts.pid, &mut out)?;
+        user::attach_uprobes(progs, targets, &binary, ret, &slots, opts, &mut out)?;
     }
     if out.links.is_empty() {
         return Err(BpfError::NothingAttached {

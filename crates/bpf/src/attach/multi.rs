@@ -3,7 +3,7 @@
 
 use rtools_core::targets::Target;
 
-use super::{check_interrupt, Attached, Reason};
+use super::{Attached, Reason, Stop};
 use crate::links::Attachment;
 
 /// Links made by [`attach_split`], each with the slots it covers, and the
@@ -48,6 +48,7 @@ impl From<std::io::Error> for MultiError {
 /// no target attached at all.
 pub(super) fn attach_split(
     slots: &[usize],
+    stop: &Stop,
     attach: impl Fn(&[usize]) -> Result<Attachment, MultiError>,
 ) -> Result<Split, SplitError> {
     let mut split = Split {
@@ -57,7 +58,7 @@ pub(super) fn attach_split(
     let mut first_error = None;
     let mut pending = vec![slots.to_vec()];
     while let Some(batch) = pending.pop() {
-        if check_interrupt().is_err() {
+        if stop.check().is_err() {
             return Err(SplitError::Interrupted);
         }
         match attach(&batch) {

@@ -8,7 +8,7 @@ use libbpf_rs::{UprobeMultiOpts, UprobeOpts};
 use rtools_core::targets::{Attach, Target};
 
 use super::multi::{attach_split, SplitError};
-use super::{check_interrupt, Attached, Programs, Step};
+use super::{AttachOptions, Attached, Programs, Step};
 use crate::error::BpfError;
 use crate::keeper;
 use crate::kernel_probes;
@@ -38,10 +38,10 @@ pub(super) fn attach_uprobes(
     binary: &PathBuf,
     ret: bool,
     slots: &[usize],
-    pid: Option<u32>,
+    opts: &AttachOptions,
     out: &mut Attached,
 ) -> Result<(), BpfError> {
-    let pid = pid.map_or(-1, |p| p as i32);
+    let pid = opts.pid.map_or(-1, |p| p as i32);
     let how = if ret { "uretprobe" } else { "uprobe" };
     let mut single = slots.to_vec();
     let semaphores = slots.iter().any(|&s| uprobe_offsets(&targets[s]).1 != 0);
@@ -52,7 +52,7 @@ pub(super) fn attach_uprobes(
     ) {
         single.clear();
         for (i, batch) in slots.chunks(UPROBE_BATCH).enumerate() {
-            let split = attach_split(batch, |batch| {
+            let split = attach_split(batch, &opts.stop, |batch| {
                 let offsets: Vec<u64> = batch
                     .iter()
                     .map(|&s| uprobe_offsets(&targets[s]).0 as u64)
@@ -92,7 +92,7 @@ pub(super) fn attach_uprobes(
         }
     }
     for slot in single {
-        check_interrupt()?;
+        opts.stop.check()?;
         let Some(uprobe) = progs.uprobe else {
             out.skipped(&targets[slot], super::NOT_FOR_THIS_TOOL);
             continue;

@@ -154,7 +154,7 @@ impl Tool for FunccountArgs {
             group_by,
             // An exporter runs for weeks: the exited are forgotten.
             keep_exited: self.export.listen.is_none(),
-            attach: setup.attach,
+            attach: setup.attach.clone(),
         };
         Ok(Funccount {
             counter: Counter::start(storage, setup.targets(), &config)?,

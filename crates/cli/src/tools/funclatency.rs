@@ -159,7 +159,7 @@ impl Tool for FunclatencyArgs {
             },
             per_pid,
             unit_ns: unit(self).1,
-            attach: setup.attach,
+            attach: setup.attach.clone(),
         };
         Ok(Funclatency {
             counter: LatencyCounter::start(storage, setup.targets(), &config)?,

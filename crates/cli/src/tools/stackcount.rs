@@ -226,7 +226,7 @@ impl Tool for StackcountArgs {
             unwind: self.user_stacks.into(),
             stack_copy: self.stack_copy_size,
             copy_buffer: self.copy_buffer_size,
-            attach: setup.attach,
+            attach: setup.attach.clone(),
         };
         let mut symbols = Symbols::default();
         if let Some(pid) = self.common.pid {

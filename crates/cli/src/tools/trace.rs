@@ -261,7 +261,7 @@ impl Tool for TraceArgs {
             kernel_stack: self.kernel_stack,
             user_stack: self.user_stack,
             pages: self.pages,
-            attach: setup.attach,
+            attach: setup.attach.clone(),
             tracefs: rtools_core::targets::tracefs::find_tracefs(),
             collect: Collect {
                 uid: self.common.json,
