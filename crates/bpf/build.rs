@@ -11,7 +11,7 @@ use libbpf_cargo::SkeletonBuilder;
 const PROGRAMS: &[&str] = &["count", "stack", "latency"];
 
 /// What the build needs to know of the target architecture (the programs'
-/// own is in src/bpf/arch.bpf.h, the Rust side's in rtools-core's arch.rs).
+/// own is in src/bpf/arch.bpf.h, the Rust side's in rtools-core's arch/).
 struct Arch {
     /// Debian's multiarch include directory (asm/ headers).
     includes: &'static str,

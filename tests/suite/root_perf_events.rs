@@ -94,8 +94,12 @@ fn root_profile_samples_the_spinning_function() {
         done.stdout
     );
     assert!(cpu > 0.5, "the spin had {cpu:.2} s of CPU");
+    // The most sampled stack is in the spin: in rtools_spin itself or in
+    // a helper it calls (an unoptimized build's Range::next may take as
+    // many samples as the loop's own body: which leads is chance).
     let (top, n) = lines.iter().max_by_key(|(_, n)| *n).unwrap();
-    assert!(top.ends_with(";rtools_spin"), "top stack {top} ({n})");
+    let in_spin = top.ends_with(";rtools_spin") || top.contains(";rtools_spin;");
+    assert!(in_spin, "top stack {top} ({n})");
     assert!(top.starts_with("rtools-testprog;"), "{top}");
     // The rest are the helpers it calls (an unoptimized build), some seen
     // from their first instruction, where frame pointers miss the caller.

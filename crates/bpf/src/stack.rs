@@ -44,7 +44,9 @@ pub const DEFAULT_COPY_BUFFER: u32 = 16 << 20;
 /// The bytes of stack copied for --stack-copy-size `asked`: whole pages
 /// (the program reads pages from the one the stack pointer is on).
 pub fn copy_size(asked: u32) -> u32 {
-    asked.clamp(1, MAX_STACK_COPY).next_multiple_of(4096)
+    asked
+        .clamp(1, MAX_STACK_COPY)
+        .next_multiple_of(rtools_core::arch::PAGE_SIZE)
 }
 
 /// The ring-buffer room one copied stack takes: the record (its header and

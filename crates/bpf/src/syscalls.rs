@@ -2,7 +2,7 @@
 //! (`sys_enter_NAME`).
 //!
 //! Most come from the libc headers at build time (`__NR_*`, build.rs's
-//! `Arch`). Two gaps are filled by hand in rtools-core's arch.rs:
+//! `Arch`). Two gaps are filled by hand in rtools-core's arch/:
 //! syscalls whose kernel entry point, and so their event, has another name
 //! than `__NR_*` (`uname` is `sys_enter_newuname`), and syscalls newer than
 //! the build machine's headers (Debian 12's are 6.1). The

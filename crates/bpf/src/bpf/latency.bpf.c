@@ -123,12 +123,13 @@ static __always_inline void record_per_pid(__u32 slot, __u32 tgid, __u32 bucket,
 	__sync_fetch_and_add(&h->total_ns, delta);
 }
 
-/* `sp`: the stack pointer after the return (user functions: the entry
- * stack pointer + 8, the return address popped), or 0 (kernel). */
+/* `sp`: the stack pointer after the return (user functions: what it was
+ * at entry, the return address popped: entry_sp_after_return), or 0
+ * (kernel). */
 static __always_inline int on_return(__u32 slot, __u64 sp)
 {
 	__u64 now = bpf_ktime_get_ns(), pid_tgid = bpf_get_current_pid_tgid();
-	__u64 entry_sp = sp ? sp - 8 : 0;
+	__u64 entry_sp = entry_sp_after_return(sp);
 	__u32 tid = (__u32)pid_tgid, d, key, bucket;
 	struct entry_stack *st;
 	__u64 delta, *counter;

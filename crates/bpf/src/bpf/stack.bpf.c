@@ -181,8 +181,6 @@ static __always_inline bool copies_user_stack(__u32 tgid)
 	return !bpf_map_lookup_elem(&fp_pids, &tgid);
 }
 
-#define PAGE 4096
-
 /* Sends the event with its user registers and the top of its user stack
  * to user_samples (or counts it lost there). False if no user stack could
  * be read (a kernel thread): the caller counts the kernel stack alone.
@@ -205,7 +203,7 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	/* No record for a task without a readable user stack. */
 	if (bpf_probe_read_user(&word, sizeof(word), (void *)sp))
 		return false;
-	start = sp & ~(__u64)(PAGE - 1);
+	start = sp & ~(__u64)(ARCH_PAGE_SIZE - 1);
 	top = bpf_map_lookup_elem(&stack_tops, &key->tgid);
 	if (top && *top > start && *top - start < size)
 		size = *top - start;
@@ -216,12 +214,13 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	}
 	/* A page at a time: the stack's top page is followed by unmapped
 	 * memory, and a read that crosses into it fails whole. */
-	for (__u32 i = 0; i < STACK_COPY_MAX / PAGE; i++) {
-		if (i * PAGE >= size || i * PAGE >= stack_copy_size)
+	for (__u32 i = 0; i < STACK_COPY_MAX / ARCH_PAGE_SIZE; i++) {
+		if (i * ARCH_PAGE_SIZE >= size || i * ARCH_PAGE_SIZE >= stack_copy_size)
 			break;
-		if (bpf_probe_read_user(&s->stack[i * PAGE], PAGE, (void *)(start + i * PAGE)))
+		if (bpf_probe_read_user(&s->stack[i * ARCH_PAGE_SIZE], ARCH_PAGE_SIZE,
+					(void *)(start + i * ARCH_PAGE_SIZE)))
 			break;
-		read += PAGE;
+		read += ARCH_PAGE_SIZE;
 	}
 	s->slot = key->slot;
 	s->tgid = key->tgid;
@@ -245,8 +244,9 @@ static __always_inline bool sample_user_stack(struct stack_key *key)
 	return true;
 }
 
-/* `sp`: for uprobes at a function's entry, the stack pointer (0 else). */
-static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
+/* `entry`: a uprobe at a function's entry, whose caller the user stack
+ * may lack (its return address is kept beside the stack). */
+static __always_inline int count_stack(void *ctx, __u32 slot, bool entry)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct stack_key key = { .slot = slot, .tgid = pid_tgid >> 32 };
@@ -269,8 +269,8 @@ static __always_inline int count_stack(void *ctx, __u32 slot, __u64 sp)
 		/* -EFAULT: a kernel thread or an unreadable stack; no user part. */
 		if (key.user_stack_id < 0 && key.user_stack_id != -EFAULT)
 			lose_stack(key.user_stack_id);
-		if (sp)
-			bpf_probe_read_user(&key.entry_return, sizeof(key.entry_return), (void *)sp);
+		if (entry)
+			key.entry_return = entry_return_address(ctx);
 	}
 	if (!countable(key.kernel_stack_id) && !countable(key.user_stack_id)) {
 		lose(LOST_STACK_FAULT);
@@ -298,7 +298,7 @@ static __always_inline int stack_syscall(void *ctx, long nr, __u32 table)
 {
 	__s64 slot = syscall_slot(nr, table);
 
-	return slot < 0 ? 0 : count_stack(ctx, slot, 0);
+	return slot < 0 ? 0 : count_stack(ctx, slot, false);
 }
 
 /* Counts each exec of a process into `execs` (loaded with copied stacks
@@ -322,13 +322,13 @@ int rt_exec(void *ctx)
 SEC("tp")
 int rt_tracepoint(void *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 SEC("raw_tp")
 int rt_raw_tp(void *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 SEC("raw_tp")
@@ -348,13 +348,13 @@ int rt_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("kprobe")
 int rt_kprobe(struct pt_regs *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 SEC("kprobe.multi")
 int rt_kprobe_multi(struct pt_regs *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 /* The fentry/fexit template (see tracing_progs.rs): reads only the cookie
@@ -362,17 +362,17 @@ int rt_kprobe_multi(struct pt_regs *ctx)
 SEC("kprobe")
 int rt_tracing(void *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 /* Uprobes sit on a function's first instruction (rtools attaches at
- * symbol addresses); the return address is at the stack pointer. */
+ * symbol addresses): entry_return_address() finds the caller. */
 SEC("uprobe")
 int rt_uprobe(struct pt_regs *ctx)
 {
 	if (!not_self())
 		return 0;
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), true);
 }
 
 SEC("uprobe.multi")
@@ -380,7 +380,7 @@ int rt_uprobe_multi(struct pt_regs *ctx)
 {
 	if (!not_self())
 		return 0;
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), PT_REGS_SP(ctx));
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), true);
 }
 
 SEC("usdt")
@@ -388,7 +388,7 @@ int rt_usdt(struct pt_regs *ctx)
 {
 	if (!not_self())
 		return 0;
-	return count_stack(ctx, bpf_usdt_cookie(ctx), 0);
+	return count_stack(ctx, bpf_usdt_cookie(ctx), false);
 }
 
 /* A perf event's overflow (software, hardware, profile timer), on the CPU
@@ -396,7 +396,7 @@ int rt_usdt(struct pt_regs *ctx)
 SEC("perf_event")
 int rt_perf_event(struct bpf_perf_event_data *ctx)
 {
-	return count_stack(ctx, bpf_get_attach_cookie(ctx), 0);
+	return count_stack(ctx, bpf_get_attach_cookie(ctx), false);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -849,11 +849,10 @@ impl Checker<'_, '_> {
     }
 }
 
-/// C's `char`: signed on x86-64 (arm64's is unsigned: arch.rs will say
-/// when rtools builds there).
+/// C's `char`, whose sign the architecture's ABI decides.
 const CHAR: Int = Int {
     bytes: 1,
-    signed: true,
+    signed: crate::arch::CHAR_SIGNED,
 };
 
 /// `bool`: promoted to int like an unsigned char.

@@ -16,6 +16,8 @@ use object::{
     ReadRef, SegmentFlags, SymbolKind,
 };
 
+use crate::arch;
+
 /// Section bytes, shared by every process that maps the file.
 pub type Data = Arc<[u8]>;
 
@@ -154,9 +156,9 @@ impl framehop::ModuleSectionInfo<Data> for Sections {
     }
 }
 
-/// Whether at least half of the functions looked at begin with `push
-/// %rbp; mov %rsp,%rbp` (after an `endbr64`): what compilers emit for
-/// every function when frame pointers are kept, and for few otherwise.
+/// Whether at least half of the functions looked at set up a frame
+/// pointer (`arch::sets_up_frame`): what compilers emit for every function
+/// when frame pointers are kept, and for few otherwise.
 fn keeps_frame_pointers<'data, R: ReadRef<'data>>(
     elf: &ElfFile64<'data, LittleEndian, R>,
     data: R,
@@ -186,7 +188,7 @@ fn keeps_frame_pointers<'data, R: ReadRef<'data>>(
             continue;
         };
         looked += 1;
-        framed += usize::from(sets_up_frame(bytes));
+        framed += usize::from(arch::sets_up_frame(bytes));
     }
     if looked == 0 {
         return false;
@@ -194,44 +196,9 @@ fn keeps_frame_pointers<'data, R: ReadRef<'data>>(
     framed * 2 >= looked
 }
 
-/// `push %rbp` first (after an optional `endbr64`) and `mov %rsp,%rbp`
-/// (either encoding) among the next bytes, where compilers schedule it.
-/// Code without frame pointers may push rbp first, as any callee-saved
-/// register, but does not point it at the frame.
-pub fn sets_up_frame(code: &[u8]) -> bool {
-    const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
-    let code = code.strip_prefix(&ENDBR64[..]).unwrap_or(code);
-    let Some(rest) = code.strip_prefix(&[0x55]) else {
-        return false;
-    };
-    rest.windows(3)
-        .any(|w| w == [0x48, 0x89, 0xe5] || w == [0x48, 0x8b, 0xec])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prologues_with_and_without_frames() {
-        assert!(sets_up_frame(&[0x55, 0x48, 0x89, 0xe5, 0x90]));
-        assert!(sets_up_frame(&[0x55, 0x48, 0x8b, 0xec]));
-        assert!(sets_up_frame(&[
-            0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x48, 0x89, 0xe5
-        ]));
-        // The move scheduled after another instruction.
-        assert!(sets_up_frame(&[
-            0x55, 0x48, 0x83, 0xf7, 0x05, 0x48, 0x89, 0xe5
-        ]));
-        // rbp pushed as a callee-saved register, then used for data.
-        assert!(!sets_up_frame(&[0x55, 0x53, 0x48, 0x89, 0xfd]));
-        // push %rbx first; sub $8,%rsp; a bare push %rbp.
-        assert!(!sets_up_frame(&[0x53, 0x48, 0x89, 0xfb]));
-        assert!(!sets_up_frame(&[0x48, 0x83, 0xec, 0x08]));
-        assert!(!sets_up_frame(&[0x55, 0x53]));
-        assert!(!sets_up_frame(&[0xf3, 0x0f, 0x1e, 0xfa, 0x53]));
-        assert!(!sets_up_frame(&[]));
-    }
 
     #[test]
     fn this_test_binary_keeps_frame_pointers_and_has_cfi() {

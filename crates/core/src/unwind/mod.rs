@@ -17,10 +17,10 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{Error, FrameAddress, MayAllocateDuringUnwind, Module, Unwinder as _};
 
-pub use elf_cfi::{sets_up_frame, ElfCfi};
+use crate::arch::{self, USER_SPACE_END};
+pub use elf_cfi::ElfCfi;
 use elf_cfi::{Data, Sections};
 
 /// The marker frame of a stack unwound until the end of the copied bytes:
@@ -64,12 +64,7 @@ pub struct Unwound {
     pub end: Option<&'static str>,
 }
 
-type ProcessUnwinder = UnwinderX86_64<Data, MayAllocateDuringUnwind>;
-
-/// Above every user address (x86-64's 57-bit space with 5-level paging):
-/// a "return address" up there is data a frame-pointer walk took, not a
-/// frame.
-const USER_SPACE_END: u64 = 1 << 56;
+type ProcessUnwinder = arch::Unwinder<Data, MayAllocateDuringUnwind>;
 
 /// One process set up: its modules, where they lie, and framehop's cache
 /// of rules by address. The cache is the process's own: framehop tells
@@ -79,7 +74,7 @@ struct Process {
     unwinder: ProcessUnwinder,
     /// Sorted by start (mappings do not overlap).
     ranges: Vec<Range<u64>>,
-    cache: CacheX86_64<MayAllocateDuringUnwind>,
+    cache: arch::UnwindCache<MayAllocateDuringUnwind>,
 }
 
 impl Process {
@@ -166,7 +161,7 @@ impl Unwinder {
         let process = Process {
             unwinder,
             ranges,
-            cache: CacheX86_64::new(),
+            cache: arch::UnwindCache::new(),
         };
         self.processes.insert(pid, Some(process));
         frame_pointers
@@ -220,7 +215,7 @@ impl Unwinder {
             let word = stack.get(at..at.checked_add(8).ok_or(())?).ok_or(())?;
             Ok(u64::from_le_bytes(word.try_into().map_err(|_| ())?))
         };
-        let mut walked = UnwindRegsX86_64::new(regs.ip, regs.sp, regs.bp);
+        let mut walked = arch::unwind_regs(regs.ip, regs.sp, regs.bp);
         let mut address = FrameAddress::from_instruction_pointer(regs.ip);
         let mut out = vec![regs.ip];
         let end = loop {
@@ -244,7 +239,11 @@ impl Unwinder {
                 // A frame without CFI at the end of the frame-pointer
                 // chain, which entry points start with rbp 0 (framehop
                 // takes 0 for a frame below the stack pointer).
-                Err(Error::FramepointerUnwindingMovedBackwards) if walked.bp() == 0 => break None,
+                Err(Error::FramepointerUnwindingMovedBackwards)
+                    if arch::frame_pointer(&walked) == 0 =>
+                {
+                    break None
+                }
                 Err(Error::CouldNotReadStack(addr)) if addr.saturating_add(8) > copy_end => {
                     break Some(COPY_ENDED)
                 }

@@ -1,13 +1,7 @@
-//! What is particular to the machine architecture, on the Rust side, in
-//! one place: x86-64 only today. A port adds its values here, in
-//! crates/bpf/src/bpf/arch.bpf.h (the BPF side) and in
-//! crates/bpf/build.rs's `Arch` (headers, syscall numbers), and in
-//! .cargo/config.toml's library path for its target.
+//! x86-64: its registers, calling convention, address space, syscall
+//! table, prologues and framehop's unwinder for it.
 
-#[cfg(not(target_arch = "x86_64"))]
-compile_error!(
-    "rtools supports x86-64 only: add this architecture's values to crates/core/src/arch.rs"
-);
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 
 /// The architecture as messages name it.
 pub const NAME: &str = "x86-64";
@@ -38,6 +32,49 @@ pub const SYSCALL_PREFIX: &str = "__x64_sys_";
 /// The first address above user space: kernel addresses are above it, so
 /// a pointer tells which memory to read it from.
 pub const USER_TOP: u64 = 0x0000_8000_0000_0000;
+
+/// Whether C's `char` is signed (the System V AMD64 ABI's is).
+pub const CHAR_SIGNED: bool = true;
+
+/// Bytes of a page: user stacks are copied a page at a time.
+pub const PAGE_SIZE: u32 = 4096;
+
+/// Above every user address (the 57-bit space of 5-level paging): a
+/// "return address" up there is data a frame-pointer walk took, not a
+/// frame.
+pub const USER_SPACE_END: u64 = 1 << 56;
+
+/// framehop's unwinder, its cache of rules and its registers, for this
+/// architecture.
+pub type Unwinder<D, P> = UnwinderX86_64<D, P>;
+pub type UnwindCache<P> = CacheX86_64<P>;
+pub type UnwindRegs = UnwindRegsX86_64;
+
+/// The registers an unwind starts from: the instruction, stack and frame
+/// pointers the BPF program copied.
+pub fn unwind_regs(ip: u64, sp: u64, fp: u64) -> UnwindRegs {
+    UnwindRegsX86_64::new(ip, sp, fp)
+}
+
+/// The frame pointer of registers mid-unwind (rbp).
+pub fn frame_pointer(regs: &UnwindRegs) -> u64 {
+    regs.bp()
+}
+
+/// Whether a function's first bytes set up a frame pointer: `push %rbp`
+/// first (after an optional `endbr64`) and `mov %rsp,%rbp` (either
+/// encoding) among the next bytes, where compilers schedule it. Code
+/// without frame pointers may push rbp first, as any callee-saved
+/// register, but does not point it at the frame.
+pub fn sets_up_frame(code: &[u8]) -> bool {
+    const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+    let code = code.strip_prefix(&ENDBR64[..]).unwrap_or(code);
+    let Some(rest) = code.strip_prefix(&[0x55]) else {
+        return false;
+    };
+    rest.windows(3)
+        .any(|w| w == [0x48, 0x89, 0xe5] || w == [0x48, 0x8b, 0xec])
+}
 
 /// Syscall event name -> `__NR_` name, where they differ (the kernel's
 /// entry point has another name than the syscall).
@@ -178,5 +215,26 @@ mod tests {
         assert_eq!(register("r16"), None);
         assert_eq!(register("xmm0"), None);
         assert_eq!(ARG_REGS[0], 112);
+    }
+
+    #[test]
+    fn prologues_with_and_without_frames() {
+        assert!(sets_up_frame(&[0x55, 0x48, 0x89, 0xe5, 0x90]));
+        assert!(sets_up_frame(&[0x55, 0x48, 0x8b, 0xec]));
+        assert!(sets_up_frame(&[
+            0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x48, 0x89, 0xe5
+        ]));
+        // The move scheduled after another instruction.
+        assert!(sets_up_frame(&[
+            0x55, 0x48, 0x83, 0xf7, 0x05, 0x48, 0x89, 0xe5
+        ]));
+        // rbp pushed as a callee-saved register, then used for data.
+        assert!(!sets_up_frame(&[0x55, 0x53, 0x48, 0x89, 0xfd]));
+        // push %rbx first; sub $8,%rsp; a bare push %rbp.
+        assert!(!sets_up_frame(&[0x53, 0x48, 0x89, 0xfb]));
+        assert!(!sets_up_frame(&[0x48, 0x83, 0xec, 0x08]));
+        assert!(!sets_up_frame(&[0x55, 0x53]));
+        assert!(!sets_up_frame(&[0xf3, 0x0f, 0x1e, 0xfa, 0x53]));
+        assert!(!sets_up_frame(&[]));
     }
 }
