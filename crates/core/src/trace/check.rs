@@ -1319,6 +1319,15 @@ mod tests {
     fn user_pointers_stay_user_through_casts_and_loads() {
         let k = scope(Site::KernelFunction { syscall: false });
         let fmt = format::parse("%s").unwrap();
+        // @user after a typed pointer keeps what it points to.
+        let v = values(&fmt, &["((char *)arg2)@user".into()], &k).unwrap();
+        assert_eq!(
+            v[0],
+            Value::Str(Str::At(
+                Box::new(TExpr::Arg { n: 1, ty: Int::U64 }),
+                Mem::User
+            ))
+        );
         let v = values(&fmt, &["(char *)arg2@user".into()], &k).unwrap();
         assert_eq!(
             v[0],

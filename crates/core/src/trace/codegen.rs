@@ -246,15 +246,19 @@ pub fn program(plan: &Plan<'_>, ctx: Context<'_>) -> Result<Vec<Insn>, String> {
 /// finds no program there and ends.
 pub fn syscall_dispatcher(exit: bool, prog_array: i32, nr_max: u32) -> Vec<Insn> {
     let mut a = Asm::new();
+    let out = a.label();
     a.mov(R6, R1);
     if exit {
-        a.store_imm(Size::DW, R10, KEY_SLOT, -1);
+        a.store_imm(Size::DW, R10, KEY_SLOT, 0);
         a.load(Size::DW, R3, R6, 0);
         a.alu_imm(Alu::Add, R3, arch::ORIG_AX as i32);
         a.mov(R1, R10);
         a.alu_imm(Alu::Add, R1, KEY_SLOT as i32);
         a.mov_imm(R2, 8);
         a.call(helper::PROBE_READ_KERNEL);
+        // Registers that cannot be read name no syscall (the helper
+        // zeroes the number: read's, 0, must not be taken for it).
+        a.jump_if_imm(Cond::Ne, R0, 0, out);
         a.load(Size::DW, R3, R10, KEY_SLOT);
         a.alu_imm(Alu::Add, R3, nr_max as i32);
     } else {
@@ -263,6 +267,7 @@ pub fn syscall_dispatcher(exit: bool, prog_array: i32, nr_max: u32) -> Vec<Insn>
     a.mov(R1, R6);
     a.ld_map_fd(R2, prog_array);
     a.call(helper::TAIL_CALL);
+    a.bind(out);
     a.mov_imm(R0, 0);
     a.exit();
     a.finish().expect("a dispatcher's jumps are short")
@@ -1036,6 +1041,51 @@ mod tests {
         // The program ends with r0 = 0; exit.
         let end = &insns[insns.len() - 2..];
         assert_eq!((end[0].code, end[0].imm, end[1].code), (0xb7, 0, 0x95));
+    }
+
+    /// A predicate that calls a helper anywhere (here in one arm of a
+    /// conditional) waits for the filters: they are cheaper.
+    #[test]
+    fn a_predicate_with_helpers_comes_after_the_filters() {
+        let scope = Scope {
+            site: Site::UserFunction,
+            ret: false,
+            params: &[],
+            byte_lists: false,
+        };
+        let layout = Layout::new(&[], false, false);
+        for text in [
+            "arg1 ? $uid == 0 : 0",
+            "arg1 ? 0 : $uid == 0",
+            "arg1 + $uid",
+        ] {
+            let p = check::predicate(text, &scope).unwrap();
+            let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
+            assert_eq!(
+                calls(&insns)[..2],
+                [helper::GET_CURRENT_PID_TGID, helper::GET_CURRENT_UID_GID],
+                "{text}"
+            );
+        }
+    }
+
+    /// Of a syscall's record, raw_syscalls has the number and the six
+    /// 8-byte arguments: a field elsewhere is an error, not a wrong read.
+    #[test]
+    fn syscall_records_read_through_raw_syscalls_have_aligned_arguments_only() {
+        let layout = Layout::new(&[Slot::Num], false, false);
+        let field = |offset| {
+            vec![Value::Num(TExpr::Field {
+                offset,
+                ty: Int::S32,
+            })]
+        };
+        let ctx = Context::RawSyscall { exit: false };
+        assert!(program(&plan(None, &field(24), &layout), ctx).is_ok());
+        let e = program(&plan(None, &field(20), &layout), ctx).unwrap_err();
+        assert!(e.contains("is not one raw_syscalls has"), "{e}");
+        let e = program(&plan(None, &field(72), &layout), ctx).unwrap_err();
+        assert!(e.contains("past a syscall's six arguments"), "{e}");
     }
 
     #[test]

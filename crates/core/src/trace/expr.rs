@@ -717,6 +717,15 @@ mod tests {
         assert_eq!(parse("1u").unwrap(), typed(1, 4, false));
         assert_eq!(parse("4294967296U").unwrap(), typed(1 << 32, 8, false));
         assert_eq!(parse("1L").unwrap(), typed(1, 8, true));
+        // A decimal long past LONG_MAX is unsigned long (as gcc takes it).
+        assert_eq!(
+            parse("9223372036854775808L").unwrap(),
+            typed(1 << 63, 8, false)
+        );
+        assert_eq!(
+            parse("9223372036854775807L").unwrap(),
+            typed(i64::MAX as u64, 8, true)
+        );
         assert_eq!(parse("1llu").unwrap(), typed(1, 8, false));
         assert_eq!(parse("2147483648").unwrap(), Expr::Num(1 << 31));
         assert!(parse("1lul").is_err());

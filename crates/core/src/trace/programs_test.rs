@@ -44,19 +44,6 @@ fn compile_with(
     filters: Filters,
     single: bool,
 ) -> Probe {
-    compile_z(raw, site, ret, ctx, filters, single, 16)
-}
-
-/// [`compile_with`], strings kept to `z` bytes (-Z).
-fn compile_z(
-    raw: &str,
-    site: Site<'_>,
-    ret: bool,
-    ctx: Context<'_>,
-    filters: Filters,
-    single: bool,
-    z: usize,
-) -> Probe {
     compile_parsed(
         Parsed::new(raw).unwrap(),
         site,
@@ -64,11 +51,12 @@ fn compile_z(
         ctx,
         filters,
         single,
-        z,
+        16,
     )
 }
 
-/// [`compile_z`] of a probe already read (with its options set).
+/// [`compile_with`] of a probe already read (with its options set),
+/// strings kept to `z` bytes (-Z).
 fn compile_parsed(
     parsed: Parsed,
     site: Site<'_>,
@@ -652,8 +640,8 @@ fn tracepoint_fields_strings_and_data_loc() {
     m.ctx[40..48].copy_from_slice(b"/bin/ls\0");
     assert!(m.run(&p.insns).records.is_empty());
     // -Z shorter than the array: its first Z bytes, NUL-terminated.
-    let z = compile_z(
-        r#"t:a:b "%s", args->comm"#,
+    let z = compile_parsed(
+        Parsed::new(r#"t:a:b "%s", args->comm"#).unwrap(),
         Site::Tracepoint(&f),
         false,
         Context::Record,
@@ -884,6 +872,9 @@ fn expressions_follow_cs_types_and_conversions() {
     let cases: &[(&str, u64)] = &[
         ("~(u32)arg1", 0x3e),
         ("~(int)arg1", 62),
+        // && and || make an int, whatever their sides' types.
+        ("(arg1 && arg1) / -1", -1i64 as u64),
+        ("(arg1 || 0UL) < -1", 0),
         ("(s64)arg1 / 2", -31i64 as u64),
         ("(s64)arg1 % 2", -1i64 as u64),
         ("(int)arg1 / -2", 31),
@@ -1061,4 +1052,9 @@ fn syscall_dispatchers_tail_call_by_number() {
     assert!(run.records.is_empty());
     let run = m.run(&codegen::syscall_dispatcher(true, 9, 512));
     assert_eq!(run.tail_calls, [(9, 512 + 309)]);
+    // Registers that cannot be read name no syscall: no tail call (the
+    // helper zeroes what it could not read: syscall 0 is read).
+    m.set_ctx(0, 0x10);
+    let run = m.run(&codegen::syscall_dispatcher(true, 9, 512));
+    assert_eq!(run.tail_calls, []);
 }
