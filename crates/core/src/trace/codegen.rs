@@ -994,6 +994,16 @@ mod tests {
     }
 
     /// The helpers a program calls, in order.
+    /// What a user function's probe may name, with no signature.
+    fn user_function() -> Scope<'static> {
+        Scope {
+            site: Site::UserFunction,
+            ret: false,
+            params: &[],
+            byte_lists: false,
+        }
+    }
+
     fn calls(insns: &[Insn]) -> Vec<i32> {
         insns
             .iter()
@@ -1004,12 +1014,7 @@ mod tests {
 
     #[test]
     fn a_cheap_predicate_comes_first_and_rejects_without_helpers() {
-        let scope = Scope {
-            site: Site::UserFunction,
-            ret: false,
-            params: &[],
-            byte_lists: false,
-        };
+        let scope = user_function();
         let p = check::predicate("arg1 == 12345", &scope).unwrap();
         let layout = Layout::new(&[], false, false);
         let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
@@ -1047,12 +1052,7 @@ mod tests {
     /// conditional) waits for the filters: they are cheaper.
     #[test]
     fn a_predicate_with_helpers_comes_after_the_filters() {
-        let scope = Scope {
-            site: Site::UserFunction,
-            ret: false,
-            params: &[],
-            byte_lists: false,
-        };
+        let scope = user_function();
         let layout = Layout::new(&[], false, false);
         for text in [
             "arg1 ? $uid == 0 : 0",
@@ -1090,12 +1090,7 @@ mod tests {
 
     #[test]
     fn constants_are_immediates_and_negations_jump_directly() {
-        let scope = Scope {
-            site: Site::UserFunction,
-            ret: false,
-            params: &[],
-            byte_lists: false,
-        };
+        let scope = user_function();
         let layout = Layout::new(&[], false, false);
         let p = check::predicate("arg1 % 7 == 0", &scope).unwrap();
         let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
@@ -1122,10 +1117,8 @@ mod tests {
     #[test]
     fn values_go_to_their_slots() {
         let scope = Scope {
-            site: Site::UserFunction,
             ret: true,
-            params: &[],
-            byte_lists: false,
+            ..user_function()
         };
         let fmt = format::parse("%d %s").unwrap();
         let values = check::values(&fmt, &["retval".into(), "arg2".into()], &scope).unwrap();
@@ -1193,12 +1186,7 @@ mod tests {
 
     #[test]
     fn strings_compare_byte_by_byte() {
-        let scope = Scope {
-            site: Site::UserFunction,
-            ret: false,
-            params: &[],
-            byte_lists: false,
-        };
+        let scope = user_function();
         let p = check::predicate(r#"$comm == "sh""#, &scope).unwrap();
         let layout = Layout::new(&[], false, false);
         let insns = program(&plan(Some(&p), &[], &layout), Context::Regs).unwrap();
