@@ -50,13 +50,15 @@ impl SymbolFiles {
         if self.by_id.is_empty() {
             return None;
         }
-        let id = self.mapped.entry(path.to_path_buf()).or_insert_with(|| {
-            blazesym::helper::read_elf_build_id(path)
-                .ok()
-                .flatten()
-                .map(|id| id.to_vec())
-        });
-        self.by_id.get(id.as_deref()?).cloned()
+        // Asked for every user frame: the path is copied only the first
+        // time it is seen.
+        if !self.mapped.contains_key(path) {
+            let id = blazesym::helper::read_elf_build_id(path).ok().flatten();
+            self.mapped
+                .insert(path.to_path_buf(), id.map(|id| id.to_vec()));
+        }
+        let id = self.mapped.get(path)?.as_deref()?;
+        self.by_id.get(id).cloned()
     }
 }
 
