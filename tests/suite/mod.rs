@@ -1,3 +1,4 @@
+mod c_programs;
 mod prometheus;
 mod support;
 
@@ -20,3 +21,4 @@ mod root_trace;
 mod root_user_stacks;
 mod vm;
 mod vm_kernel_functions;
+mod vm_root_suite;

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use super::support::{children, kernel_log, require_root, rtools_bin, BpfIds};
+use super::support::{children, kernel_log, promptly, require_root, rtools_bin, BpfIds};
 
 struct Mapped {
     _dir: tempfile::TempDir,
@@ -79,9 +79,15 @@ impl Watched {
 
     /// Follows the tracer's links for `how_long`.
     fn watch(&mut self, how_long: Duration) {
+        self.watch_until(how_long, |_| false);
+    }
+
+    /// Follows the tracer's links for `how_long` at most, until `done`
+    /// says what it has seen is enough.
+    fn watch_until(&mut self, how_long: Duration, done: impl Fn(&BpfIds) -> bool) {
         let pid = self.child.id();
         let until = Instant::now() + how_long;
-        while Instant::now() < until {
+        while Instant::now() < until && !done(&self.seen) {
             self.seen.extend(BpfIds::held_by(pid));
             if self.keeper.is_none() {
                 self.keeper = children(pid).first().copied();
@@ -106,9 +112,10 @@ fn root_ctrl_c_during_a_large_attach_exits_within_a_second() {
     let _bpf = require_root!();
     let mapped = Mapped::new();
     let mut tracer = Watched::start(&mapped.spec());
-    // Past resolving (a few hundred ms), inside the ~2 s of attaching.
-    tracer.watch(Duration::from_millis(700));
-    assert!(!tracer.seen.links.is_empty(), "no link made in 700 ms");
+    // Past resolving (a few hundred ms; seconds under the guests'
+    // emulation), inside the ~2 s of attaching: once links are made.
+    tracer.watch_until(Duration::from_secs(60), |seen| seen.links.len() >= 2);
+    assert!(!tracer.seen.links.is_empty(), "no link made in 60 s");
     let sent = Instant::now();
     tracer.signal(libc::SIGINT);
     let status = tracer.child.wait().unwrap();
@@ -117,7 +124,10 @@ fn root_ctrl_c_during_a_large_attach_exits_within_a_second() {
     std::io::Read::read_to_string(&mut tracer.child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted while attaching"), "{stderr}");
-    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(
+        took < promptly(Duration::from_secs(1)),
+        "took {took:?} to stop"
+    );
     assert_eq!(tracer.seen.left_behind(), BpfIds::default(), "left behind");
 }
 

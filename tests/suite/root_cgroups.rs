@@ -77,7 +77,7 @@ fn root_cgroup_filter_counts_one_cgroup_exactly() {
     let relative = Cgroups::name(&cg.b);
     let done = two_cgroups(
         &cg,
-        &["stackcount", "-K", "--cgroup", &relative, GETCPU],
+        &["stackcount", "-U", "--cgroup", &relative, GETCPU],
         &["getcpu", "1009"],
         &["getcpu", "503"],
     );

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::support::{require_root, run, testprog_path, Tracer};
+use super::support::{require_root, run, source_file, testprog_path, Tracer};
 
 fn assert_error(args: &[&str], code: i32, needle: &str) {
     let done = run(args);
@@ -122,10 +122,8 @@ fn root_verbose_shows_the_plan() {
 #[test]
 fn root_unreadable_symbols_are_named_as_damage() {
     let _bpf = require_root!();
-    let file = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crates/core/tests/fixtures/elf/bad-symbols.so"
-    );
+    let file = source_file("crates/core/tests/fixtures/elf/bad-symbols.so");
+    let file = file.display();
     for tool in ["funccount", "stackcount", "funclatency"] {
         let done = run(&[tool, &format!("{file}:fixture_*")]);
         assert_eq!(done.code, Some(2), "{tool}: {done:#?}");

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::support::{
-    require_root, run, testprog_path, trace_workload, Finished, Tracer, Workload,
+    require_root, run, source_file, testprog_path, trace_workload, Finished, Tracer, Workload,
 };
 
 /// A histogram row: low, high, count.
@@ -188,13 +188,15 @@ fn root_recursion_is_timed_per_call() {
     let rows = &histograms(&done.stdout)[0].1;
     // 101 calls of 5 levels: 505 calls, each timed.
     assert_eq!(total(rows), 505, "{}", done.stdout);
-    // Levels last ~60, 48, 36, 24, 12 us. One start time per thread (BCC
+    // Levels last ~60, 48, 36, 24, 12 us (more where probes cost more:
+    // under the guests' emulation). One start time per thread (BCC
     // without -l) would time the outer calls from the innermost entry,
-    // ~12 us; here the three outer levels (303 calls) are >= 32 us.
+    // ~12 us, all in one row; here the three outer levels (303 calls) are
+    // >= 32 us, and the levels spread over three rows at least (a few
+    // calls may be preempted on a busy machine).
     assert!(count_in(rows, 32, u64::MAX) >= 270, "{}", done.stdout);
-    // The inner two levels (~12 and ~24 us), 202 calls; a few may be
-    // preempted on a busy machine.
-    assert!(count_in(rows, 8, 31) >= 180, "{}", done.stdout);
+    let spread = rows.iter().filter(|(_, _, count)| *count >= 50).count();
+    assert!(spread >= 3, "{}", done.stdout);
     assert!(!done.stderr.contains("not timed"), "{}", done.stderr);
 }
 
@@ -260,10 +262,8 @@ fn events_that_are_not_functions_are_usage_errors() {
     }
     // A private library, never the system's libc: were the check lost,
     // return probes would go on the fixture alone.
-    let lib = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/crates/core/tests/fixtures/root/opt/fixture/lib/libfixture.so.1"
-    );
+    let lib = source_file("crates/core/tests/fixtures/root/opt/fixture/lib/libfixture.so.1");
+    let lib = lib.display();
     for level in ["0", "33", "99"] {
         let done = run(&["funclatency", "-l", level, &format!("{lib}:fixture_add")]);
         assert_eq!(done.code, Some(2), "{done:#?}");

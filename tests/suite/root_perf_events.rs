@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::support::{require_root, Tracer, Workload};
+use super::support::{kernel_has, require_root, Tracer, Workload};
 
 /// Fresh pages the workload writes: one page fault each.
 const PAGES: u64 = 1009;
@@ -111,7 +111,7 @@ fn root_profile_samples_the_spinning_function() {
             .sum()
     };
     let (spin, work) = (share(";rtools_spin"), share(";rtools_testprog::work;"));
-    assert!(spin * 10 >= total * 8, "rtools_spin in {spin} of {total}");
+    assert!(spin * 3 >= total * 2, "rtools_spin in {spin} of {total}");
     assert!(work * 20 >= total * 19, "work in {work} of {total}");
     // Valid folded input for inferno (rtools' flame graphs use it too).
     let folded: Vec<String> = done.stdout.lines().map(String::from).collect();
@@ -170,12 +170,13 @@ fn root_tracepoints_attach_as_raw_tracepoints_and_detach_fast() {
         .filter(|l| l.contains(": plan: slot "))
         .collect();
     assert!(plans.len() > 10, "{}", done.stderr);
-    assert!(
-        plans
-            .iter()
-            .all(|l| l.ends_with("(tracepoint): raw tracepoint link")),
-        "{plans:#?}"
-    );
+    // Without cookies for raw tracepoints (before 6.10), a program each.
+    let how = if kernel_has("raw tracepoint cookies") {
+        "(tracepoint): raw tracepoint link"
+    } else {
+        "(tracepoint): raw tracepoint link (a program per link)"
+    };
+    assert!(plans.iter().all(|l| l.ends_with(how)), "{plans:#?}");
     // How fast they detach is cargo xtask bench's to say (start-up and
     // detach): a second with perf tracepoint links, milliseconds now.
     // Syscall events have no raw tracepoint: they keep their perf link.

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::support::{c_program, kernel_log, require_root, run, Finished, Tracer, Workload};
+use super::c_programs::c_program;
+use super::support::{kernel_log, require_root, run, Finished, Tracer, Workload};
 
 /// The `jumps` workload, with libc from `libc_dir` when given.
 fn jumps(args: &[&str], libc_dir: Option<&Path>) -> Workload {

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::support::{c_program, require_root, testprog_path, Finished, Tracer, Workload};
+use super::c_programs::c_program;
+use super::support::{
+    kernel_has, promptly, require_root, testprog_path, Finished, Tracer, Workload,
+};
 
 const VIA_BETA: u64 = 3001;
 const VIA_DELTA: u64 = 1009;
@@ -324,8 +327,15 @@ fn root_delimiter_even_with_an_empty_kernel_stack() {
 #[test]
 fn root_one_stack_of_two_programs_prints_once_with_the_sum() {
     let _bpf = require_root!();
+    // Kernel stacks where syscall tracepoints have them; the same user
+    // stack of both otherwise.
+    let half = if kernel_has("syscall tracepoint kernel stacks") {
+        "-K"
+    } else {
+        "-U"
+    };
     let run = |format: Option<&str>| {
-        let mut args = vec!["stackcount", "-K"];
+        let mut args = vec!["stackcount", half];
         args.extend(format);
         args.push("t:syscalls:sys_enter_getcpu");
         let tracer = Tracer::start(&args);
@@ -378,14 +388,17 @@ fn root_tracepoint_stacks_have_kernel_and_user_frames() {
         .position(|f| f == "--")
         .unwrap_or_else(|| panic!("no delimiter: {main:#?}"));
     let (kernel, user) = (&main.frames[..split], &main.frames[split + 1..]);
-    assert!(
-        kernel.iter().any(|f| f.contains("syscall")),
-        "kernel frames: {kernel:?}"
-    );
-    assert!(
-        !kernel.is_empty() && kernel.iter().all(|f| f != "[unknown]"),
-        "{kernel:?}"
-    );
+    // Where the kernel hands programs at syscall tracepoints its stack
+    // (not 6.1's: no tool there shows one).
+    if kernel_has("syscall tracepoint kernel stacks") {
+        assert!(
+            kernel.iter().any(|f| f.contains("syscall")),
+            "kernel frames: {kernel:?}"
+        );
+        assert!(kernel.iter().all(|f| f != "[unknown]"), "{kernel:?}");
+    } else {
+        assert!(kernel.is_empty(), "{kernel:?}");
+    }
     assert!(
         user.iter().any(|f| f == "rtools_testprog::work"),
         "user frames: {user:?}"
@@ -524,7 +537,9 @@ fn root_perf_maps_that_are_fifos_or_symlinks_are_skipped() {
         w.exit();
         let _ = std::fs::remove_file(&map);
         assert_eq!(done.code, Some(0), "{kind}: {done:#?}");
-        assert!(took < std::time::Duration::from_secs(1), "{kind}: {took:?}");
+        // Not stuck opening a fifo no one writes.
+        let limit = promptly(std::time::Duration::from_secs(1));
+        assert!(took < limit, "{kind}: {took:?}");
         assert!(!done.stdout.contains("SECRET"), "{kind}: {done:#?}");
         let why = if kind == "fifo" {
             "is not a regular file"
@@ -714,10 +729,13 @@ fn root_cpu_filter_keeps_that_cpus_events_only() {
 }
 
 /// -U and -K on a tracepoint, where both stacks exist: each keeps its own
-/// half and drops the other, with exact counts.
+/// half and drops the other, with exact counts. (Where the kernel gives
+/// programs at syscall tracepoints no kernel stack, -K there has nothing
+/// to print: each event is counted as an unreadable stack.)
 #[test]
 fn root_user_only_and_kernel_only_stacks_of_a_syscall() {
     let _bpf = require_root!();
+    let kernel_stacks = kernel_has("syscall tracepoint kernel stacks");
     for (flag, want, unwanted) in [
         ("-U", "rtools_testprog::work", "do_syscall_64"),
         ("-K", "do_syscall_64", "rtools_testprog::work"),
@@ -735,6 +753,11 @@ fn root_user_only_and_kernel_only_stacks_of_a_syscall() {
         let done = tracer.stop();
         w.exit();
         let printed = stacks(&done.stdout);
+        if flag == "-K" && !kernel_stacks {
+            assert_eq!(printed, [], "{done:#?}");
+            assert!(done.stderr.contains(" 211 unreadable,"), "{done:#?}");
+            continue;
+        }
         let total: u64 = printed.iter().map(|p| p.count).sum();
         assert_eq!(total, 211, "{flag}: {printed:#?}");
         for p in &printed {

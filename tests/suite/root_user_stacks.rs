@@ -8,8 +8,9 @@ use std::process::Command;
 
 use serde_json::Value;
 
+use super::c_programs::c_program;
 use super::root_stackcount::{json_counts, stacks, Printed};
-use super::support::{c_program_as, c_program_with, require_root, trace_command, Finished};
+use super::support::{require_root, trace_command, Finished};
 
 /// Calls of target through main -> path_a -> path_b -> path_c.
 const CALLS: u64 = 1009;
@@ -24,23 +25,12 @@ const WHOLE_PATH: [&str; 5] = ["target", "path_c", "path_b", "path_a", "main"];
 /// nofp.c built as Debian builds its packages: optimized, no frame
 /// pointers (symbols kept).
 fn nofp() -> PathBuf {
-    c_program_with("nofp", &["-O2", "-g", "-fomit-frame-pointer"])
+    c_program("nofp")
 }
 
 /// fpstatic.c: static, no libc, frame pointers in every function.
 fn fpstatic() -> PathBuf {
-    c_program_with(
-        "fpstatic",
-        &[
-            "-O2",
-            "-g",
-            "-fno-omit-frame-pointer",
-            "-static",
-            "-nostdlib",
-            "-fno-stack-protector",
-            "-no-pie",
-        ],
-    )
+    c_program("fpstatic")
 }
 
 /// Runs `command` (a workload) under `stackcount ARGS` (`{pid}` replaced);
@@ -212,14 +202,9 @@ fn root_dwarf_unwinds_user_stacks_below_a_syscall() {
 /// late.c and the library it opens once traced (late_lib.c), both built
 /// with frame pointers or both without.
 fn late(frame_pointers: bool) -> Command {
-    let (flag, tag) = if frame_pointers {
-        ("-fno-omit-frame-pointer", "fp")
-    } else {
-        ("-fomit-frame-pointer", "nofp")
-    };
-    let lib_flags = ["-O2", "-g", flag, "-shared", "-fPIC"];
-    let lib = c_program_as(&format!("late_lib_{tag}.so"), "late_lib", &lib_flags);
-    let exe = c_program_as(&format!("late_{tag}"), "late", &["-O2", "-g", flag]);
+    let tag = if frame_pointers { "fp" } else { "nofp" };
+    let lib = c_program(&format!("late_lib_{tag}.so"));
+    let exe = c_program(&format!("late_{tag}"));
     let mut c = Command::new(exe);
     c.arg(lib).arg(LATE_CALLS.to_string());
     c
@@ -277,10 +262,8 @@ const EXEC_CALLS: u64 = 401;
 /// first image running its second, built alike (non-PIE, no frame
 /// pointers) with other code at the same addresses.
 fn exec_workload() -> Command {
-    let flags = ["-O2", "-g", "-fomit-frame-pointer", "-no-pie"];
-    let flags = [&flags[..], &["-fno-toplevel-reorder"]].concat();
-    let first = c_program_as("exec_first", "exec", &flags);
-    let second = c_program_as("exec_second", "exec", &[&flags[..], &["-DSECOND"]].concat());
+    let first = c_program("exec_first");
+    let second = c_program("exec_second");
     let mut c = Command::new("setarch");
     c.args(["-R"])
         .arg(first)

@@ -9,8 +9,29 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// What a test binary run away from its build (in a qemu guest:
+/// vm_root_suite.rs) is handed instead of what the build would give it:
+/// rtools, the workload, and the source tree's files the tests read.
+pub const HANDED_RTOOLS: &str = "RTOOLS_TEST_RTOOLS";
+pub const HANDED_TESTPROG: &str = "RTOOLS_TEST_TESTPROG";
+pub const HANDED_SOURCE: &str = "RTOOLS_TEST_SOURCE";
+
+fn handed(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var).map(PathBuf::from)
+}
+
 pub fn rtools_bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_rtools"))
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        handed(HANDED_RTOOLS).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_rtools")))
+    })
+}
+
+/// A file of the source tree, by its path from the top.
+pub fn source_file(relative: &str) -> PathBuf {
+    handed(HANDED_SOURCE)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .join(relative)
 }
 
 /// A copy of rtools that any user may run: the build's own lies wherever
@@ -47,6 +68,9 @@ pub fn rtools_bin_for_anyone() -> &'static Path {
 pub fn testprog_bin() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
+        if let Some(path) = handed(HANDED_TESTPROG) {
+            return path;
+        }
         let status = Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--package", "rtools-testprog"])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -61,6 +85,41 @@ pub fn testprog_bin() -> &'static Path {
             .unwrap()
             .join("rtools-testprog")
     })
+}
+
+/// How many times slower than this machine the tests run: 1 here, more
+/// in the qemu guests, whose software emulation runs code some ten times
+/// slower (vm_root_suite.rs sets it). Bounds on how long something may
+/// take, which say "promptly, not stuck", are multiplied by it.
+pub const TIME_SCALE: &str = "RTOOLS_TEST_TIME_SCALE";
+
+/// `limit`, scaled by [`TIME_SCALE`].
+pub fn promptly(limit: Duration) -> Duration {
+    let scale = std::env::var(TIME_SCALE)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    limit * scale
+}
+
+/// Whether `rtools --version` says this kernel has `feature`
+/// ("uprobe-multi", "raw tracepoint cookies"): rtools probes the kernel,
+/// and the tests expect what it found (the guests' kernels lack some).
+pub fn kernel_has(feature: &str) -> bool {
+    let done = run(&["--version"]);
+    let verdict = done.stdout.lines().find_map(|line| {
+        let rest = line.trim_start().strip_prefix(feature)?;
+        rest.starts_with(' ')
+            .then(|| rest.split_whitespace().next())?
+    });
+    match verdict {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => panic!(
+            "rtools --version says nothing of {feature}:\n{}",
+            done.stdout
+        ),
+    }
 }
 
 pub fn is_root() -> bool {
@@ -445,42 +504,6 @@ pub fn trace_command(command: Command, rtools_args: &[&str], exit_first: bool) -
 
 pub fn testprog_path() -> String {
     testprog_bin().to_string_lossy().into_owned()
-}
-
-/// A C test program from tests/testprog/c/NAME.c, built once per test run
-/// with frame pointers and DWARF (the tests' targets must symbolize).
-pub fn c_program(name: &str) -> PathBuf {
-    c_program_with(name, &["-O1", "-g", "-fno-omit-frame-pointer", "-pthread"])
-}
-
-/// A C test program from tests/testprog/c/NAME.c built once per test run
-/// with `flags` (the first program by that name decides them).
-pub fn c_program_with(name: &str, flags: &[&str]) -> PathBuf {
-    c_program_as(name, name, flags)
-}
-
-/// The same, from SOURCE.c, built as NAME: one source built two ways.
-pub fn c_program_as(name: &str, source: &str, flags: &[&str]) -> PathBuf {
-    static BUILT: std::sync::Mutex<BTreeMap<String, PathBuf>> =
-        std::sync::Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(path) = built.get(name) {
-        return path.clone();
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let source = manifest.join(format!("tests/testprog/c/{source}.c"));
-    let exe = std::env::current_exe().unwrap();
-    let out = exe.parent().unwrap().parent().unwrap().join(name);
-    let status = Command::new("cc")
-        .args(flags)
-        .arg("-o")
-        .arg(&out)
-        .arg(&source)
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "building {} failed", source.display());
-    built.insert(name.to_string(), out.clone());
-    out
 }
 
 /// The kernel's log, from `skip` lines on (`dmesg` needs root).

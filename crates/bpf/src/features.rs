@@ -152,6 +152,12 @@ pub fn detect() -> Vec<Feature> {
             "a raw tracepoint program reading its cookie loaded (tracepoints attach raw)",
             kernel_probes::raw_tracepoint_cookies,
         ),
+        asked(
+            "syscall tracepoint kernel stacks",
+            privileged,
+            "a program at syscalls:sys_enter_getppid read the kernel's stack",
+            kernel_probes::syscall_tracepoint_kernel_stacks,
+        ),
         probe("ring buffer", privileged, || {
             // SAFETY: libbpf's probe takes a map type and no options.
             unsafe {
@@ -187,6 +193,7 @@ mod tests {
                 "uprobes",
                 "uprobe-multi",
                 "raw tracepoint cookies",
+                "syscall tracepoint kernel stacks",
                 "ring buffer",
                 "hardware events"
             ]

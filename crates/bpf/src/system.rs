@@ -83,16 +83,9 @@ pub fn raise_fd_limit() {
     }
 }
 
-static VERBOSE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether `-v` asked for libbpf's and the verifier's messages.
-pub fn verbose() -> bool {
-    VERBOSE.load(std::sync::atomic::Ordering::Relaxed)
-}
-
 /// libbpf prints warnings on its own; rtools shows them only with -v.
+/// (libbpf's print function is the C library's own global.)
 pub fn set_libbpf_logging(verbose: bool) {
-    VERBOSE.store(verbose, std::sync::atomic::Ordering::Relaxed);
     if verbose {
         libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Info, print_libbpf)));
     } else {

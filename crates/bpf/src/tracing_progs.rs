@@ -14,8 +14,7 @@ use std::ptr::NonNull;
 use libbpf_rs::libbpf_sys as sys;
 use libbpf_rs::ProgramMut;
 
-use crate::attach::Reason;
-use crate::system;
+use crate::attach::{Reason, VerifierLog};
 
 /// The kernel's functions as BTF describes them: name -> type id, read
 /// once (libbpf's lookup by name scans every type, and a wildcard over
@@ -65,6 +64,7 @@ pub fn attach(
     func: &str,
     ret: bool,
     cookie: u64,
+    log: Option<&VerifierLog>,
 ) -> Result<OwnedFd, Reason> {
     let attach_type = if ret {
         sys::BPF_TRACE_FEXIT
@@ -80,6 +80,7 @@ pub fn attach(
         attach_type,
         btf_id,
         func,
+        log,
     )
     .map_err(|(e, mut reason)| {
         if e.raw_os_error() == Some(libc::EPERM) {
@@ -108,9 +109,10 @@ pub fn attach_raw_tracepoint(
     template: &ProgramMut<'_>,
     event: &str,
     slot: u32,
+    log: Option<&VerifierLog>,
 ) -> Result<OwnedFd, Reason> {
     let insns = with_cookie(template.insns(), slot);
-    let prog = load_clone(&insns, sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, event)
+    let prog = load_clone(&insns, sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, event, log)
         .map_err(|(_, reason)| reason)?;
     let name = std::ffi::CString::new(event).map_err(|_| Reason::from("a NUL in its name"))?;
     // SAFETY: prog is a valid program fd and name a NUL-terminated string.
@@ -141,15 +143,16 @@ fn with_cookie(insns: &[sys::bpf_insn], slot: u32) -> Vec<sys::bpf_insn> {
         .collect()
 }
 
-/// Loads `insns` as a program of `prog_type`; on failure, with `-v`, loads
-/// them again to print the verifier's log (naming `what`), and returns the
-/// error with its reason.
+/// Loads `insns` as a program of `prog_type`; on failure, where `log`
+/// takes it, loads them again for the verifier's log (of the program for
+/// `what`), and returns the error with its reason.
 fn load_clone(
     insns: &[sys::bpf_insn],
     prog_type: sys::bpf_prog_type,
     attach_type: sys::bpf_attach_type,
     btf_id: u32,
     what: &str,
+    verifier_log: Option<&VerifierLog>,
 ) -> Result<OwnedFd, (io::Error, Reason)> {
     let load = |log: Option<&mut [u8]>| {
         let mut opts = sys::bpf_prog_load_opts {
@@ -180,25 +183,15 @@ fn load_clone(
         owned(fd)
     };
     load(None).map_err(|e| {
-        if system::verbose() {
+        if let Some(verifier_log) = verifier_log {
             let mut log = vec![0u8; 1 << 20];
             let _ = load(Some(&mut log));
-            show_verifier_log(what, &log);
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            verifier_log.show(what, &String::from_utf8_lossy(&log[..end]));
         }
         let reason = Reason::os("loading", &e);
         (e, reason)
     })
-}
-
-/// Prints the verifier's log of a refused program on stderr (`-v`).
-fn show_verifier_log(func: &str, log: &[u8]) {
-    use std::io::Write as _;
-    let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
-    let text = String::from_utf8_lossy(&log[..end]);
-    let mut err = std::io::stderr().lock();
-    for line in text.lines() {
-        let _ = writeln!(err, "libbpf: verifier ({func}): {line}");
-    }
 }
 
 /// libbpf returns a new fd, or -errno.
@@ -208,5 +201,56 @@ fn owned(fd: i32) -> Result<OwnedFd, io::Error> {
     } else {
         // SAFETY: a non-negative return is a new fd that nothing else owns.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// `exit` alone: r0 is never set, which every verifier refuses.
+    fn refused_program() -> Vec<sys::bpf_insn> {
+        let mut exit = sys::bpf_insn {
+            code: 0x95, // BPF_JMP | BPF_EXIT
+            ..Default::default()
+        };
+        exit.set_dst_reg(0);
+        vec![exit]
+    }
+
+    #[test]
+    fn a_refused_clone_hands_its_verifier_log_to_the_caller_that_asks() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            // CI refuses skips (RTOOLS_TEST_NO_SKIP, tests/suite/support.rs).
+            assert!(
+                std::env::var_os("RTOOLS_TEST_NO_SKIP").is_none(),
+                "loading BPF programs needs root"
+            );
+            eprintln!("SKIPPED: loading BPF programs needs root");
+            return;
+        }
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let log = {
+            let lines = lines.clone();
+            VerifierLog::new(move |target, line| {
+                lines.lock().unwrap().push(format!("{target}: {line}"));
+            })
+        };
+        let raw = sys::BPF_PROG_TYPE_RAW_TRACEPOINT;
+        let (e, reason) = load_clone(&refused_program(), raw, 0, 0, "x", Some(&log)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES), "{reason:?}");
+        let lines = lines.lock().unwrap();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("x: ") && l.contains("R0 !read_ok")),
+            "{lines:#?}"
+        );
+        // Unasked, the same refusal comes without a log.
+        let (e, _) = load_clone(&refused_program(), raw, 0, 0, "x", None).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EACCES));
     }
 }

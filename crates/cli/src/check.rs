@@ -24,7 +24,7 @@ pub fn version() -> String {
     );
     for f in features::detect() {
         out.push_str(&format!(
-            "  {:<24} {:<8} {}\n",
+            "  {:<34} {:<8} {}\n",
             f.name,
             f.state.word(),
             f.why

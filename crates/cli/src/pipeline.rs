@@ -15,6 +15,7 @@ use anyhow::Context;
 
 use crate::{error, exit};
 use rtools_bpf::attach::Attached;
+use rtools_bpf::attach::VerifierLog;
 use rtools_bpf::{AttachOptions, OpenObject, Step};
 use rtools_core::render::metrics;
 use rtools_core::render::prometheus::{Exposition, Flavor};
@@ -209,6 +210,12 @@ pub fn run_from<T: Tool + clap::FromArgMatches>(matches: &clap::ArgMatches) -> a
     run(&T::from_arg_matches(matches)?)
 }
 
+/// `-v`: the verifier's log of a program refused per target, on stderr
+/// (libbpf's own messages carry the same prefix).
+fn verifier_log() -> VerifierLog {
+    VerifierLog::new(|target, line| say!("libbpf: verifier ({target}): {line}"))
+}
+
 /// Runs `tool` from its parsed flags to its detach.
 pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
     let flags = tool.flags();
@@ -249,6 +256,7 @@ pub fn run<T: Tool>(tool: &T) -> anyhow::Result<()> {
             pid: common.pid,
             backend: common.backend.into(),
             stop: stop.attach_stop(),
+            verifier_log: common.verbose.then(verifier_log),
         },
     };
     let started = Instant::now();

@@ -56,9 +56,13 @@ impl Schedule {
         self.next_sweep = Instant::now() + self.sweep;
     }
 
-    /// Whether the duration is over.
+    /// Whether the duration is over, and no interval's print is still
+    /// owed before its end: a print that took longer than an interval
+    /// (symbolizing a first batch of stacks on a slow machine) leaves one
+    /// owed, and `-i 1 -D 3` prints three intervals, as BCC's does.
     pub fn over(&self) -> bool {
-        self.end.is_some_and(|e| Instant::now() >= e)
+        self.end
+            .is_some_and(|e| Instant::now() >= e && self.next.is_none_or(|n| n >= e))
     }
 
     /// Moves to the next interval.
@@ -144,6 +148,19 @@ mod tests {
     #[test]
     fn a_past_end_is_due_and_over() {
         let s = Schedule::new(None, Some(0));
+        assert!(s.due() && s.over());
+    }
+
+    #[test]
+    fn intervals_owed_at_the_end_are_printed_before_it() {
+        // -i 1 -D 3, woken past the end with the second print owed: not
+        // over until the third interval is the one due.
+        let now = Instant::now();
+        let mut s = Schedule::new(Some(1), Some(3));
+        s.end = Some(now);
+        s.next = Some(now - Duration::from_secs(1));
+        assert!(s.due() && !s.over());
+        s.advance();
         assert!(s.due() && s.over());
     }
 

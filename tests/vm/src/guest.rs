@@ -1,23 +1,15 @@
 //! Boots a Debian kernel under qemu (software emulation: KVM does not work
-//! on these machines) with an initramfs that carries rtools, the test
-//! workload and busybox, runs a batch of cases and returns each one's exit
-//! code and output.
+//! on these machines) with an initramfs of busybox and what the caller
+//! puts in it ([`Image`]), runs the caller's script and returns what the
+//! guest printed on its console.
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::cpio::Cpio;
-
-/// The binaries the guest runs.
-pub struct Binaries<'a> {
-    pub rtools: &'a Path,
-    /// rtools-testprog, the workload.
-    pub testprog: &'a Path,
-}
 
 /// A Debian kernel package unpacked into the cache of guest kernels.
 pub struct Kernel {
@@ -83,35 +75,11 @@ fn version_key(release: &str) -> Vec<u64> {
         .collect()
 }
 
-/// One thing to run in the guest.
-pub struct Case {
-    pub name: &'static str,
-    /// rtools-testprog arguments (it waits for SIGUSR1), or None.
-    pub workload: Option<&'static str>,
-    /// rtools arguments; `{pid}` is the workload's pid. Without a workload
-    /// rtools must end by itself (-d).
-    pub rtools: String,
-    /// HOST:PORT/PATH fetched (HTTP GET) once the workload has done its work
-    /// and lingers (give it `--linger`: `-p` tools end with their
-    /// process): the exporter's scrape.
-    pub scrape: Option<&'static str>,
-}
-
-#[derive(Debug, Clone)]
-pub struct CaseResult {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-    /// The workload's exit code ("none" without one) and output.
-    pub workload: String,
-    /// What the case's scrape answered, or why it failed.
-    pub scrape: String,
-}
-
 const INIT: &str = r#"#!/bin/sh
 /bin/busybox --install -s /bin
 set -f  # rtools patterns are not file globs
-export PATH=/bin
+# Programs the caller adds (util-linux, binutils) go before busybox.
+export PATH=/usr/sbin:/usr/bin:/bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
@@ -119,63 +87,111 @@ mount -t tmpfs tmp /tmp
 mount -t tracefs tracefs /sys/kernel/tracing
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
 insmod /modules/loop.ko
 ip link set lo up  # the exporter's scrapes
 echo "@@BOOTED $(uname -r)"
 
-# run_case NAME WORKLOAD SCRAPE_URL RTOOLS_ARGS: runs the workload
-# (waiting for SIGUSR1) and rtools; once rtools is tracing, lets the
-# workload run, fetches the URL if any once its work is done, then stops
-# rtools with Ctrl-C.
-run_case() {
-  name=$1; work=$2; url=$3; shift 3
-  # Old output must not be mistaken for the new run's ("ready",
-  # "Tracing"): the shell can read a file before the new process has
-  # truncated it.
-  rm -f /tmp/work.out /tmp/out /tmp/err /tmp/scrape
-  wrc=none
-  if [ -n "$work" ]; then
-    /testprog --wait-signal $work > /tmp/work.out 2>&1 &
-    W=$!
-    while ! grep -q ready /tmp/work.out 2>/dev/null && kill -0 $W 2>/dev/null; do sleep 0.05; done
-    # {pid} in any word; words keep their spaces.
-    for a in "$@"; do shift; set -- "$@" "$(printf '%s' "$a" | sed "s/{pid}/$W/g")"; done
-  fi
-  /rtools "$@" > /tmp/out 2> /tmp/err &
-  R=$!
-  if [ -n "$work" ]; then
-    while ! grep -q '^Tracing' /tmp/err 2>/dev/null && kill -0 $R 2>/dev/null; do sleep 0.05; done
-    kill -USR1 $W
-    if [ -n "$url" ]; then
-      while ! grep -qx done /proc/$W/comm 2>/dev/null && kill -0 $W 2>/dev/null; do sleep 0.05; done
-      /testprog http-get "$url" > /tmp/scrape 2>&1
-    fi
-    wait $W
-    wrc=$?
-    kill -INT $R 2>/dev/null
-  fi
-  wait $R
-  rc=$?
-  echo "@@BEGIN $name rc=$rc"
-  cat /tmp/out
-  echo "@@STDERR"
-  cat /tmp/err
-  echo "@@WORKLOAD rc=$wrc"
-  cat /tmp/work.out 2>/dev/null
-  echo "@@SCRAPE"
-  cat /tmp/scrape 2>/dev/null
-  echo "@@END"
-}
-. /cases.sh
+. /run.sh
 echo "@@DONE"
 poweroff -f
 "#;
 
-/// Boots `kernel`, runs `cases` in order, returns their results by name.
-pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<String, CaseResult> {
+/// The guest's initramfs: busybox, the init script, the kernel's loop
+/// module, the script init runs, and what the caller adds.
+pub struct Image {
+    cpio: Cpio,
+}
+
+/// Whether [`Image::program`] keeps a program's debug information.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Debug {
+    /// Kept: uprobes, stacks and DWARF unwinding need it.
+    Keep,
+    /// Stripped: smaller, faster to unpack.
+    Strip,
+}
+
+impl Image {
+    /// An image whose init runs `script` (sh, with busybox's tools) after
+    /// mounting the kernel's filesystems and loading the loop module, then
+    /// powers off.
+    pub fn new(kernel: &Kernel, script: &str) -> Image {
+        let mut cpio = Cpio::default();
+        for dir in ["bin", "proc", "sys", "dev", "tmp", "var/tmp"] {
+            cpio.dir(dir);
+        }
+        cpio.file("etc/hostname", 0o644, b"guest\n");
+        cpio.file(
+            "bin/busybox",
+            0o755,
+            &fs::read("/bin/busybox").expect("busybox-static"),
+        );
+        cpio.symlink("bin/sh", "busybox");
+        cpio.file("init", 0o755, INIT.as_bytes());
+        cpio.file("run.sh", 0o644, script.as_bytes());
+        cpio.file(
+            "modules/loop.ko",
+            0o644,
+            &module(kernel, "kernel/drivers/block/loop.ko"),
+        );
+        Image { cpio }
+    }
+
+    pub fn file(&mut self, path: &str, mode: u32, data: &[u8]) {
+        self.cpio.file(path, mode, data);
+    }
+
+    pub fn dir(&mut self, path: &str) {
+        self.cpio.dir(path);
+    }
+
+    pub fn symlink(&mut self, path: &str, target: &str) {
+        self.cpio.symlink(path, target);
+    }
+
+    /// The program at `host` as `path`, and the shared libraries it loads
+    /// (where ldd finds them on this host).
+    pub fn program(&mut self, path: &str, host: &Path, debug: Debug) {
+        let data = match debug {
+            Debug::Keep => fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())),
+            Debug::Strip => stripped(host),
+        };
+        self.cpio.file(path, 0o755, &data);
+        for lib in shared_libraries(host) {
+            let path = lib.to_string_lossy().into_owned();
+            if !self.cpio.has(&path) {
+                self.cpio.file(&path, 0o755, &fs::read(&lib).unwrap());
+            }
+        }
+    }
+
+    /// The files under `host`, recursively, under `path`.
+    pub fn tree(&mut self, path: &str, host: &Path) {
+        for entry in fs::read_dir(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())) {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let inside = format!("{path}/{name}");
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                self.tree(&inside, &entry.path());
+            } else if kind.is_file() {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                self.cpio
+                    .file(&inside, mode, &fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+}
+
+/// Boots `kernel` with `image` and returns its console once it powers
+/// off; panics if it has not within `timeout`, or if its script did not
+/// run to the end.
+pub fn boot(kernel: &Kernel, image: Image, timeout: Duration) -> String {
     let dir = tempfile::tempdir().unwrap();
     let initramfs = dir.path().join("initramfs.cpio");
-    fs::write(&initramfs, image(kernel, cases, bins)).unwrap();
+    fs::write(&initramfs, image.cpio.finish()).unwrap();
     // One host thread for both vCPUs: with a thread each, QEMU 7.2's TCG can
     // run a stale int3 on one vCPU after the kernel's text_poke_bp() on the
     // other has finished patching a static key, and the guest oopses at boot
@@ -196,16 +212,26 @@ pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<Str
         .stderr(Stdio::piped())
         .spawn()
         .expect("run qemu-system-x86_64 (scripts/test-deps.sh installs it)");
-    let mut console = String::new();
+    // Copied as it comes into RELEASE.log where RTOOLS_VM_CONSOLE names a
+    // directory: a long run can be followed.
+    let mut log = std::env::var_os("RTOOLS_VM_CONSOLE").and_then(|dir| {
+        fs::File::create(Path::new(&dir).join(format!("{}.log", kernel.release))).ok()
+    });
     let reader = {
         let mut out = qemu.stdout.take().unwrap();
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            let _ = out.read_to_end(&mut bytes);
+            let mut chunk = [0; 4096];
+            while let Ok(n @ 1..) = out.read(&mut chunk) {
+                bytes.extend_from_slice(&chunk[..n]);
+                if let Some(log) = log.as_mut() {
+                    let _ = log.write_all(&chunk[..n]);
+                }
+            }
             String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(1200);
+    let deadline = Instant::now() + timeout;
     while qemu.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             let _ = qemu.kill();
@@ -213,139 +239,13 @@ pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<Str
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    console.push_str(&reader.join().unwrap());
+    let console = reader.join().unwrap();
     assert!(
         console.contains("@@DONE"),
         "guest {} did not finish:\n{console}",
         kernel.release
     );
-    parse_console(&console)
-}
-
-fn parse_console(console: &str) -> BTreeMap<String, CaseResult> {
-    let mut results = BTreeMap::new();
-    let mut lines = console.lines();
-    while let Some(line) = lines.next() {
-        let Some(head) = line.strip_prefix("@@BEGIN ") else {
-            continue;
-        };
-        let (name, code) = head.rsplit_once(" rc=").expect("BEGIN line");
-        let mut result = CaseResult {
-            code: code.trim().parse().expect("rc"),
-            stdout: String::new(),
-            stderr: String::new(),
-            workload: String::new(),
-            scrape: String::new(),
-        };
-        let mut section = 0;
-        for line in lines.by_ref() {
-            if line == "@@END" {
-                break;
-            }
-            if line == "@@STDERR" || line.starts_with("@@WORKLOAD ") || line == "@@SCRAPE" {
-                section += 1;
-            }
-            let out = match section {
-                0 => &mut result.stdout,
-                1 => &mut result.stderr,
-                2 => &mut result.workload,
-                _ => &mut result.scrape,
-            };
-            if !line.starts_with("@@") || section == 2 {
-                out.push_str(line.trim_start_matches("@@WORKLOAD "));
-                out.push('\n');
-            }
-        }
-        results.insert(name.to_string(), result);
-    }
-    results
-}
-
-fn image(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> Vec<u8> {
-    let mut cpio = Cpio::default();
-    for dir in [
-        "bin",
-        "lib",
-        "lib64",
-        "lib/x86_64-linux-gnu",
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "modules",
-    ] {
-        cpio.dir(dir);
-    }
-    cpio.file(
-        "bin/busybox",
-        0o755,
-        &fs::read("/bin/busybox").expect("busybox-static"),
-    );
-    cpio.symlink("bin/sh", "busybox");
-    cpio.file("init", 0o755, INIT.as_bytes());
-    cpio.file("cases.sh", 0o644, script(cases).as_bytes());
-    cpio.file("rtools", 0o755, &stripped(bins.rtools));
-    // The workload keeps its symbols: uprobes and stacks need them.
-    cpio.file("testprog", 0o755, &fs::read(bins.testprog).unwrap());
-    for lib in shared_libraries(&[bins.rtools, bins.testprog]) {
-        let path = lib.to_string_lossy().trim_start_matches('/').to_string();
-        cpio.file(&path, 0o755, &fs::read(&lib).unwrap());
-    }
-    cpio.file(
-        "modules/loop.ko",
-        0o644,
-        &module(kernel, "kernel/drivers/block/loop.ko"),
-    );
-    cpio.finish()
-}
-
-/// `run_case` lines. Every rtools word is single-quoted (regexes hold
-/// shell syntax): see [`words`].
-fn script(cases: &[Case]) -> String {
-    cases
-        .iter()
-        .map(|c| {
-            let words: Vec<String> = words(&c.rtools)
-                .into_iter()
-                .map(|w| format!("'{}'", w.replace('\'', "'\\''")))
-                .collect();
-            format!(
-                "run_case '{}' '{}' '{}' {}\n",
-                c.name,
-                c.workload.unwrap_or(""),
-                c.scrape.unwrap_or(""),
-                words.join(" ")
-            )
-        })
-        .collect()
-}
-
-/// A case's rtools arguments: split at blanks, except inside single
-/// quotes (trace's probes hold blanks: `'vfs_read (count == 1)'`).
-fn words(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in text.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                any = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if any || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-                any = false;
-            }
-            c => word.push(c),
-        }
-    }
-    if any || !word.is_empty() {
-        words.push(word);
-    }
-    words
+    console
 }
 
 /// A copy of `bin` without debug information (the debug build of rtools
@@ -363,21 +263,14 @@ fn stripped(bin: &Path) -> Vec<u8> {
     fs::read(out.path()).unwrap()
 }
 
-/// The shared libraries `bins` load, as ldd resolves them on this host.
-fn shared_libraries(bins: &[&Path]) -> Vec<PathBuf> {
-    let mut libs = Vec::new();
-    for bin in bins {
-        let out = Command::new("ldd").arg(bin).output().expect("run ldd");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let path = line.split_whitespace().find(|w| w.starts_with('/'));
-            if let Some(path) = path.map(PathBuf::from) {
-                if !libs.contains(&path) {
-                    libs.push(path);
-                }
-            }
-        }
-    }
-    libs
+/// The shared libraries `bin` loads, as ldd resolves them on this host.
+fn shared_libraries(bin: &Path) -> Vec<PathBuf> {
+    let out = Command::new("ldd").arg(bin).output().expect("run ldd");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().find(|w| w.starts_with('/')))
+        .map(PathBuf::from)
+        .collect()
 }
 
 /// A module of `kernel`, decompressed if it is shipped as .ko.xz.
@@ -394,33 +287,4 @@ fn module(kernel: &Kernel, relative: &str) -> Vec<u8> {
         .expect("run xz");
     assert!(out.status.success(), "xz -dc {}", xz.display());
     out.stdout
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn words_keep_their_quoted_blanks() {
-        assert_eq!(
-            words("trace -p {pid} 'vfs_read (count == 1) \"%d\", count'"),
-            [
-                "trace",
-                "-p",
-                "{pid}",
-                "vfs_read (count == 1) \"%d\", count"
-            ]
-        );
-        assert_eq!(
-            words("funccount  -r ^(vfs_(read|write))$ ''"),
-            ["funccount", "-r", "^(vfs_(read|write))$", ""]
-        );
-        let line = script(&[Case {
-            name: "x",
-            workload: None,
-            rtools: "trace 'it''s'".into(),
-            scrape: None,
-        }]);
-        assert_eq!(line, "run_case 'x' '' '' 'trace' 'its'\n");
-    }
 }

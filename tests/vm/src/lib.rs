@@ -1,8 +1,11 @@
 //! Runs rtools in qemu guests with real Debian kernels (software
 //! emulation: KVM does not work on these machines). Used by the
-//! kernel-function tests and by `cargo xtask bench --vm`.
+//! kernel-function tests, the root suite's guest runs and by
+//! `cargo xtask bench --vm`.
 
+mod cases;
 mod cpio;
 pub mod guest;
 
-pub use guest::{kernel, run, Binaries, Case, CaseResult, Kernel};
+pub use cases::{run, Binaries, Case, CaseResult};
+pub use guest::{boot, kernel, Debug, Image, Kernel};

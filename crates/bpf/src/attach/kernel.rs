@@ -69,7 +69,7 @@ pub(super) fn attach_kernel(
         let result = match (backend, prog) {
             (_, None) => BackendResult::Unsupported("this tool has no program for it".into()),
             (Backend::KprobeMulti, Some(p)) => kprobe_multi(p, targets, slots, ret, stop, out),
-            (Backend::Fentry, Some(p)) => fentry(p, targets, slots, ret, stop, out),
+            (Backend::Fentry, Some(p)) => fentry(p, targets, slots, ret, opts, out),
             (_, Some(p)) => kprobe(p, targets, slots, ret, stop, out),
         };
         match result {
@@ -145,7 +145,7 @@ fn fentry(
     targets: &[Target],
     slots: &[usize],
     ret: bool,
-    stop: &Stop,
+    opts: &AttachOptions,
     out: &mut Attached,
 ) -> BackendResult {
     if !system::has_btf() {
@@ -158,8 +158,9 @@ fn fentry(
         Err(e) => return BackendResult::Unsupported(Reason::os("reading the kernel's BTF", &e)),
     };
     let how = if ret { "fexit" } else { "fentry" };
-    per_function(targets, slots, (how, stop), out, |slot, func| {
-        let link = tracing_progs::attach(&btf, template, func, ret, slot as u64)?;
+    let log = opts.verifier_log.as_ref();
+    per_function(targets, slots, (how, &opts.stop), out, |slot, func| {
+        let link = tracing_progs::attach(&btf, template, func, ret, slot as u64, log)?;
         Ok(vec![Attachment::Fd(link)])
     })
 }

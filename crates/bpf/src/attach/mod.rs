@@ -105,6 +105,37 @@ pub struct AttachOptions {
     pub backend: Backend,
     /// When to give up attaching.
     pub stop: Stop,
+    /// Where the verifier's log of a program rtools built per target
+    /// (fentry, raw tracepoints without cookies) goes when the kernel
+    /// refuses it; None asks for no log.
+    pub verifier_log: Option<VerifierLog>,
+}
+
+/// Takes each line of a refused program's verifier log, with the target
+/// the program was for (`-v` prints them). Loading again with a log costs
+/// time, so only a caller that shows the log asks for it.
+#[derive(Clone)]
+pub struct VerifierLog(Arc<LogLine>);
+
+/// Takes a target and one line of its program's log.
+type LogLine = dyn Fn(&str, &str) + Send + Sync;
+
+impl VerifierLog {
+    pub fn new(line: impl Fn(&str, &str) + Send + Sync + 'static) -> VerifierLog {
+        VerifierLog(Arc::new(line))
+    }
+
+    pub(crate) fn show(&self, target: &str, log: &str) {
+        for line in log.lines() {
+            (self.0)(target, line);
+        }
+    }
+}
+
+impl fmt::Debug for VerifierLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifierLog")
+    }
 }
 
 /// What got attached, how, and what was skipped.
@@ -183,6 +214,7 @@ fn raw_tracepoint(
     progs: &Programs<'_, '_>,
     slot: usize,
     event: &str,
+    log: Option<&VerifierLog>,
 ) -> Option<Result<(Attachment, &'static str), Reason>> {
     if let Some(prog) = progs.raw_tracepoint {
         let link = events::raw_tracepoint(prog, slot, event);
@@ -192,7 +224,7 @@ fn raw_tracepoint(
         );
     }
     let template = progs.raw_tracepoint_template?;
-    let link = tracing_progs::attach_raw_tracepoint(template, event, slot as u32);
+    let link = tracing_progs::attach_raw_tracepoint(template, event, slot as u32, log);
     Some(link.map(|fd| {
         (
             Attachment::Fd(fd),
@@ -222,7 +254,7 @@ pub fn attach_all(
             Attach::Tracepoint { category, event } => {
                 let raw = progs
                     .tracepoints_as_raw
-                    .then(|| raw_tracepoint(progs, slot, event))
+                    .then(|| raw_tracepoint(progs, slot, event, opts.verifier_log.as_ref()))
                     .flatten();
                 match raw {
                     Some(Ok((link, how))) => {
@@ -234,14 +266,16 @@ pub fn attach_all(
                     }),
                 }
             }
-            Attach::RawTracepoint { event } => match raw_tracepoint(progs, slot, event) {
-                Some(Ok((link, how))) => {
-                    out.link(link);
-                    out.planned(slot, target, how);
+            Attach::RawTracepoint { event } => {
+                match raw_tracepoint(progs, slot, event, opts.verifier_log.as_ref()) {
+                    Some(Ok((link, how))) => {
+                        out.link(link);
+                        out.planned(slot, target, how);
+                    }
+                    Some(Err(reason)) => out.skipped(target, reason),
+                    None => out.skipped(target, NOT_FOR_THIS_TOOL),
                 }
-                Some(Err(reason)) => out.skipped(target, reason),
-                None => out.skipped(target, NOT_FOR_THIS_TOOL),
-            },
+            }
             Attach::Kernel {
                 ret,
                 flavor,
