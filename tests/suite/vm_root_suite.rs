@@ -6,8 +6,8 @@
 //! scrape with a Prometheus server skip (the guest cannot carry one; the
 //! host runs them); any other skip fails the run.
 //!
-//! Slow under software emulation, so ignored by default:
-//! scripts/test.sh runs one kernel a day.
+//! Slow under software emulation (~14 minutes for both kernels at once),
+//! so ignored by `cargo test`: scripts/test.sh runs them after the rest.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,13 +50,13 @@ const SKIPS_ALLOWED: &str = "prometheus is not installed";
 const TIMEOUT: Duration = Duration::from_secs(3600);
 
 #[test]
-#[ignore = "slow under software emulation: scripts/test.sh runs one guest kernel a day"]
+#[ignore = "slow under software emulation: scripts/test.sh runs it after the rest"]
 fn vm_linux_6_1_root_suite() {
     passes_in("6.1");
 }
 
 #[test]
-#[ignore = "slow under software emulation: scripts/test.sh runs one guest kernel a day"]
+#[ignore = "slow under software emulation: scripts/test.sh runs it after the rest"]
 fn vm_linux_6_12_root_suite() {
     passes_in("6.12");
 }
