@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rtools_vm::{Debug, Image};
+use rtools_vm::{DebugInfo, Image};
 
 use super::c_programs;
 use super::root_c_semantics;
@@ -77,9 +77,9 @@ fn passes_in(series: &str) {
         c_programs::HANDED
     );
     let mut image = Image::new(&kernel, &script);
-    image.program("tests", &std::env::current_exe().unwrap(), Debug::Strip);
-    image.program("rtools", rtools_bin(), Debug::Strip);
-    image.program(TESTPROG, testprog_bin(), Debug::Keep);
+    image.program("tests", &std::env::current_exe().unwrap(), DebugInfo::Strip);
+    image.program("rtools", rtools_bin(), DebugInfo::Strip);
+    image.program(TESTPROG, testprog_bin(), DebugInfo::Keep);
     let programs = tempfile::tempdir().unwrap();
     c_programs::build_every(programs.path());
     let oracle = root_c_semantics::build_oracle(seed, count, programs.path());
@@ -88,12 +88,12 @@ fn passes_in(series: &str) {
         image.program(
             &format!("c/{name}"),
             &programs.path().join(name),
-            Debug::Keep,
+            DebugInfo::Keep,
         );
     }
     for tool in HOST_TOOLS {
         let path = on_path(tool);
-        image.program(&path.to_string_lossy(), &path, Debug::Keep);
+        image.program(&path.to_string_lossy(), &path, DebugInfo::Keep);
     }
     python(&mut image);
     // Debian's libc is stripped: its local symbols (__libc_start_call_main)
@@ -135,7 +135,7 @@ fn passes_in(series: &str) {
 /// files by which it finds its library (os.py, lib-dynload).
 fn python(image: &mut Image) {
     let lib = "/usr/lib/python3.11";
-    image.program(PYTHON, Path::new(PYTHON), Debug::Keep);
+    image.program(PYTHON, Path::new(PYTHON), DebugInfo::Keep);
     // rtools --check tries USDT probes on /usr/bin/python3.
     image.symlink("/usr/bin/python3", "python3.11");
     let encodings = format!("{lib}/encodings");

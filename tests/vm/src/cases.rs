@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::guest::{boot, Debug, Image, Kernel};
+use crate::guest::{boot, DebugInfo, Image, Kernel};
 
 /// The binaries the guest runs.
 pub struct Binaries<'a> {
@@ -89,9 +89,9 @@ run_case() {
 /// Boots `kernel`, runs `cases` in order, returns their results by name.
 pub fn run(kernel: &Kernel, cases: &[Case], bins: &Binaries<'_>) -> BTreeMap<String, CaseResult> {
     let mut image = Image::new(kernel, &format!("{RUN_CASE}{}", script(cases)));
-    image.program("rtools", bins.rtools, Debug::Strip);
+    image.program("rtools", bins.rtools, DebugInfo::Strip);
     // The workload keeps its symbols: uprobes and stacks need them.
-    image.program("testprog", bins.testprog, Debug::Keep);
+    image.program("testprog", bins.testprog, DebugInfo::Keep);
     parse_console(&boot(kernel, image, Duration::from_secs(1200)))
 }
 

@@ -105,7 +105,7 @@ pub struct Image {
 
 /// Whether [`Image::program`] keeps a program's debug information.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Debug {
+pub enum DebugInfo {
     /// Kept: uprobes, stacks and DWARF unwinding need it.
     Keep,
     /// Stripped: smaller, faster to unpack.
@@ -152,10 +152,10 @@ impl Image {
 
     /// The program at `host` as `path`, and the shared libraries it loads
     /// (where ldd finds them on this host).
-    pub fn program(&mut self, path: &str, host: &Path, debug: Debug) {
+    pub fn program(&mut self, path: &str, host: &Path, debug: DebugInfo) {
         let data = match debug {
-            Debug::Keep => fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())),
-            Debug::Strip => stripped(host),
+            DebugInfo::Keep => fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display())),
+            DebugInfo::Strip => stripped(host),
         };
         self.cpio.file(path, 0o755, &data);
         for lib in shared_libraries(host) {

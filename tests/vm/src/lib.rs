@@ -8,4 +8,4 @@ mod cpio;
 pub mod guest;
 
 pub use cases::{run, Binaries, Case, CaseResult};
-pub use guest::{boot, kernel, Debug, Image, Kernel};
+pub use guest::{boot, kernel, DebugInfo, Image, Kernel};
